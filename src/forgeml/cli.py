@@ -1,0 +1,28 @@
+"""Kedro project commands: ``kedro run`` with errors a user can act on.
+
+Kedro loads ``cli`` from here and lets it override its own commands. Our ``run`` takes exactly
+kedro's options; it only turns a ForgeML error (bad data, bad configuration) into its message and
+exit code 2, instead of a traceback.
+"""
+
+import sys
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+
+
+@click.group(name="forgeml")
+def cli() -> None:
+    """ForgeML project commands."""
+
+
+@cli.command(name="run", params=kedro_run.params, help=kedro_run.help, short_help=kedro_run.short_help)
+@click.pass_context
+def run(context: click.Context, **options) -> None:
+    from forgeml.errors import ForgeMLError
+
+    try:
+        context.invoke(kedro_run.callback, **options)
+    except ForgeMLError as error:
+        click.secho(f"\nForgeML stopped: {type(error).__name__}\n{error}", fg="red", err=True)
+        sys.exit(2)

@@ -1,0 +1,59 @@
+"""Where tables come from, and the checks every table passes before anything else sees it."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from forgeml.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_DATASETS = ("breast_cancer", "digits")
+TARGET_COLUMN = "target"
+
+
+def load_bundled(name: str) -> pd.DataFrame:
+    """Return one of scikit-learn's bundled data sets as features plus a ``target`` column."""
+    from sklearn import datasets
+
+    if name not in BUNDLED_DATASETS:
+        raise ConfigError(
+            f"Unknown bundled data set {name!r}. Choose one of {', '.join(BUNDLED_DATASETS)}, "
+            "or point the catalog entry `source_table` at your own CSV or Parquet file."
+        )
+    return getattr(datasets, f"load_{name}")(as_frame=True).frame
+
+
+def prepare_table(table: pd.DataFrame, target: str, source: str = "the source table") -> pd.DataFrame:
+    """Check that ``table`` can train a classifier and return it without exact duplicate rows.
+
+    Raises DataError naming the column to fix: a missing target, a non-numeric feature,
+    a target with fewer than two classes.
+    """
+    if target not in table.columns:
+        raise DataError(
+            f"The target column {target!r} is not in {source}. Its columns are: "
+            f"{', '.join(map(str, table.columns))}. Set `experiment.target` in "
+            "conf/base/parameters.yml (or conf/local/parameters.yml) to the column that holds the labels."
+        )
+    features = table.drop(columns=[target])
+    non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        examples = {c: features[c].dropna().astype(str).head(3).tolist() for c in non_numeric[:3]}
+        raise DataError(
+            f"{source} has non-numeric feature columns: {', '.join(non_numeric)} (for example {examples}). "
+            "Tabular models need numbers: encode these columns, or drop them, before ingestion."
+        )
+    n_classes = table[target].nunique(dropna=True)
+    if n_classes < 2:
+        raise DataError(
+            f"The target column {target!r} of {source} has {n_classes} distinct label(s); "
+            "a classifier needs at least two."
+        )
+    deduplicated = table.drop_duplicates(ignore_index=True)
+    if dropped := len(table) - len(deduplicated):
+        logger.warning("Dropped %d exact duplicate rows from %s.", dropped, source)
+    deduplicated.columns = [str(c) for c in deduplicated.columns]
+    return deduplicated

@@ -1,0 +1,5 @@
+"""Custom Kedro datasets."""
+
+from forgeml.datasets.bundled import BundledDataset
+
+__all__ = ["BundledDataset"]

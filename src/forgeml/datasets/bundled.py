@@ -1,0 +1,41 @@
+"""A read-only Kedro dataset for the data sets that ship with scikit-learn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+
+
+class BundledDataset(AbstractDataset[None, pd.DataFrame]):
+    """Loads ``breast_cancer`` or ``digits`` as features plus a ``target`` column.
+
+    Example catalog entry::
+
+        source_table:
+          type: forgeml.datasets.BundledDataset
+          name: breast_cancer
+    """
+
+    def __init__(self, name: str, metadata: dict[str, Any] | None = None):
+        from forgeml.data import BUNDLED_DATASETS
+
+        if name not in BUNDLED_DATASETS:
+            raise DatasetError(f"Unknown bundled data set {name!r}; choose one of {', '.join(BUNDLED_DATASETS)}.")
+        self._name = name
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        from forgeml.data import load_bundled
+
+        return load_bundled(self._name)
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"The bundled data set {self._name!r} is read-only.")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name}
+
+    def _exists(self) -> bool:
+        return True

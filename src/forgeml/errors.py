@@ -1,0 +1,22 @@
+"""Errors a user can act on: each message says what is wrong and what to fix."""
+
+
+class ForgeMLError(Exception):
+    """Base class for errors caused by the user's data or configuration (exit code 2)."""
+
+
+class ConfigError(ForgeMLError):
+    """A parameter names something that does not exist or has an invalid value."""
+
+
+class DataError(ForgeMLError):
+    """The input data cannot be used as it is (missing file, missing column, wrong type)."""
+
+
+class DataValidationError(DataError):
+    """The data broke one or more expectations; ``failures`` lists them."""
+
+    def __init__(self, message: str, failures: list[dict], docs_path: str | None = None):
+        super().__init__(message)
+        self.failures = failures
+        self.docs_path = docs_path

@@ -1,0 +1,57 @@
+"""Lineage: tag every pipeline run with the code and data it used."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+DATA_DATASET = "table"  # the validated table every later stage trains and evaluates on
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 DVC records for a file."""
+    digest = hashlib.md5()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class LineageHooks:
+    """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._tag(run_params, catalog)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._tag(run_params, catalog)  # again: the data pipeline has just written the table
+
+    def _tag(self, run_params: dict[str, Any], catalog) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        tags = {
+            "forgeml.git_commit": _git("rev-parse", "HEAD") or "unknown (not a git checkout)",
+            "forgeml.git_dirty": str(bool(_git("status", "--porcelain", "--untracked-files=no"))),
+            "forgeml.pipeline": "+".join(run_params.get("pipeline_names") or ["__default__"]),
+            "forgeml.env": run_params.get("env") or "local",
+        }
+        filepath = getattr(catalog.get(DATA_DATASET, None), "_filepath", None) if DATA_DATASET in catalog else None
+        if filepath is not None and Path(str(filepath)).exists():
+            tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
+            tags["forgeml.data_path"] = str(filepath)
+        mlflow.set_tags(tags)

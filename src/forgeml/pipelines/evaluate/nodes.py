@@ -1,0 +1,36 @@
+"""Evaluate every candidate on the test split: quality, calibration, size and latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forgeml.evaluate import classification_metrics, confusion_matrix_figure, measure_latency, serialized_size
+
+
+def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any]):
+    """Return the full evaluation (with confusion matrices), the flat metrics report, and the plots."""
+    target = experiment["target"]
+    features = test.drop(columns=[target]).to_numpy(np.float32)
+    labels = test[target].to_numpy()
+    rng = np.random.default_rng(params["seed"])
+    batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
+
+    evaluation, metrics, figures = {}, {}, {}
+    for name, classifier in candidates.items():
+        probabilities = classifier.predict_proba(features)
+        classes = classifier.classes_.tolist()
+        scores = classification_metrics(probabilities, labels, classifier.classes_)
+        scores["size_bytes"] = serialized_size(classifier)
+        for size, batch in batches.items():
+            timing = measure_latency(classifier.predict_proba, batch, params["latency_repeats"], threads=params["latency_threads"])
+            scores[f"latency_b{size}_p50_ms"] = timing["p50_ms"]
+            scores[f"latency_b{size}_p95_ms"] = timing["p95_ms"]
+        predicted = classifier.classes_[probabilities.argmax(1)]
+        matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)
+        evaluation[name] = {"metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist()}
+        metrics[name] = scores
+        figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
+    return evaluation, metrics, figures

@@ -1,0 +1,75 @@
+"""Register every candidate, name the best one challenger, and promote it only past the gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forgeml.registry import decide_promotion, log_and_register_candidate, pick_challenger, promote
+from forgeml.registry.tracking import champion_version, predict_with_version, tag_active_run
+
+LABEL_METRICS = ("accuracy", "f1_macro")
+
+
+def register_candidates(
+    candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
+    test: pd.DataFrame, experiment: dict[str, Any],
+) -> dict[str, dict[str, str]]:
+    return {
+        name: log_and_register_candidate(
+            name, classifier, training_info[name], evaluation[name], test, experiment["target"], experiment["name"]
+        )
+        for name, classifier in candidates.items()
+    }
+
+
+def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if metric == "accuracy":
+        return float(accuracy_score(labels, predicted))
+    return float(f1_score(labels, predicted, average="macro"))
+
+
+def promote_challenger(
+    registrations: dict[str, dict[str, str]], evaluation: dict[str, Any], test: pd.DataFrame,
+    experiment: dict[str, Any], params: dict[str, Any],
+) -> dict[str, Any]:
+    """Score challenger and champion from their registered models on the same test split, then decide."""
+    from forgeml.errors import ConfigError
+
+    metric = params["primary_metric"]
+    if metric not in LABEL_METRICS:
+        raise ConfigError(f"release.primary_metric must be one of {', '.join(LABEL_METRICS)}, not {metric!r}.")
+    model_name, target = experiment["name"], experiment["target"]
+    features, labels = test.drop(columns=[target]), test[target].to_numpy()
+
+    challenger = pick_challenger({n: e["metrics"] for n, e in evaluation.items()}, metric)
+    version = registrations[challenger]["version"]
+    challenger_score = _label_score(metric, labels, predict_with_version(model_name, version, features))
+    champion = champion_version(model_name)
+    champion_score = None if champion is None else _label_score(
+        metric, labels, predict_with_version(model_name, champion, features)
+    )
+    decision = decide_promotion(challenger_score, champion_score, params["min_improvement"], metric)
+    moves = [promote(model_name, version, "challenger", f"best {metric} of this run's candidates")]
+    if decision["promote"]:
+        moves.append(promote(model_name, version, "champion", decision["reason"]))
+    tag_active_run({
+        "forgeml.promotion.challenger": f"{challenger} (version {version})",
+        "forgeml.promotion.promoted": decision["promote"],
+        "forgeml.promotion.reason": decision["reason"],
+    })
+    return {
+        "registered_model": model_name,
+        "primary_metric": metric,
+        "challenger": {"candidate": challenger, "version": version, "score": challenger_score},
+        "champion_before": None if champion is None else {"version": champion, "score": champion_score},
+        "champion_after": version if decision["promote"] else champion,
+        "promoted": decision["promote"],
+        "reason": decision["reason"],
+        "alias_moves": moves,
+        "registered": registrations,
+    }

@@ -1,0 +1,135 @@
+"""The training loop shared by every torch model.
+
+``fit`` trains on batches of (inputs, labels), evaluates on the validation batches after each
+epoch, keeps the best weights, stops early when validation loss stops improving, and reports
+each epoch to an optional callback (MLflow logging, Optuna pruning).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    l1: float = 0.0  # penalty on the absolute weights (not biases): sparse models
+    l2: float = 0.0  # penalty on the squared weights (not biases)
+    patience: int = 10  # epochs without a better validation loss before stopping
+    seed: int = 0
+    device: str = "auto"  # "auto" picks CUDA when present
+    progress: bool = True
+
+
+@dataclass
+class FitResult:
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    stopped_early: bool = False
+    device: str = "cpu"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def tensor_batches(
+    features: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0
+) -> torch.utils.data.DataLoader:
+    """A DataLoader that slices whole batches out of in-memory tensors (no per-row collation)."""
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+
+    dataset = TensorDataset(features, labels)
+    generator = torch.Generator().manual_seed(seed)
+    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+
+
+def _penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | float:
+    if not l1 and not l2:
+        return 0.0
+    weights = [p for name, p in model.named_parameters() if p.ndim > 1]
+    total = 0.0
+    if l1:
+        total = total + l1 * sum(w.abs().sum() for w in weights)
+    if l2:
+        total = total + l2 * sum(w.pow(2).sum() for w in weights)
+    return total
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, batches: Iterable, device: torch.device) -> tuple[float, float]:
+    model.eval()
+    loss_sum, correct, count = 0.0, 0, 0
+    for inputs, labels in batches:
+        inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+        logits = model(inputs)
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(1) == labels).sum().item()
+        count += labels.numel()
+    return loss_sum / count, correct / count
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Iterable,
+    val_batches: Iterable,
+    config: TrainConfig,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    description: str = "training",
+) -> FitResult:
+    """Train ``model`` in place; on return it holds the weights of its best validation epoch."""
+    from tqdm.auto import tqdm
+
+    device = resolve_device(config.device)
+    model.to(device)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
+    result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": []}, device=str(device))
+    best_loss, best_state, stale = math.inf, None, 0
+
+    epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not config.progress, leave=False)
+    for epoch in epochs:
+        model.train()
+        loss_sum, count = 0.0, 0
+        for inputs, labels in train_batches:
+            inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            loss = F.cross_entropy(model(inputs), labels)
+            optimizer.zero_grad(set_to_none=True)
+            (loss + _penalty(model, config.l1, config.l2)).backward()
+            optimizer.step()
+            loss_sum += loss.item() * labels.numel()
+            count += labels.numel()
+        val_loss, val_accuracy = _evaluate(model, val_batches, device)
+        metrics = {"train_loss": loss_sum / count, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        for key, value in metrics.items():
+            result.history[key].append(value)
+        result.epochs_run = epoch + 1
+        epochs.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_accuracy:.3f}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, metrics)
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_state, stale, result.best_epoch = val_loss, copy.deepcopy(model.state_dict()), 0, epoch
+        else:
+            stale += 1
+            if stale >= config.patience:
+                result.stopped_early = True
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,10 @@
+"""Data validation with Great Expectations: declared suites plus checks the platform always runs."""
+
+from forgeml.validation.expectations import (
+    check_passed,
+    suggest_suite,
+    validate_splits,
+    validate_table,
+)
+
+__all__ = ["check_passed", "suggest_suite", "validate_splits", "validate_table"]

@@ -1,0 +1,182 @@
+"""Turn a suite declared in conf into Great Expectations expectations, run it, and report.
+
+A suite in conf is compact and readable::
+
+    columns:                 # the exact feature columns, each with its allowed range
+      mean radius: [0, 60]
+    labels: [0, 1]           # the label set
+    min_rows_per_class: 30
+
+Every column (features and target) must also be free of nulls. Each check returns a report
+(a plain dict, safe to save as JSON) and the Great Expectations Data Docs page as HTML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pandas as pd
+
+from forgeml.errors import ConfigError, DataValidationError
+
+ROW_HASH = "__row_hash"
+REQUIRED_SUITE_KEYS = ("columns", "labels", "min_rows_per_class")
+
+
+def _expectations_for(suite: dict[str, Any], target: str) -> list:
+    import great_expectations.expectations as gxe
+
+    missing = [key for key in REQUIRED_SUITE_KEYS if key not in suite]
+    if missing:
+        raise ConfigError(f"The expectation suite lacks {', '.join(missing)}; it needs {', '.join(REQUIRED_SUITE_KEYS)}.")
+    columns = dict(suite["columns"])
+    expectations = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[*columns, target], exact_match=True),
+        gxe.ExpectColumnValuesToNotBeNull(column=target),
+        gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(suite["labels"])),
+    ]
+    for column, (low, high) in columns.items():
+        expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+        expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
+    return expectations
+
+
+def _run(name: str, frame: pd.DataFrame, expectations: list) -> tuple[dict, str]:
+    """Validate ``frame`` in an ephemeral GX context; return the report and the Data Docs HTML."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = context.data_sources.add_pandas("forgeml").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    result = definition.run(batch_parameters={"dataframe": frame})
+    failures = [_describe_failure(r) for r in result.results if not r.success]
+    report = {
+        "name": name,
+        "success": bool(result.success),
+        "evaluated_expectations": len(result.results),
+        "failed_expectations": len(failures),
+        "rows": len(frame),
+        "failures": failures,
+    }
+    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    return report, html
+
+
+def _describe_failure(result) -> dict:
+    config = result.expectation_config
+    details = result.result or {}
+    observed = details.get("observed_value")
+    if observed is None and "unexpected_count" in details:
+        observed = {
+            "unexpected_count": details.get("unexpected_count"),
+            "unexpected_percent": round(details.get("unexpected_percent") or 0.0, 2),
+            "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+        }
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        observed = result.exception_info.get("exception_message")
+    expected = {k: _plain(v) for k, v in config.kwargs.items() if k not in ("column", "batch_id")}
+    if len(expected.get("value_set", [])) > 10:
+        expected["value_set"] = f"{len(expected['value_set'])} values"
+    return {
+        "expectation": config.type,
+        "column": config.kwargs.get("column"),
+        "expected": expected,
+        "observed": _plain(observed),
+    }
+
+
+def _plain(value):
+    """JSON-safe version of a GX observed value (numpy scalars, NaN, nested lists)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return "NaN"
+    return value
+
+
+def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int) -> list[dict]:
+    counts = frame[target].value_counts()
+    small = {str(label): int(n) for label, n in counts.items() if n < minimum}
+    if not small:
+        return []
+    return [{
+        "expectation": "forgeml_min_rows_per_class",
+        "column": target,
+        "expected": {"min_rows_per_class": minimum},
+        "observed": small,
+    }]
+
+
+def validate_table(table: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
+    """Run the declared suite on the whole table, plus the minimum-rows-per-class check."""
+    report, html = _run("table", table, _expectations_for(suite, target))
+    class_failures = _class_count_failures(table, target, int(suite["min_rows_per_class"]))
+    if class_failures:
+        report["failures"] += class_failures
+        report["failed_expectations"] += len(class_failures)
+        report["success"] = False
+    return report, html
+
+
+def _row_hashes(frame: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
+    rows = frame[feature_columns].astype("float64").round(10).to_numpy()
+    return pd.Series([hashlib.sha1(row.tobytes()).hexdigest() for row in rows], index=frame.index)
+
+
+def validate_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[dict, str]:
+    """The check the platform always runs: no feature row of the test or validation split is in train."""
+    import great_expectations.expectations as gxe
+
+    features = [c for c in train.columns if c != target]
+    train_hashes = sorted(set(_row_hashes(train, features)))
+    held_out = pd.concat([test.assign(split="test"), val.assign(split="val")], ignore_index=True)
+    held_out[ROW_HASH] = _row_hashes(held_out, features)
+    expectation = gxe.ExpectColumnValuesToNotBeInSet(column=ROW_HASH, value_set=train_hashes)
+    report, html = _run("splits", held_out[[ROW_HASH, "split"]], [expectation])
+    for failure in report["failures"]:
+        failure["expectation"] += " (rows shared between train and held-out splits)"
+        failure.pop("expected", None)
+    return report, html
+
+
+def check_passed(report: dict, docs_path: str) -> None:
+    """Raise DataValidationError listing every failed expectation when ``report`` did not pass."""
+    if report["success"]:
+        return
+    lines = [
+        f"Data validation '{report['name']}' failed: {report['failed_expectations']} of "
+        f"{report['evaluated_expectations']} expectations not met, so nothing was trained or registered."
+    ]
+    for failure in report["failures"]:
+        column = f" on column {failure['column']!r}" if failure.get("column") else ""
+        expected = f", expected {failure['expected']}" if failure.get("expected") else ""
+        lines.append(f"  - {failure['expectation']}{column}: observed {failure['observed']}{expected}")
+    lines.append(
+        f"Fix the data (or, if the data is right, the suite in conf/base/parameters_data.yml). Data Docs: {docs_path}"
+    )
+    raise DataValidationError("\n".join(lines), report["failures"], docs_path)
+
+
+def suggest_suite(table: pd.DataFrame, target: str, margin: float = 0.5) -> dict[str, Any]:
+    """A starting suite from a table known to be good: ranges widened by ``margin`` of their span."""
+    columns = {}
+    for column in table.columns.drop(target):
+        low, high = float(table[column].min()), float(table[column].max())
+        pad = margin * (high - low) or abs(high) * margin or 1.0
+        columns[column] = [round(low - pad if low < 0 or low - pad >= 0 else 0.0, 6), round(high + pad, 6)]
+    counts = table[target].value_counts()
+    return {
+        "columns": columns,
+        "labels": sorted(_plain(v) for v in counts.index),
+        "min_rows_per_class": max(2, int(counts.min() * 0.5)),
+    }
