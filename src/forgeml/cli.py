@@ -19,10 +19,19 @@ def cli() -> None:
 @cli.command(name="run", params=kedro_run.params, help=kedro_run.help, short_help=kedro_run.short_help)
 @click.pass_context
 def run(context: click.Context, **options) -> None:
+    from kedro.io import DatasetError
+
     from forgeml.errors import ForgeMLError
 
     try:
         context.invoke(kedro_run.callback, **options)
     except ForgeMLError as error:
-        click.secho(f"\nForgeML stopped: {type(error).__name__}\n{error}", fg="red", err=True)
-        sys.exit(2)
+        _stop(f"ForgeML stopped: {type(error).__name__}\n{error}")
+    except DatasetError as error:  # most often a missing or unreadable input file
+        _stop(f"ForgeML stopped: a catalog entry could not be read or written.\n{error}\n"
+              "Check the entry's filepath in conf/base/catalog.yml (or your override in conf/local/catalog.yml).")
+
+
+def _stop(message: str) -> None:
+    click.secho(f"\n{message}", fg="red", err=True)
+    sys.exit(2)

@@ -55,7 +55,7 @@ def build_stages(project: Path, env: str = "base") -> dict:
                 params.setdefault(owners[key.split(".")[0]], set()).add(key)
         deps = [*CODE_DEPS, *sorted(filter(None, (_filepath(catalog, d, project) for d in pipeline.inputs())))]
         outs, metrics = [], []
-        for dataset in sorted(pipeline.outputs()):
+        for dataset in sorted(pipeline.all_outputs()):
             path = _filepath(catalog, dataset, project)
             if path is None:
                 continue

@@ -1,0 +1,65 @@
+"""A temporary copy of the project (conf, src, dvc.yaml) for end-to-end runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+
+
+def project_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
+def make_project(root: Path) -> Path:
+    for name in ("pyproject.toml", "dvc.yaml", ".gitignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf/local").mkdir()
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for layer in ("01_raw", "02_intermediate", "05_model_input", "06_models", "07_model_output", "08_reporting"):
+        (root / "data" / layer).mkdir(parents=True)
+    (root / "mlruns").mkdir()
+    return root
+
+
+def run(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, cwd=project, env=project_env(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+    return result
+
+
+def kedro(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(project, "kedro", "run", "--env", "test", *args, check=check)
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory) -> Path:
+    """A project after one full run of every pipeline through `dvc repro` (a git and DVC repo)."""
+    project = make_project(tmp_path_factory.mktemp("forgeml"))
+    run(project, "git", "init", "-q")
+    run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "init")
+    run(project, "dvc", "init", "-q")
+    run(project, "dvc", "config", "core.analytics", "false")
+    (project / "conf/local/.gitkeep").touch()  # DVC needs the conf/local dependency to exist
+    first = run(project, "dvc", "repro")
+    (project / "first_repro.log").write_text(first.stdout + first.stderr)
+    return project
+
+
+def tracking_uri(project: Path) -> str:
+    return f"sqlite:///{project / 'mlruns/mlflow.db'}"

@@ -1,0 +1,167 @@
+"""End to end, in a temporary project: DVC stages, MLflow runs and registry, promotion, and failures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.pipelines.conftest import REPO, kedro, run, tracking_uri
+
+MODEL = "breast_cancer"
+
+
+@pytest.fixture
+def mlflow_client(trained_project):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(trained_project))
+    mlflow.set_registry_uri(tracking_uri(trained_project))
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(None)
+
+
+def read_json(project, path):
+    return json.loads((project / path).read_text())
+
+
+def champion(client) -> str:
+    return client.get_model_version_by_alias(MODEL, "champion").version
+
+
+def test_dvc_yaml_is_generated_from_the_pipelines():
+    result = run(REPO, "forgeml", "dvc", "--check")
+    assert "matches" in result.stdout
+
+
+def test_first_repro_runs_every_stage_and_the_second_runs_none(trained_project):
+    first = (trained_project / "first_repro.log").read_text()
+    for stage in ("data", "train", "evaluate", "release"):
+        assert f"Running stage '{stage}'" in first
+    second = run(trained_project, "dvc", "repro")
+    assert "Running stage" not in second.stdout
+    assert "didn't change, skipping" in second.stdout
+
+
+def test_linear_and_mlp_candidates_reach_095(trained_project):
+    metrics = read_json(trained_project, "data/08_reporting/metrics.json")
+    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg"}
+    assert metrics["logreg"]["accuracy"] >= 0.95
+    assert metrics["mlp"]["accuracy"] >= 0.95
+    for scores in metrics.values():
+        assert scores["size_bytes"] > 0 and scores["latency_b1_p50_ms"] > 0 and scores["latency_b256_p50_ms"] > 0
+        assert 0 <= scores["ece"] < 0.2 and scores["roc_auc"] > 0.95
+    assert (trained_project / "data/08_reporting/confusion_matrices/mlp.png").stat().st_size > 1000
+
+
+def test_champion_loads_by_alias_and_scores_as_reported(trained_project, mlflow_client):
+    import mlflow
+
+    promotion = read_json(trained_project, "data/08_reporting/promotion.json")
+    assert promotion["promoted"] and promotion["champion_before"] is None
+    test = pd.read_parquet(trained_project / "data/05_model_input/test.parquet")
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    accuracy = float(np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy()))
+    assert accuracy == pytest.approx(promotion["challenger"]["score"])
+    candidate = promotion["challenger"]["candidate"]
+    assert accuracy == pytest.approx(read_json(trained_project, "data/08_reporting/metrics.json")[candidate]["accuracy"])
+    version = mlflow_client.get_model_version(MODEL, champion(mlflow_client))
+    assert version.tags["forgeml.candidate"] == candidate
+    assert "first challenger" in version.tags["forgeml.champion.reason"]
+
+
+def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client):
+    experiment = mlflow_client.get_experiment_by_name(MODEL)
+    runs = mlflow_client.search_runs([experiment.experiment_id], max_results=100)
+    parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
+    assert {"data", "train", "evaluate", "release"} <= set(parents)
+    table_md5 = hashlib.md5((trained_project / "data/02_intermediate/table.parquet").read_bytes()).hexdigest()
+    for parent in parents.values():
+        tags = parent.data.tags
+        assert len(tags["forgeml.git_commit"]) == 40
+        assert tags["forgeml.data_md5"] == table_md5
+    release_id = parents["release"].info.run_id
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == release_id}
+    assert set(children) == {"logreg", "mlp", "sklearn_logreg"}
+    curve = mlflow_client.get_metric_history(children["mlp"].info.run_id, "val_loss")
+    assert len(curve) > 5 and [m.step for m in curve] == list(range(len(curve)))
+    assert "test_accuracy" in children["mlp"].data.metrics
+
+
+def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_client):
+    before = champion(mlflow_client)
+    kedro(trained_project)
+    promotion = read_json(trained_project, "data/08_reporting/promotion.json")
+    assert not promotion["promoted"]
+    assert "does not beat" in promotion["reason"]
+    assert champion(mlflow_client) == before
+    challenger = mlflow_client.get_model_version_by_alias(MODEL, "challenger")
+    assert int(challenger.version) > int(before)
+
+
+def write_source(project, frame: pd.DataFrame, env: str = "corrupt"):
+    (project / "data/01_raw/source.csv").write_text(frame.to_csv(index=False))
+    conf = project / "conf" / env
+    conf.mkdir(exist_ok=True)
+    (conf / "catalog.yml").write_text(
+        "source_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/source.csv\n"
+    )
+
+
+CORRUPTIONS = {
+    "nan-column": (lambda t: t.assign(**{"mean area": np.nan}), "expect_column_values_to_not_be_null on column 'mean area'"),
+    "unseen-label": (lambda t: t.assign(target=t["target"].replace({1: 7})), "expect_column_values_to_be_in_set on column 'target'"),
+    "dropped-column": (lambda t: t.drop(columns=["worst radius"]), "expect_table_columns_to_match_set"),
+    "out-of-range": (lambda t: t.assign(**{"mean radius": t["mean radius"] * 1000}), "expect_column_values_to_be_between on column 'mean radius'"),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPTIONS)
+def test_corrupt_input_stops_before_training_and_keeps_everything(trained_project, mlflow_client, breast_cancer, case):
+    corrupt, expected = CORRUPTIONS[case]
+    champion_before = champion(mlflow_client)
+    versions_before = len(mlflow_client.search_model_versions(f"name='{MODEL}'"))
+    train_before = (trained_project / "data/05_model_input/train.parquet").read_bytes()
+    write_source(trained_project, corrupt(breast_cancer.copy()))
+
+    result = kedro(trained_project, "--env", "corrupt", check=False)
+
+    assert result.returncode == 2
+    assert "Data validation 'table' failed" in result.stderr and expected in result.stderr
+    assert "data/08_reporting/validation/table.html" in result.stderr
+    assert (trained_project / "data/08_reporting/validation/table.html").stat().st_size > 10_000
+    assert not read_json(trained_project, "data/08_reporting/validation/table.json")["success"]
+    assert "Running node: train_candidates" not in result.stderr + result.stdout
+    assert (trained_project / "data/05_model_input/train.parquet").read_bytes() == train_before
+    assert champion(mlflow_client) == champion_before
+    assert len(mlflow_client.search_model_versions(f"name='{MODEL}'")) == versions_before
+
+
+def test_users_own_csv_goes_through_configuration_alone(trained_project, breast_cancer):
+    write_source(trained_project, breast_cancer, env="own_csv")
+    kedro(trained_project, "--env", "own_csv", "--pipelines", "data")
+    assert read_json(trained_project, "data/08_reporting/validation/table.json")["success"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--pipelines", "train", "--params", "train.candidates.mlp.model.family=xgboost"), "model family 'xgboost'"),
+    (("--pipelines", "data", "--params", "experiment.target=label"), "target column 'label' is not in"),
+    (("--env", "missing_file", "--pipelines", "data"), "data/01_raw/nowhere.csv"),
+], ids=["unknown-model", "missing-target", "missing-file"])
+def test_configuration_errors_exit_2_with_a_paragraph(trained_project, args, message):
+    missing = trained_project / "conf/missing_file"
+    missing.mkdir(exist_ok=True)
+    (missing / "catalog.yml").write_text("source_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/nowhere.csv\n")
+    result = kedro(trained_project, *args, check=False)
+    assert result.returncode == 2
+    assert "ForgeML stopped" in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_numeric_feature_is_named(trained_project, breast_cancer):
+    write_source(trained_project, breast_cancer.assign(colour="red"), env="text_column")
+    result = kedro(trained_project, "--env", "text_column", "--pipelines", "data", check=False)
+    assert result.returncode == 2 and "non-numeric feature columns: colour" in result.stderr

@@ -1,0 +1,76 @@
+import pytest
+import torch
+from torch import nn
+
+from forgeml.errors import ConfigError
+from forgeml.training import TrainConfig, fit, tensor_batches, train_candidate
+
+
+def toy_problem(seed=0, n=400):
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(n, 5, generator=generator)
+    labels = (features[:, 0] + 0.5 * features[:, 1] > 0).long()
+    return features, labels
+
+
+def loaders(batch_size=32):
+    x, y = toy_problem()
+    return tensor_batches(x[:300], y[:300], batch_size, shuffle=True), tensor_batches(x[300:], y[300:], 100)
+
+
+def test_fit_learns_and_keeps_the_best_epoch():
+    torch.manual_seed(0)
+    model = nn.Linear(5, 2)
+    train, val = loaders()
+    seen = []
+    result = fit(model, train, val, TrainConfig(epochs=40, lr=0.05, patience=100, progress=False),
+                 on_epoch_end=lambda epoch, metrics: seen.append(epoch))
+    assert seen == list(range(40))
+    assert result.history["val_accuracy"][result.best_epoch] > 0.9
+    best = min(result.history["val_loss"])
+    assert result.history["val_loss"][result.best_epoch] == best
+    with torch.no_grad():
+        x, y = toy_problem()
+        restored = nn.functional.cross_entropy(model(x[300:]), y[300:]).item()
+    assert restored == pytest.approx(best, rel=1e-5)
+
+
+def test_early_stopping_stops_after_patience():
+    model = nn.Linear(5, 2)
+    train, val = loaders()
+    result = fit(model, train, val, TrainConfig(epochs=200, lr=0.0, patience=3, progress=False))
+    assert result.stopped_early and result.epochs_run == 4
+
+
+def test_same_seed_same_model():
+    def run():
+        torch.manual_seed(3)
+        model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+        x, y = toy_problem()
+        fit(model, tensor_batches(x[:300], y[:300], 16, shuffle=True, seed=3), tensor_batches(x[300:], y[300:], 100),
+            TrainConfig(epochs=5, progress=False))
+        return torch.cat([p.flatten() for p in model.parameters()])
+
+    assert torch.equal(run(), run())
+
+
+def test_l1_penalty_shrinks_weights():
+    def weight_norm(l1):
+        torch.manual_seed(0)
+        model = nn.Linear(5, 2)
+        train, val = loaders()
+        fit(model, train, val, TrainConfig(epochs=30, lr=0.05, l1=l1, patience=100, progress=False))
+        return model.weight.abs().sum().item()
+
+    assert weight_norm(0.05) < 0.5 * weight_norm(0.0)
+
+
+def test_train_candidate_refuses_unknown_family(breast_cancer):
+    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, sklearn_logreg"):
+        train_candidate("x", {"model": {"family": "xgboost"}}, breast_cancer, breast_cancer, "target", 0)
+
+
+def test_train_candidate_refuses_unknown_training_option(breast_cancer):
+    with pytest.raises(ConfigError, match="Unknown training options \\['learning_rate'\\]"):
+        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}},
+                        breast_cancer, breast_cancer, "target", 0)

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from forgeml.data import split_table
+from forgeml.errors import DataValidationError
+from forgeml.validation import check_passed, suggest_suite, validate_splits, validate_table
+
+
+def failures_by_column(report):
+    return {(f["expectation"], f["column"]) for f in report["failures"]}
+
+
+def test_clean_table_passes_and_renders_data_docs(breast_cancer, breast_cancer_suite):
+    report, html = validate_table(breast_cancer, breast_cancer_suite, "target")
+    assert report["success"], report["failures"]
+    assert report["evaluated_expectations"] == 3 + 2 * 30
+    assert "<html" in html.lower() and "mean radius" in html
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda t: t.assign(**{"mean area": np.nan}), ("expect_column_values_to_not_be_null", "mean area")),
+        (lambda t: t.assign(target=t["target"].replace({1: 7})), ("expect_column_values_to_be_in_set", "target")),
+        (lambda t: t.drop(columns=["worst radius"]), ("expect_table_columns_to_match_set", None)),
+        (lambda t: t.assign(**{"mean radius": t["mean radius"] * 1000}), ("expect_column_values_to_be_between", "mean radius")),
+    ],
+    ids=["nan-column", "unseen-label", "dropped-column", "out-of-range"],
+)
+def test_each_corruption_is_caught_with_its_column(breast_cancer, breast_cancer_suite, corrupt, expected):
+    report, _ = validate_table(corrupt(breast_cancer.copy()), breast_cancer_suite, "target")
+    assert not report["success"]
+    assert expected in failures_by_column(report)
+    with pytest.raises(DataValidationError) as error:
+        check_passed(report, "data/08_reporting/validation/table.html")
+    message = str(error.value)
+    assert expected[0] in message and "observed" in message and "table.html" in message
+    if expected[1]:
+        assert repr(expected[1]) in message
+
+
+def test_min_rows_per_class(breast_cancer, breast_cancer_suite):
+    report, _ = validate_table(breast_cancer, {**breast_cancer_suite, "min_rows_per_class": 300}, "target")
+    failure = next(f for f in report["failures"] if f["expectation"] == "forgeml_min_rows_per_class")
+    assert failure["observed"] == {"0": 212}
+
+
+def test_rows_shared_between_train_and_test_are_caught(breast_cancer):
+    train, val, test = split_table(breast_cancer, "target", 0.2, 0.15, seed=0)
+    assert validate_splits(train, val, test, "target")[0]["success"]
+    leaked = test.copy()
+    leaked.iloc[:3] = train.iloc[:3].to_numpy()
+    report, _ = validate_splits(train, val, leaked, "target")
+    assert not report["success"]
+    assert report["failures"][0]["observed"]["unexpected_count"] == 3
+
+
+def test_suggested_suite_accepts_its_own_table(breast_cancer):
+    suite = suggest_suite(breast_cancer, "target")
+    assert suite["labels"] == [0, 1]
+    assert validate_table(breast_cancer, suite, "target")[0]["success"]
