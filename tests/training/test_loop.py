@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
-from forgeml.training import TrainConfig, fit, tensor_batches, train_candidate
+from forgeml.training import TrainConfig, fit, TensorBatches, train_candidate
 
 
 def toy_problem(seed=0, n=400):
@@ -15,7 +15,7 @@ def toy_problem(seed=0, n=400):
 
 def loaders(batch_size=32):
     x, y = toy_problem()
-    return tensor_batches(x[:300], y[:300], batch_size, shuffle=True), tensor_batches(x[300:], y[300:], 100)
+    return TensorBatches(x[:300], y[:300], batch_size, shuffle=True), TensorBatches(x[300:], y[300:], 100)
 
 
 def test_fit_learns_and_keeps_the_best_epoch():
@@ -47,7 +47,7 @@ def test_same_seed_same_model():
         torch.manual_seed(3)
         model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
         x, y = toy_problem()
-        fit(model, tensor_batches(x[:300], y[:300], 16, shuffle=True, seed=3), tensor_batches(x[300:], y[300:], 100),
+        fit(model, TensorBatches(x[:300], y[:300], 16, shuffle=True, seed=3), TensorBatches(x[300:], y[300:], 100),
             TrainConfig(epochs=5, progress=False))
         return torch.cat([p.flatten() for p in model.parameters()])
 

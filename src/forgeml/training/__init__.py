@@ -1,6 +1,6 @@
 """The one training loop for every torch model, and the code that trains a candidate from its spec."""
 
 from forgeml.training.candidates import train_candidate
-from forgeml.training.loop import FitResult, TrainConfig, fit, resolve_device, tensor_batches
+from forgeml.training.loop import FitResult, TrainConfig, fit, resolve_device, TensorBatches
 
-__all__ = ["FitResult", "TrainConfig", "fit", "resolve_device", "tensor_batches", "train_candidate"]
+__all__ = ["FitResult", "TrainConfig", "fit", "resolve_device", "TensorBatches", "train_candidate"]

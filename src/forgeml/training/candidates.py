@@ -44,7 +44,7 @@ def train_candidate(
     import torch
 
     from forgeml.models import MODEL_FAMILIES, TorchClassifier, build_model
-    from forgeml.training.loop import fit, tensor_batches
+    from forgeml.training.loop import fit, TensorBatches
 
     family = (spec.get("model") or {}).get("family")
     if family not in (*MODEL_FAMILIES, *REFERENCE_FAMILIES):
@@ -72,8 +72,8 @@ def train_candidate(
     )
     result = fit(
         module,
-        tensor_batches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed),
-        tensor_batches(x_val_t, y_val_idx, max(config.batch_size, 1024)),
+        TensorBatches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed),
+        TensorBatches(x_val_t, y_val_idx, max(config.batch_size, 1024)),
         config,
         description=name,
     )
