@@ -50,7 +50,7 @@ class LineageHooks:
             "forgeml.pipeline": "+".join(run_params.get("pipeline_names") or ["__default__"]),
             "forgeml.env": run_params.get("env") or "local",
         }
-        filepath = getattr(catalog.get(DATA_DATASET, None), "_filepath", None) if DATA_DATASET in catalog else None
+        filepath = getattr(catalog[DATA_DATASET], "_filepath", None) if DATA_DATASET in catalog else None
         if filepath is not None and Path(str(filepath)).exists():
             tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
             tags["forgeml.data_path"] = str(filepath)

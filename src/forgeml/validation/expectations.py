@@ -173,7 +173,8 @@ def suggest_suite(table: pd.DataFrame, target: str, margin: float = 0.5) -> dict
     for column in table.columns.drop(target):
         low, high = float(table[column].min()), float(table[column].max())
         pad = margin * (high - low) or abs(high) * margin or 1.0
-        columns[column] = [round(low - pad if low < 0 or low - pad >= 0 else 0.0, 6), round(high + pad, 6)]
+        floor = low - pad if low < 0 else max(low - pad, 0.0)  # non-negative data stays non-negative
+        columns[column] = [round(floor, 6), round(high + pad, 6)]
     counts = table[target].value_counts()
     return {
         "columns": columns,
