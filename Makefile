@@ -6,6 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export KEDRO_DISABLE_TELEMETRY := 1
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 export DVC_NO_ANALYTICS := 1
+EXPERIMENT ?= breast_cancer
 
 .PHONY: install run test ui bench dvc-yaml clean-run
 
@@ -22,10 +23,12 @@ $(STAMP): pyproject.toml constraints.txt
 	dvc init --quiet $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
 	dvc config core.analytics false
 
-## run: the default experiment through every pipeline (as DVC stages), then the table of candidates
+## run: an experiment (EXPERIMENT=breast_cancer by default; digits, or your own conf/NAME) through
+##      every pipeline as DVC stages, then the table of its candidates
 run: install .dvc/config
-	dvc repro
-	forgeml report
+	@grep -q "^  $(EXPERIMENT)-release:" dvc.yaml || forgeml dvc
+	dvc repro $(EXPERIMENT)-release
+	forgeml report --experiment $(EXPERIMENT)
 
 ## test: the whole test suite
 test: install
@@ -37,7 +40,9 @@ ui: install
 
 ## bench: the benchmarks (side-by-side ratios, reports under benchmarks/reports/)
 bench: install
-	python benchmarks/training_loop.py
+	python benchmarks/training_loop.py --model mlp
+	python benchmarks/training_loop.py --model resnet
+	python benchmarks/augmentation_robustness.py
 
 ## dvc-yaml: regenerate dvc.yaml after changing a pipeline or the catalog
 dvc-yaml: install

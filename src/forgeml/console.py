@@ -17,26 +17,27 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--experiment", default="breast_cancer", show_default=True, help="The experiment to report on.")
 @click.option("--reporting-dir", default="data/08_reporting", show_default=True, type=click.Path(path_type=Path))
-def report(reporting_dir: Path) -> None:
-    """Print the candidates of the last run: accuracy, size, latency, registered version, promotion."""
+def report(experiment: str, reporting_dir: Path) -> None:
+    """Print the candidates of the last run: accuracy, robustness, size, latency, version, promotion."""
     from forgeml.reporting import candidate_table
 
-    metrics_path, promotion_path = reporting_dir / "metrics.json", reporting_dir / "promotion.json"
+    folder = reporting_dir / experiment
+    metrics_path, promotion_path = folder / "metrics.json", folder / "promotion.json"
     if not metrics_path.exists():
-        raise click.ClickException(f"No {metrics_path} yet: run `make run` first.")
+        raise click.ClickException(f"No {metrics_path} yet: run `make run EXPERIMENT={experiment}` first.")
     promotion = json.loads(promotion_path.read_text()) if promotion_path.exists() else None
     click.echo(candidate_table(json.loads(metrics_path.read_text()), promotion))
 
 
 @main.command(name="dvc")
 @click.option("--check", is_flag=True, help="Exit 1 if dvc.yaml differs from what the pipelines generate.")
-@click.option("--env", default="base", show_default=True, help="Kedro environment whose catalog to read.")
-def dvc_yaml(check: bool, env: str) -> None:
-    """Write dvc.yaml from the Kedro pipelines and catalog (one stage per pipeline)."""
+def dvc_yaml(check: bool) -> None:
+    """Write dvc.yaml from the Kedro pipelines and catalog (per experiment, one stage per pipeline)."""
     from forgeml.dvc_stages import render_dvc_yaml
 
-    generated, path = render_dvc_yaml(Path.cwd(), env), Path("dvc.yaml")
+    generated, path = render_dvc_yaml(Path.cwd()), Path("dvc.yaml")
     if check:
         if not path.exists() or path.read_text() != generated:
             raise click.ClickException("dvc.yaml is out of date with the Kedro pipelines: run `forgeml dvc`.")

@@ -1,8 +1,11 @@
-"""Generate dvc.yaml from the Kedro pipelines: one stage per pipeline, so the two cannot drift apart.
+"""Generate dvc.yaml from the Kedro pipelines: per experiment, one stage per pipeline, so the two cannot drift apart.
 
-A stage's command runs its pipeline; its deps are the project's code and conf, the parameter
-keys its nodes read, and the file-backed datasets it reads; its outs are the file-backed datasets
-it writes. Reports under 08_reporting are left out of the DVC cache (small, meant to be read).
+An experiment is the base one (conf/base/globals.yml, with conf/local on top) or a conf folder
+with its own globals.yml (conf/digits, or a user's conf/my_images); its stages are named
+``<experiment>-<stage>`` and run ``kedro run --env <folder> --pipelines <pipeline>``.
+A stage's deps are the project's code and conf, the parameter keys its nodes read, and the
+file-backed datasets it reads; its outs are the file-backed datasets it writes. Reports under
+08_reporting are left out of the DVC cache (small, meant to be read).
 """
 
 from __future__ import annotations
@@ -12,7 +15,20 @@ from pathlib import Path
 import yaml
 
 REPORTING = "data/08_reporting"
-CODE_DEPS = ("src/forgeml", "conf/base/catalog.yml", "conf/base/globals.yml", "conf/local")
+CODE_DEPS = ("src/forgeml", "conf/base/catalog.yml", "conf/base/globals.yml")
+NOT_EXPERIMENTS = ("base", "local", "test")  # conf folders that are not experiments of their own
+DEFAULT_ENV = "local"
+
+
+def experiment_envs(project: Path) -> list[str]:
+    """The Kedro envs that each run one experiment: ``local`` (the base experiment), then every conf
+    folder with a globals.yml that names an experiment."""
+    envs = [DEFAULT_ENV]
+    for folder in sorted(p for p in (project / "conf").iterdir() if p.is_dir() and p.name not in NOT_EXPERIMENTS):
+        globals_file = folder / "globals.yml"
+        if globals_file.exists() and "experiment" in (yaml.safe_load(globals_file.read_text()) or {}):
+            envs.append(folder.name)
+    return envs
 
 
 def _parameter_files(project: Path) -> dict[str, str]:
@@ -34,49 +50,64 @@ def _filepath(catalog, name: str, project: Path) -> str | None:
     return (path.relative_to(project) if path.is_absolute() else path).as_posix()
 
 
-def build_stages(project: Path, env: str = "base") -> dict:
+def _experiment_stages(project: Path, env: str, owners: dict[str, str]) -> dict:
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
 
-    from forgeml.pipeline_registry import PIPELINE_ORDER
+    from forgeml.pipeline_registry import stage_pipelines
 
-    bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env) as session:
-        catalog = session.load_context().catalog
-    owners = _parameter_files(project)
+        context = session.load_context()
+        catalog, experiment = context.catalog, context.params["experiment"]
+    image, name = bool(experiment.get("image")), experiment["name"]
     stages = {}
-    for name in PIPELINE_ORDER:
-        pipeline = pipelines[name]
+    for stage_name, pipeline_name in stage_pipelines(image).items():
+        pipeline = pipelines[pipeline_name]
         params: dict[str, set[str]] = {}
         for dataset in pipeline.inputs():
             if dataset.startswith("params:"):
                 key = dataset.removeprefix("params:")
                 params.setdefault(owners[key.split(".")[0]], set()).add(key)
-        deps = [*CODE_DEPS, *sorted(filter(None, (_filepath(catalog, d, project) for d in pipeline.inputs())))]
+        inputs = sorted(filter(None, (_filepath(catalog, d, project) for d in pipeline.inputs())))
+        deps = [*CODE_DEPS, f"conf/{env}", *inputs]
         outs, metrics = [], []
         for dataset in sorted(pipeline.all_outputs()):
             path = _filepath(catalog, dataset, project)
             if path is None:
                 continue
-            if path == f"{REPORTING}/metrics.json":
+            if path.endswith("/metrics.json"):
                 metrics.append({path: {"cache": False}})
             elif path.startswith(REPORTING):
                 outs.append({path: {"cache": False}})
             else:
                 outs.append(path)
+        env_option = "" if env == DEFAULT_ENV else f" --env {env}"
         stage = {
-            "cmd": f"kedro run --pipelines {name}",
+            "cmd": f"kedro run{env_option} --pipelines {pipeline_name}",
             "deps": deps,
             "params": [{file: sorted(keys)} for file, keys in sorted(params.items())],
             "outs": outs,
         }
         if metrics:
             stage["metrics"] = metrics
-        stages[name] = stage
+        stages[f"{name}-{stage_name}"] = stage
+    return stages
+
+
+def build_stages(project: Path) -> dict:
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project)
+    owners = _parameter_files(project)
+    stages = {}
+    for env in experiment_envs(project):
+        stages.update(_experiment_stages(project, env, owners))
     return {"stages": stages}
 
 
-def render_dvc_yaml(project: Path, env: str = "base") -> str:
-    header = "# Generated by `forgeml dvc` from the Kedro pipelines; edit the pipelines, not this file.\n"
-    return header + yaml.safe_dump(build_stages(project, env), sort_keys=False, width=120)
+def render_dvc_yaml(project: Path) -> str:
+    header = (
+        "# Generated by `forgeml dvc` from the Kedro pipelines; edit the pipelines, not this file.\n"
+        "# `make run EXPERIMENT=NAME` reproduces the stages NAME-data ... NAME-release.\n"
+    )
+    return header + yaml.safe_dump(build_stages(project), sort_keys=False, width=120)

@@ -8,7 +8,7 @@ from forgeml.models import Standardize, build_model
 
 def test_mlp_structure_comes_from_config():
     model = build_model(
-        {"family": "mlp", "hidden": [16, 8, 4], "activation": "gelu", "dropout": 0.1, "batch_norm": True}, 10, 3
+        {"family": "mlp", "hidden": [16, 8, 4], "activation": "gelu", "dropout": 0.1, "batch_norm": True}, (10,), 3
     )
     linear = [m for m in model if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [(10, 16), (16, 8), (8, 4), (4, 3)]
@@ -18,8 +18,9 @@ def test_mlp_structure_comes_from_config():
 
 
 def test_logreg_is_one_linear_layer_behind_standardize():
-    model = build_model({"family": "logreg"}, 4, 2, torch.zeros(4), torch.ones(4) * 2)
-    assert isinstance(model[0], Standardize) and isinstance(model[1], nn.Linear)
+    model = build_model({"family": "logreg"}, (4,), 2, torch.zeros(4), torch.ones(4) * 2)
+    assert isinstance(model[0], Standardize)
+    assert [type(m) for m in model[1]] == [nn.Flatten, nn.Linear]
     assert torch.allclose(model[0](torch.full((1, 4), 4.0)), torch.full((1, 4), 2.0))
 
 
@@ -30,4 +31,4 @@ def test_logreg_is_one_linear_layer_behind_standardize():
 ])
 def test_bad_configs_are_explained(config, message):
     with pytest.raises(ConfigError, match=message):
-        build_model(config, 4, 2)
+        build_model(config, (4,), 2)

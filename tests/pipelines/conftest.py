@@ -15,8 +15,11 @@ BIN = Path(sys.executable).parent
 
 
 def project_env() -> dict[str, str]:
+    """The environment of a project command: the test process's own, less any MLflow URI a test set
+    (MLflow exports them as environment variables, which would point the project at another store)."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     return {
-        **os.environ,
+        **inherited,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "KEDRO_DISABLE_TELEMETRY": "1",
         "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
@@ -47,6 +50,10 @@ def kedro(project: Path, *args: str, check: bool = True) -> subprocess.Completed
     return run(project, "kedro", "run", "--env", "test", *args, check=check)
 
 
+def kedro_env(project: Path, env: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(project, "kedro", "run", "--env", env, *args, check=check)
+
+
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory) -> Path:
     """A project after one full run of every pipeline through `dvc repro` (a git and DVC repo)."""
@@ -56,7 +63,7 @@ def trained_project(tmp_path_factory) -> Path:
     run(project, "dvc", "init", "-q")
     run(project, "dvc", "config", "core.analytics", "false")
     (project / "conf/local/.gitkeep").touch()  # DVC needs the conf/local dependency to exist
-    first = run(project, "dvc", "repro")
+    first = run(project, "dvc", "repro", "breast_cancer-release")
     (project / "first_repro.log").write_text(first.stdout + first.stderr)
     return project
 

@@ -22,6 +22,7 @@ def mlflow_client(trained_project):
     mlflow.set_registry_uri(tracking_uri(trained_project))
     yield mlflow.MlflowClient()
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 def read_json(project, path):
@@ -40,34 +41,37 @@ def test_dvc_yaml_is_generated_from_the_pipelines():
 def test_first_repro_runs_every_stage_and_the_second_runs_none(trained_project):
     first = (trained_project / "first_repro.log").read_text()
     for stage in ("data", "train", "evaluate", "release"):
-        assert f"Running stage '{stage}'" in first
-    second = run(trained_project, "dvc", "repro")
+        assert f"Running stage 'breast_cancer-{stage}'" in first
+    assert "digits" not in first  # only the experiment asked for runs
+    second = run(trained_project, "dvc", "repro", "breast_cancer-release")
     assert "Running stage" not in second.stdout
     assert "didn't change, skipping" in second.stdout
 
 
 def test_linear_and_mlp_candidates_reach_095(trained_project):
-    metrics = read_json(trained_project, "data/08_reporting/metrics.json")
+    metrics = read_json(trained_project, "data/08_reporting/breast_cancer/metrics.json")
     assert set(metrics) == {"logreg", "mlp", "sklearn_logreg"}
     assert metrics["logreg"]["accuracy"] >= 0.95
     assert metrics["mlp"]["accuracy"] >= 0.95
     for scores in metrics.values():
         assert scores["size_bytes"] > 0 and scores["latency_b1_p50_ms"] > 0 and scores["latency_b256_p50_ms"] > 0
         assert 0 <= scores["ece"] < 0.2 and scores["roc_auc"] > 0.95
-    assert (trained_project / "data/08_reporting/confusion_matrices/mlp.png").stat().st_size > 1000
+        assert 0.5 < scores["robustness_noise"] <= 1.0  # tables get noise only
+        assert "robustness_rotation" not in scores
+    assert (trained_project / "data/08_reporting/breast_cancer/confusion_matrices/mlp.png").stat().st_size > 1000
 
 
 def test_champion_loads_by_alias_and_scores_as_reported(trained_project, mlflow_client):
     import mlflow
 
-    promotion = read_json(trained_project, "data/08_reporting/promotion.json")
+    promotion = read_json(trained_project, "data/08_reporting/breast_cancer/promotion.json")
     assert promotion["promoted"] and promotion["champion_before"] is None
-    test = pd.read_parquet(trained_project / "data/05_model_input/test.parquet")
+    test = pd.read_parquet(trained_project / "data/05_model_input/breast_cancer/test.parquet")
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
     accuracy = float(np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy()))
     assert accuracy == pytest.approx(promotion["challenger"]["score"])
     candidate = promotion["challenger"]["candidate"]
-    assert accuracy == pytest.approx(read_json(trained_project, "data/08_reporting/metrics.json")[candidate]["accuracy"])
+    assert accuracy == pytest.approx(read_json(trained_project, "data/08_reporting/breast_cancer/metrics.json")[candidate]["accuracy"])
     version = mlflow_client.get_model_version(MODEL, champion(mlflow_client))
     assert version.tags["forgeml.candidate"] == candidate
     assert "first challenger" in version.tags["forgeml.champion.reason"]
@@ -78,7 +82,7 @@ def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client
     runs = mlflow_client.search_runs([experiment.experiment_id], max_results=100)
     parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
     assert {"data", "train", "evaluate", "release"} <= set(parents)
-    table_md5 = hashlib.md5((trained_project / "data/02_intermediate/table.parquet").read_bytes()).hexdigest()
+    table_md5 = hashlib.md5((trained_project / "data/02_intermediate/breast_cancer/table.parquet").read_bytes()).hexdigest()
     for parent in parents.values():
         tags = parent.data.tags
         assert len(tags["forgeml.git_commit"]) == 40
@@ -94,7 +98,7 @@ def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client
 def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_client):
     before = champion(mlflow_client)
     kedro(trained_project)
-    promotion = read_json(trained_project, "data/08_reporting/promotion.json")
+    promotion = read_json(trained_project, "data/08_reporting/breast_cancer/promotion.json")
     assert not promotion["promoted"]
     assert "does not beat" in promotion["reason"]
     assert champion(mlflow_client) == before
@@ -124,18 +128,18 @@ def test_corrupt_input_stops_before_training_and_keeps_everything(trained_projec
     corrupt, expected = CORRUPTIONS[case]
     champion_before = champion(mlflow_client)
     versions_before = len(mlflow_client.search_model_versions(f"name='{MODEL}'"))
-    train_before = (trained_project / "data/05_model_input/train.parquet").read_bytes()
+    train_before = (trained_project / "data/05_model_input/breast_cancer/train.parquet").read_bytes()
     write_source(trained_project, corrupt(breast_cancer.copy()))
 
     result = kedro(trained_project, "--env", "corrupt", check=False)
 
     assert result.returncode == 2
     assert "Data validation 'table' failed" in result.stderr and expected in result.stderr
-    assert "data/08_reporting/validation/table.html" in result.stderr
-    assert (trained_project / "data/08_reporting/validation/table.html").stat().st_size > 10_000
-    assert not read_json(trained_project, "data/08_reporting/validation/table.json")["success"]
+    assert "data/08_reporting/breast_cancer/validation/table.html" in result.stderr
+    assert (trained_project / "data/08_reporting/breast_cancer/validation/table.html").stat().st_size > 10_000
+    assert not read_json(trained_project, "data/08_reporting/breast_cancer/validation/table.json")["success"]
     assert "Running node: train_candidates" not in result.stderr + result.stdout
-    assert (trained_project / "data/05_model_input/train.parquet").read_bytes() == train_before
+    assert (trained_project / "data/05_model_input/breast_cancer/train.parquet").read_bytes() == train_before
     assert champion(mlflow_client) == champion_before
     assert len(mlflow_client.search_model_versions(f"name='{MODEL}'")) == versions_before
 
@@ -143,7 +147,7 @@ def test_corrupt_input_stops_before_training_and_keeps_everything(trained_projec
 def test_users_own_csv_goes_through_configuration_alone(trained_project, breast_cancer):
     write_source(trained_project, breast_cancer, env="own_csv")
     kedro(trained_project, "--env", "own_csv", "--pipelines", "data")
-    assert read_json(trained_project, "data/08_reporting/validation/table.json")["success"]
+    assert read_json(trained_project, "data/08_reporting/breast_cancer/validation/table.json")["success"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

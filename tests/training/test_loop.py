@@ -66,7 +66,7 @@ def test_l1_penalty_shrinks_weights():
 
 
 def test_train_candidate_refuses_unknown_family(breast_cancer):
-    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, sklearn_logreg"):
+    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, resnet, densenet, sklearn_logreg"):
         train_candidate("x", {"model": {"family": "xgboost"}}, breast_cancer, breast_cancer, "target", 0)
 
 
@@ -74,3 +74,37 @@ def test_train_candidate_refuses_unknown_training_option(breast_cancer):
     with pytest.raises(ConfigError, match="Unknown training options \\['learning_rate'\\]"):
         train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}},
                         breast_cancer, breast_cancer, "target", 0)
+
+
+def test_augmentation_is_applied_to_training_batches_only():
+    class Blank(nn.Module):
+        """An augmentation that erases every input: nothing can be learned through it."""
+
+        def forward(self, inputs):
+            return torch.zeros_like(inputs)
+
+    torch.manual_seed(0)
+    train, val = loaders()
+    config = TrainConfig(epochs=15, lr=0.05, patience=100, progress=False)
+    def zero_linear():
+        model = nn.Linear(5, 2)
+        nn.init.zeros_(model.weight)
+        return model
+
+    plain = fit(zero_linear(), train, val, config)
+    blanked = fit(zero_linear(), train, val, config, augment=Blank())
+    assert max(plain.history["val_accuracy"]) > 0.9
+    assert max(blanked.history["val_accuracy"]) < 0.75  # the bias alone: about the majority class
+
+
+def test_bf16_autocast_trains_on_the_cpu():
+    torch.manual_seed(0)
+    train, val = loaders()
+    result = fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=10, lr=0.05, precision="bf16", progress=False))
+    assert max(result.history["val_accuracy"]) > 0.85
+
+
+def test_unknown_precision_is_explained():
+    train, val = loaders()
+    with pytest.raises(ConfigError, match="precision"):
+        fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=1, precision="fp8", progress=False))

@@ -59,3 +59,40 @@ def test_suggested_suite_accepts_its_own_table(breast_cancer):
     suite = suggest_suite(breast_cancer, "target")
     assert suite["labels"] == [0, 1]
     assert validate_table(breast_cancer, suite, "target")[0]["success"]
+
+
+def image_manifest(sizes, labels):
+    import pandas as pd
+
+    return pd.DataFrame({
+        "path": [f"images/{label}/{i}.png" for i, label in enumerate(labels)],
+        "target": labels,
+        "source_height": sizes, "source_width": sizes, "channels": 1,
+        "pixel_min": 0.0, "pixel_max": 1.0,
+    })
+
+
+IMAGE_SUITE = {"images": {"channels": 1, "min_size": 8, "max_size": 64}, "labels": ["a", "b"], "min_rows_per_class": 2}
+
+
+def test_image_suite_passes_good_images():
+    from forgeml.validation import validate_images
+
+    report, html = validate_images(image_manifest([8, 16, 32, 64], ["a", "a", "b", "b"]), IMAGE_SUITE, "target")
+    assert report["success"] and report["rows"] == 4 and "<html" in html.lower()
+
+
+def test_image_suite_names_the_wrongly_sized_file():
+    from forgeml.validation import validate_images
+
+    report, _ = validate_images(image_manifest([8, 4, 32, 64], ["a", "a", "b", "b"]), IMAGE_SUITE, "target")
+    assert not report["success"]
+    failures = {f["column"]: f for f in report["failures"]}
+    assert failures["source_height"]["observed"]["path"] == ["images/a/1.png"]
+
+
+def test_image_suite_flags_a_declared_class_with_no_images():
+    from forgeml.validation import validate_images
+
+    report, _ = validate_images(image_manifest([8, 8, 8], ["a", "a", "a"]), IMAGE_SUITE, "target")
+    assert report["failures"][-1]["observed"] == {"b": 0}

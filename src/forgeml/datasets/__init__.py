@@ -1,5 +1,6 @@
 """Custom Kedro datasets."""
 
 from forgeml.datasets.bundled import BundledDataset
+from forgeml.datasets.images import BundledImagesDataset, ImageFolderDataset
 
-__all__ = ["BundledDataset"]
+__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset"]

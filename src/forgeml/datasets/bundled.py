@@ -19,11 +19,7 @@ class BundledDataset(AbstractDataset[None, pd.DataFrame]):
     """
 
     def __init__(self, name: str, metadata: dict[str, Any] | None = None):
-        from forgeml.data import BUNDLED_DATASETS
-
-        if name not in BUNDLED_DATASETS:
-            raise DatasetError(f"Unknown bundled data set {name!r}; choose one of {', '.join(BUNDLED_DATASETS)}.")
-        self._name = name
+        self._name = name  # checked on load: an image experiment never loads this entry
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:

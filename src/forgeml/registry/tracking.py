@@ -32,14 +32,19 @@ def log_and_register_candidate(
     test: pd.DataFrame,
     target: str,
     registered_model: str,
+    figures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Log ``name`` in a run nested under the active run, register it, and return its run and version."""
+    """Log ``name`` in a run nested under the active run, register it, and return its run and version.
+
+    The run holds the candidate's parameters, test metrics, epoch curves, confusion matrix,
+    robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure), and the model.
+    """
     import mlflow
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
     import forgeml
-    from forgeml.evaluate import confusion_matrix_figure
+    from forgeml.evaluate import confusion_matrix_figure, robustness_figure
     from forgeml.registry.pyfunc import ClassifierModel
 
     client = mlflow.MlflowClient()
@@ -49,8 +54,11 @@ def log_and_register_candidate(
     example = features.head(5)
     with mlflow.start_run(run_name=name, nested=parent is not None) as run:
         mlflow.set_tags({**lineage, "forgeml.candidate": name, "forgeml.family": training.get("family", "")})
-        mlflow.log_params({"family": training.get("family"), **training.get("training", {})})
+        model_options = {f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"}
+        augmentation = {f"augmentation.{k}": v for k, v in (training.get("augmentation") or {}).items()}
+        mlflow.log_params({"family": training.get("family"), **training.get("training", {}), **model_options, **augmentation})
         mlflow.log_metrics({f"test_{key}": value for key, value in evaluation["metrics"].items()})
+        mlflow.log_metrics({key: training[key] for key in ("parameters", "flops", "train_seconds") if key in training})
         history = training.get("history") or {}
         now = int(datetime.now(timezone.utc).timestamp() * 1000)
         epoch_metrics = [Metric(key, float(v), now, step) for key, values in history.items() for step, v in enumerate(values)]
@@ -58,6 +66,10 @@ def log_and_register_candidate(
             client.log_batch(run.info.run_id, metrics=epoch_metrics[start : start + 1000])
         figure = confusion_matrix_figure(np.array(evaluation["confusion_matrix"]), evaluation["classes"], name)
         mlflow.log_figure(figure, "confusion_matrix.png")
+        if evaluation.get("robustness"):
+            mlflow.log_figure(robustness_figure(evaluation["robustness"], name), "robustness.png")
+        for artifact, extra in (figures or {}).items():
+            mlflow.log_figure(extra, artifact)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ClassifierModel(classifier, list(features.columns)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -15,6 +16,19 @@ REFERENCE_FAMILIES = ("sklearn_logreg",)
 
 def _split_xy(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
     return frame.drop(columns=[target]).to_numpy(np.float32), frame[target].to_numpy()
+
+
+def input_shape(n_features: int, image: dict[str, Any] | None) -> tuple[int, ...]:
+    """``(n_features,)`` for a table; ``(channels, size, size)`` for an image experiment's pixel table."""
+    if not image:
+        return (n_features,)
+    shape = (int(image["channels"]), int(image["size"]), int(image["size"]))
+    if shape[0] * shape[1] * shape[2] != n_features:
+        raise ConfigError(
+            f"`experiment.image` says {shape[0]} channel(s) of {shape[1]}x{shape[2]} pixels, but the table has "
+            f"{n_features} feature columns; re-run the data stage after changing the image size."
+        )
+    return shape
 
 
 def _train_config(options: dict[str, Any], seed: int):
@@ -38,13 +52,19 @@ def _fit_reference(model: dict[str, Any], features: np.ndarray, labels: np.ndarr
 
 
 def train_candidate(
-    name: str, spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame, target: str, seed: int
+    name: str, spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame, target: str, seed: int,
+    image: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Return the fitted classifier (``predict_proba``, ``classes_``) and what to record about its training."""
+    """Return the fitted classifier (``predict_proba``, ``classes_``) and what to record about its training.
+
+    ``spec`` holds ``model`` (family and options), ``training`` (TrainConfig options) and, for
+    image experiments (``image`` = channels and size), an optional ``augmentation`` policy.
+    """
     import torch
 
-    from forgeml.models import MODEL_FAMILIES, TorchClassifier, build_model
-    from forgeml.training.loop import fit, TensorBatches
+    from forgeml.data.augmentation import build_augmentation
+    from forgeml.models import MODEL_FAMILIES, TorchClassifier, build_model, count_flops, count_parameters
+    from forgeml.training.loop import fit, resolve_device, TensorBatches
 
     family = (spec.get("model") or {}).get("family")
     if family not in (*MODEL_FAMILIES, *REFERENCE_FAMILIES):
@@ -59,23 +79,35 @@ def train_candidate(
         return _fit_reference(model_spec, x_train, y_train, seed), {"family": model_spec["family"], "device": "cpu"}
 
     config = _train_config(training, seed)
+    shape = input_shape(x_train.shape[1], image)
+    policy = spec.get("augmentation") or {}
+    if policy and len(shape) != 3:
+        raise ConfigError(f"Candidate {name!r} has an `augmentation` policy, which needs an image experiment.")
+    augment = build_augmentation(policy, shape[1:]) if policy else None
     x_val, y_val = _split_xy(val, target)
     classes = np.unique(y_train)
     to_index = {label: i for i, label in enumerate(classes)}
     y_train_idx = torch.as_tensor([to_index[v] for v in y_train])
     y_val_idx = torch.as_tensor([to_index[v] for v in y_val])
-    x_train_t, x_val_t = torch.as_tensor(x_train), torch.as_tensor(x_val)
+    # Small data sets sit on the training device whole: no loader for the GPU to wait on.
+    device = resolve_device(config.device)
+    x_train_t = torch.tensor(x_train).reshape(-1, *shape).to(device)
+    x_val_t = torch.tensor(x_val).reshape(-1, *shape).to(device)
+    y_train_idx, y_val_idx = y_train_idx.to(device), y_val_idx.to(device)
+    stats_dims = (0, 2, 3) if len(shape) == 3 else (0,)  # per channel for images, per feature for tables
+    mean, std = x_train_t.mean(stats_dims, keepdim=True)[0], x_train_t.std(stats_dims, keepdim=True)[0]
 
     torch.manual_seed(seed)
-    module = build_model(
-        model_spec, x_train.shape[1], len(classes), x_train_t.mean(0), x_train_t.std(0)
-    )
+    module = build_model(model_spec, shape, len(classes), mean, std)
+    parameters, flops = count_parameters(module), count_flops(module.to(device), shape)
+    started = time.perf_counter()
     result = fit(
         module,
         TensorBatches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed),
         TensorBatches(x_val_t, y_val_idx, max(config.batch_size, 1024)),
         config,
         description=name,
+        augment=augment,
     )
     info = {
         "family": model_spec["family"],
@@ -84,6 +116,11 @@ def train_candidate(
         "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early,
         "device": result.device,
+        "train_seconds": round(time.perf_counter() - started, 2),
         "training": asdict(config),
+        "model": model_spec,
+        "augmentation": policy,
+        "parameters": parameters,
+        "flops": flops,
     }
     return TorchClassifier(module, classes), info

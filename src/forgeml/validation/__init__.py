@@ -3,8 +3,9 @@
 from forgeml.validation.expectations import (
     check_passed,
     suggest_suite,
+    validate_images,
     validate_splits,
     validate_table,
 )
 
-__all__ = ["check_passed", "suggest_suite", "validate_splits", "validate_table"]
+__all__ = ["check_passed", "suggest_suite", "validate_images", "validate_splits", "validate_table"]

@@ -42,8 +42,11 @@ def _expectations_for(suite: dict[str, Any], target: str) -> list:
     return expectations
 
 
-def _run(name: str, frame: pd.DataFrame, expectations: list) -> tuple[dict, str]:
-    """Validate ``frame`` in an ephemeral GX context; return the report and the Data Docs HTML."""
+def _run(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None = None) -> tuple[dict, str]:
+    """Validate ``frame`` in an ephemeral GX context; return the report and the Data Docs HTML.
+
+    With ``index_column``, each failure lists that column's value for the failing rows (an image's path).
+    """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.render.renderer import ValidationResultsPageRenderer
@@ -54,8 +57,11 @@ def _run(name: str, frame: pd.DataFrame, expectations: list) -> tuple[dict, str]
     batch = context.data_sources.add_pandas("forgeml").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-    result = definition.run(batch_parameters={"dataframe": frame})
-    failures = [_describe_failure(r) for r in result.results if not r.success]
+    result_format = {"result_format": "SUMMARY"}
+    if index_column:
+        result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [index_column]}
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    failures = [_describe_failure(r, index_column) for r in result.results if not r.success]
     report = {
         "name": name,
         "success": bool(result.success),
@@ -68,7 +74,7 @@ def _run(name: str, frame: pd.DataFrame, expectations: list) -> tuple[dict, str]
     return report, html
 
 
-def _describe_failure(result) -> dict:
+def _describe_failure(result, index_column: str | None = None) -> dict:
     config = result.expectation_config
     details = result.result or {}
     observed = details.get("observed_value")
@@ -78,6 +84,9 @@ def _describe_failure(result) -> dict:
             "unexpected_percent": round(details.get("unexpected_percent") or 0.0, 2),
             "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
         }
+        if index_column:
+            rows = details.get("unexpected_index_list") or []
+            observed[index_column] = [str(row.get(index_column)) for row in rows[:5] if isinstance(row, dict)]
     if result.exception_info and result.exception_info.get("raised_exception"):
         observed = result.exception_info.get("exception_message")
     expected = {k: _plain(v) for k, v in config.kwargs.items() if k not in ("column", "batch_id")}
@@ -104,8 +113,10 @@ def _plain(value):
     return value
 
 
-def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int) -> list[dict]:
+def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int, labels: list) -> list[dict]:
+    """Classes (declared or present) with fewer than ``minimum`` rows; a declared class with none counts 0."""
     counts = frame[target].value_counts()
+    counts = pd.concat([counts, pd.Series(0, index=[label for label in labels if label not in counts.index])])
     small = {str(label): int(n) for label, n in counts.items() if n < minimum}
     if not small:
         return []
@@ -120,7 +131,47 @@ def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int) -> lis
 def validate_table(table: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
     """Run the declared suite on the whole table, plus the minimum-rows-per-class check."""
     report, html = _run("table", table, _expectations_for(suite, target))
-    class_failures = _class_count_failures(table, target, int(suite["min_rows_per_class"]))
+    class_failures = _class_count_failures(table, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
+    if class_failures:
+        report["failures"] += class_failures
+        report["failed_expectations"] += len(class_failures)
+        report["success"] = False
+    return report, html
+
+
+IMAGE_SUITE_KEYS = ("images", "labels", "min_rows_per_class")
+
+
+def validate_images(manifest: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
+    """Check every image of an image experiment (one manifest row each); failures name the files.
+
+    The suite declares the source images' channels and allowed side lengths, the label set and
+    the minimum images per class::
+
+        images: {channels: 1, min_size: 8, max_size: 64}
+        labels: [0, 1, 2]
+        min_rows_per_class: 20
+
+    Resized pixels must lie in [0, 1].
+    """
+    import great_expectations.expectations as gxe
+
+    missing = [key for key in IMAGE_SUITE_KEYS if key not in suite]
+    if missing:
+        raise ConfigError(f"The image expectation suite lacks {', '.join(missing)}; it needs {', '.join(IMAGE_SUITE_KEYS)}.")
+    images = suite["images"]
+    low, high = int(images.get("min_size", 1)), int(images.get("max_size", 100_000))
+    expectations = [
+        gxe.ExpectColumnValuesToNotBeNull(column=target),
+        gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(suite["labels"])),
+        gxe.ExpectColumnValuesToBeInSet(column="channels", value_set=[int(images["channels"])]),
+        gxe.ExpectColumnValuesToBeBetween(column="source_height", min_value=low, max_value=high),
+        gxe.ExpectColumnValuesToBeBetween(column="source_width", min_value=low, max_value=high),
+        gxe.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=0.0, max_value=1.0),
+        gxe.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=0.0, max_value=1.0),
+    ]
+    report, html = _run("images", manifest, expectations, index_column="path")
+    class_failures = _class_count_failures(manifest, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
     if class_failures:
         report["failures"] += class_failures
         report["failed_expectations"] += len(class_failures)

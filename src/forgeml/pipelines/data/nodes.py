@@ -10,7 +10,18 @@ from forgeml.data import prepare_table, split_table
 from forgeml.errors import ConfigError
 from forgeml.validation import check_passed, validate_splits, validate_table
 
-DOCS_PATH = "data/08_reporting/validation/{name}.html"  # where the catalog writes each Data Docs page
+DOCS_PATH = "data/08_reporting/{experiment}/validation/{name}.html"  # where the catalog writes each Data Docs page
+
+
+def suite_for(experiment: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+    suites = validation.get("suites") or {}
+    if experiment["name"] not in suites:
+        raise ConfigError(
+            f"No expectation suite for experiment {experiment['name']!r} under data.validation.suites in "
+            f"the parameters (suites exist for: {', '.join(suites) or 'none'}). "
+            "`forgeml suggest-suite PATH --target COLUMN` writes a starting suite from a table you trust."
+        )
+    return suites[experiment["name"]]
 
 
 def ingest(source_table: pd.DataFrame, experiment: dict[str, Any]) -> pd.DataFrame:
@@ -18,18 +29,11 @@ def ingest(source_table: pd.DataFrame, experiment: dict[str, Any]) -> pd.DataFra
 
 
 def check_table(table: pd.DataFrame, experiment: dict[str, Any], validation: dict[str, Any]) -> tuple[dict, str]:
-    suites = validation.get("suites") or {}
-    if experiment["name"] not in suites:
-        raise ConfigError(
-            f"No expectation suite for experiment {experiment['name']!r} under data.validation.suites in "
-            f"conf/base/parameters_data.yml (suites exist for: {', '.join(suites) or 'none'}). "
-            "`forgeml suggest-suite PATH --target COLUMN` writes a starting suite from a table you trust."
-        )
-    return validate_table(table, suites[experiment["name"]], experiment["target"])
+    return validate_table(table, suite_for(experiment, validation), experiment["target"])
 
 
-def accept_table(table: pd.DataFrame, report: dict) -> pd.DataFrame:
-    check_passed(report, DOCS_PATH.format(name=report["name"]))
+def accept_table(table: pd.DataFrame, report: dict, experiment: dict[str, Any]) -> pd.DataFrame:
+    check_passed(report, DOCS_PATH.format(experiment=experiment["name"], name=report["name"]))
     return table
 
 
@@ -41,6 +45,6 @@ def check_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, exp
     return validate_splits(train, val, test, experiment["target"])
 
 
-def accept_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, report: dict):
-    check_passed(report, DOCS_PATH.format(name=report["name"]))
+def accept_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, report: dict, experiment: dict[str, Any]):
+    check_passed(report, DOCS_PATH.format(experiment=experiment["name"], name=report["name"]))
     return train, val, test

@@ -1,4 +1,4 @@
-"""Evaluate every candidate on the test split: quality, calibration, size and latency."""
+"""Evaluate every candidate on the test split: quality, calibration, robustness, size and latency."""
 
 from __future__ import annotations
 
@@ -7,18 +7,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forgeml.evaluate import classification_metrics, confusion_matrix_figure, measure_latency, serialized_size
+from forgeml.evaluate import (
+    classification_metrics,
+    confusion_matrix_figure,
+    measure_latency,
+    robustness_curves,
+    robustness_figure,
+    robustness_metrics,
+    serialized_size,
+)
 
 
 def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any]):
-    """Return the full evaluation (with confusion matrices), the flat metrics report, and the plots."""
+    """Return the full evaluation (with confusion matrices and robustness curves), the flat metrics
+    report, the confusion-matrix plots and the robustness plots."""
     target = experiment["target"]
     features = test.drop(columns=[target]).to_numpy(np.float32)
     labels = test[target].to_numpy()
     rng = np.random.default_rng(params["seed"])
     batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
 
-    evaluation, metrics, figures = {}, {}, {}
+    image = experiment.get("image")
+    image_shape = (int(image["channels"]), int(image["size"]), int(image["size"])) if image else None
+    evaluation, metrics, figures, robustness_figures = {}, {}, {}, {}
     for name, classifier in candidates.items():
         probabilities = classifier.predict_proba(features)
         classes = classifier.classes_.tolist()
@@ -28,9 +39,17 @@ def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experime
             timing = measure_latency(classifier.predict_proba, batch, params["latency_repeats"], threads=params["latency_threads"])
             scores[f"latency_b{size}_p50_ms"] = timing["p50_ms"]
             scores[f"latency_b{size}_p95_ms"] = timing["p95_ms"]
+        curves = robustness_curves(
+            classifier.predict_proba, features, labels, classifier.classes_, params["robustness"]["levels"],
+            image_shape, params["robustness"]["seed"],
+        )
+        scores.update(robustness_metrics(curves))
         predicted = classifier.classes_[probabilities.argmax(1)]
         matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)
-        evaluation[name] = {"metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist()}
+        evaluation[name] = {
+            "metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist(), "robustness": curves,
+        }
         metrics[name] = scores
         figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
-    return evaluation, metrics, figures
+        robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
+    return evaluation, metrics, figures, robustness_figures

@@ -13,16 +13,35 @@ from forgeml.registry.tracking import champion_version, predict_with_version, ta
 LABEL_METRICS = ("accuracy", "f1_macro")
 
 
+PREVIEW_IMAGES = 8
+
+
 def register_candidates(
     candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
-    test: pd.DataFrame, experiment: dict[str, Any],
+    train: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    return {
-        name: log_and_register_candidate(
-            name, classifier, training_info[name], evaluation[name], test, experiment["target"], experiment["name"]
+    """Log and register each candidate; one that trained with augmentation also gets a preview grid
+    of augmented training images in its run."""
+    registrations = {}
+    for name, classifier in candidates.items():
+        policy = training_info[name].get("augmentation")
+        figures = {"augmentation.png": _augmentation_preview(train, experiment, policy)} if policy else {}
+        registrations[name] = log_and_register_candidate(
+            name, classifier, training_info[name], evaluation[name], test, experiment["target"], experiment["name"],
+            figures,
         )
-        for name, classifier in candidates.items()
-    }
+    return registrations
+
+
+def _augmentation_preview(train: pd.DataFrame, experiment: dict[str, Any], policy: dict[str, Any]):
+    import torch
+
+    from forgeml.data.augmentation import build_augmentation, preview_grid
+    from forgeml.training.candidates import input_shape
+
+    pixels = train.drop(columns=[experiment["target"]]).head(PREVIEW_IMAGES).to_numpy("float32")
+    shape = input_shape(pixels.shape[1], experiment.get("image"))
+    return preview_grid(torch.tensor(pixels).reshape(-1, *shape), build_augmentation(policy, shape[1:]))
 
 
 def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> float:

@@ -1,0 +1,75 @@
+"""Build any model family from a small config.
+
+A built model takes raw inputs: it starts with ``Standardize``, holding the training split's mean
+and standard deviation (per feature, or per channel for images), so a saved model needs no
+separate scaler. Image models also start with ``ToImage``, so they accept the flat pixel rows the
+registry serves as well as image batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from forgeml.errors import ConfigError
+from forgeml.models.tabular import logreg, mlp
+from forgeml.models.vision import densenet, resnet
+
+MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {"logreg": logreg, "mlp": mlp, "resnet": resnet, "densenet": densenet}
+
+
+class Standardize(nn.Module):
+    """(x - mean) / std with the statistics stored as buffers, so they travel with the weights."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+class ToImage(nn.Module):
+    """Reshape flat pixel rows (N, C*H*W) to images (N, C, H, W); image batches pass unchanged."""
+
+    def __init__(self, shape: Sequence[int]):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def build_model(
+    config: dict[str, Any],
+    input_shape: Sequence[int],
+    n_classes: int,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+) -> nn.Module:
+    """Build ``config["family"]`` with the rest of ``config`` as its arguments.
+
+    ``input_shape`` is ``(n_features,)`` for tables and ``(channels, height, width)`` for images;
+    with ``mean`` and ``std`` (shaped to broadcast over one input) the model standardizes its inputs.
+    """
+    options = dict(config)
+    family = options.pop("family", None)
+    if family not in MODEL_FAMILIES:
+        raise ConfigError(
+            f"Unknown model family {family!r}. Torch families: {', '.join(MODEL_FAMILIES)}; "
+            "check `family` in the candidate's `model` block in conf/base/parameters_train.yml."
+        )
+    try:
+        body = MODEL_FAMILIES[family](tuple(input_shape), n_classes, **options)
+    except TypeError as error:
+        raise ConfigError(f"Bad options for model family {family!r}: {error}") from error
+    layers = [ToImage(input_shape)] if len(input_shape) > 1 else []
+    if mean is not None:
+        layers.append(Standardize(mean, std))
+    return nn.Sequential(*layers, body) if layers else body

@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from forgeml.data.augmentation import TRANSFORMS, build_augmentation, preview_grid
+from forgeml.errors import ConfigError
+
+EVERY_TRANSFORM = {
+    "horizontal_flip": {"p": 1.0},
+    "resized_crop": {"scale": [0.5, 1.0], "p": 1.0},
+    "rotation": {"degrees": 20, "p": 1.0},
+    "affine": {"scale": [0.8, 1.2], "translate": [0.1, 0.1], "p": 1.0},
+    "color_jitter": {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.05, "p": 1.0},
+    "gaussian_noise": {"std": 0.1, "p": 1.0},
+}
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_transform_keeps_shape_and_unit_range(channels):
+    policy = EVERY_TRANSFORM if channels == 3 else {**EVERY_TRANSFORM, "color_jitter": {"brightness": 0.3, "contrast": 0.3}}
+    augmentation = build_augmentation(policy, (16, 16))
+    assert len(augmentation.pipeline) == len(TRANSFORMS)
+    images = torch.rand(8, channels, 16, 16)
+    out = augmentation(images.clone())
+    assert out.shape == images.shape
+    assert out.min() >= 0 and out.max() <= 1
+    assert not torch.allclose(out, images)
+
+
+def test_each_transform_can_be_switched_off():
+    assert build_augmentation({}, (8, 8)) is None
+    assert build_augmentation({"rotation": False, "gaussian_noise": None}, (8, 8)) is None
+    only_noise = build_augmentation({"rotation": False, "gaussian_noise": {"std": 0.1}}, (8, 8))
+    assert len(only_noise.pipeline) == 1
+
+
+def test_noise_is_sized_by_its_parameter():
+    images = torch.full((64, 1, 16, 16), 0.5)
+    small = build_augmentation({"gaussian_noise": {"std": 0.01, "p": 1.0}}, (16, 16))(images.clone())
+    large = build_augmentation({"gaussian_noise": {"std": 0.2, "p": 1.0}}, (16, 16))(images.clone())
+    assert (small - 0.5).std() < 0.02 < 0.1 < (large - 0.5).std()
+
+
+@pytest.mark.parametrize(("policy", "message"), [
+    ({"mixup": {}}, r"Unknown augmentation \['mixup'\]"),
+    ({"rotation": {"degree": 10}}, r"Unknown options \['degree'\] for augmentation 'rotation'"),
+])
+def test_bad_policies_are_explained(policy, message):
+    with pytest.raises(ConfigError, match=message):
+        build_augmentation(policy, (8, 8))
+
+
+def test_preview_grid_shows_originals_and_draws():
+    figure = preview_grid(torch.rand(5, 1, 8, 8), build_augmentation({"rotation": {"p": 1.0}}, (8, 8)), variants=3)
+    assert len(figure.axes) == 4 * 5

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from forgeml.data.images import images_to_table, load_bundled_images, load_image_folder, pixel_columns
+from forgeml.errors import DataError
+
+
+def write_folder(root, classes=("cat", "dog"), per_class=3, size=(12, 10)):
+    rng = np.random.default_rng(0)
+    for label in classes:
+        (root / label).mkdir(parents=True)
+        for index in range(per_class):
+            pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / label / f"{index}.png")
+    return root
+
+
+def test_folder_of_class_folders_loads_with_labels_and_paths(tmp_path):
+    images = load_image_folder(write_folder(tmp_path / "images"), channels=1)
+    assert images.labels == ["cat"] * 3 + ["dog"] * 3
+    assert images.paths[0].endswith("cat/0.png")
+    assert images.images[0].shape == (12, 10, 1)
+    assert 0.0 <= images.images[0].min() and images.images[0].max() <= 1.0
+
+
+def test_corrupt_file_is_named(tmp_path):
+    root = write_folder(tmp_path / "images")
+    (root / "dog" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"Cannot read the image .*dog/broken\.png"):
+        load_image_folder(root)
+
+
+def test_class_folder_without_images_is_named(tmp_path):
+    root = write_folder(tmp_path / "images")
+    (root / "bird").mkdir()
+    (root / "bird" / "notes.txt").write_text("no images here")
+    with pytest.raises(DataError, match=r"class folder .*bird has no images"):
+        load_image_folder(root)
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(DataError, match="nowhere does not exist"):
+        load_image_folder(tmp_path / "nowhere")
+
+
+def test_images_become_a_resized_pixel_table_and_a_manifest(tmp_path):
+    images = load_image_folder(write_folder(tmp_path / "images"), channels=3)
+    table, manifest = images_to_table(images, size=8, target="label")
+    assert list(table.columns) == [*pixel_columns(3, 8), "label"]
+    assert len(table) == 6 and table["label"].tolist() == images.labels
+    assert table.drop(columns="label").to_numpy().min() >= 0 and table.drop(columns="label").to_numpy().max() <= 1
+    assert manifest[["source_height", "source_width", "channels"]].iloc[0].tolist() == [12, 10, 3]
+    assert manifest["path"].tolist() == images.paths
+
+
+def test_bundled_digits_are_8x8_grey_in_unit_range():
+    digits = load_bundled_images("digits")
+    assert len(digits.images) == 1797 and digits.images[0].shape == (8, 8, 1)
+    assert max(image.max() for image in digits.images) == 1.0
+    table, _ = images_to_table(digits, size=8, target="target")
+    # at its own size an image is not resampled: the table holds the pixels as loaded
+    np.testing.assert_allclose(table.iloc[5, :64].to_numpy(dtype=np.float32), digits.images[5].reshape(-1))

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from forgeml.evaluate import robustness_curves, robustness_metrics
+from forgeml.evaluate.robustness import perturb
+
+LEVELS = {"noise": [0.1, 0.5], "occlusion": [0.25, 0.75], "rotation": [15, 90]}
+
+
+def bright_left_half_images(n=200, seed=0):
+    """Class 1 images are bright on the left half, class 0 on the right: a task rotation and occlusion can break."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    images = np.zeros((n, 1, 8, 8), np.float32)
+    for index, label in enumerate(labels):
+        images[index, 0, :, :4] = 1.0 if label else 0.0
+        images[index, 0, :, 4:] = 0.0 if label else 1.0
+    return images.reshape(n, -1), labels
+
+
+def left_minus_right(features):
+    images = features.reshape(-1, 8, 8)
+    score = images[:, :, :4].mean((1, 2)) - images[:, :, 4:].mean((1, 2))
+    return np.stack([-score, score], 1)
+
+
+def test_curves_start_at_clean_accuracy_and_fall_with_strength():
+    features, labels = bright_left_half_images()
+    curves = robustness_curves(left_minus_right, features, labels, np.array([0, 1]), LEVELS, (1, 8, 8))
+    assert set(curves) == set(LEVELS)
+    for kind, curve in curves.items():
+        assert curve["levels"] == [0.0, *map(float, LEVELS[kind])]
+        assert curve["accuracy"][0] == 1.0
+    assert curves["rotation"]["accuracy"][-1] < 0.8  # a quarter turn swaps left and right for half the images
+
+
+def test_occlusion_blacks_out_one_square_of_the_given_side():
+    occluded = perturb("occlusion", torch.ones(20, 1, 8, 8), 0.5, torch.Generator().manual_seed(0))
+    assert ((occluded == 0).sum((1, 2, 3)) == 16).all()  # a 4x4 square in each image
+
+
+def test_same_seed_same_perturbation():
+    images = torch.rand(10, 1, 8, 8)
+    for kind in LEVELS:
+        first = perturb(kind, images, LEVELS[kind][0], torch.Generator().manual_seed(3))
+        again = perturb(kind, images, LEVELS[kind][0], torch.Generator().manual_seed(3))
+        assert torch.equal(first, again) and first.min() >= 0 and first.max() <= 1
+
+
+def test_tables_get_noise_scaled_by_each_feature_spread():
+    rng = np.random.default_rng(0)
+    features = np.stack([rng.normal(0, 1000, 500), rng.normal(0, 0.001, 500)], 1).astype(np.float32)
+    noisy = perturb("noise", torch.tensor(features), 0.5, torch.Generator().manual_seed(0)).numpy()
+    ratio = (noisy - features).std(0) / features.std(0)
+    np.testing.assert_allclose(ratio, [0.5, 0.5], rtol=0.1)
+    labels = (features[:, 0] > 0).astype(int)
+    curves = robustness_curves(lambda x: np.stack([-x[:, 0], x[:, 0]], 1), features, labels, np.array([0, 1]), LEVELS)
+    assert list(curves) == ["noise"]
+
+
+def test_metrics_name_each_level_and_summarise_each_perturbation():
+    curves = {"noise": {"levels": [0.0, 0.1, 0.3], "accuracy": [1.0, 0.9, 0.5]}}
+    assert robustness_metrics(curves) == {"noise_0.1_accuracy": 0.9, "noise_0.3_accuracy": 0.5, "robustness_noise": pytest.approx(0.7)}

@@ -1,0 +1,201 @@
+"""End to end for images: the digits experiment with its default parameters, a user's image folder, and bad images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from tests.pipelines.conftest import kedro_env, make_project, run, tracking_uri
+
+
+def read_json(project, path):
+    return json.loads((project / path).read_text())
+
+
+def init_repo(project):
+    run(project, "git", "init", "-q")
+    run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "init")
+    run(project, "dvc", "init", "-q")
+    run(project, "dvc", "config", "core.analytics", "false")
+
+
+@pytest.fixture(scope="module")
+def digits_project(tmp_path_factory):
+    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC."""
+    project = make_project(tmp_path_factory.mktemp("digits"))
+    init_repo(project)
+    result = run(project, "dvc", "repro", "digits-release")
+    (project / "repro.log").write_text(result.stdout + result.stderr)
+    return project
+
+
+@pytest.fixture
+def client_for():
+    import mlflow
+
+    def connect(project):
+        mlflow.set_tracking_uri(tracking_uri(project))
+        mlflow.set_registry_uri(tracking_uri(project))
+        return mlflow.MlflowClient()
+
+    yield connect
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(digits_project):
+    log = (digits_project / "repro.log").read_text()
+    assert "Running stage 'digits-data'" in log and "breast_cancer" not in log
+    metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
+    info = read_json(digits_project, "data/06_models/digits/training_info.json")
+    for family in ("resnet", "densenet"):
+        assert metrics[family]["accuracy"] >= 0.985, (family, metrics[family]["accuracy"])
+        assert info[family]["train_seconds"] < 600 and info[family]["device"] == "cpu"
+        assert info[family]["flops"] > 1e6 and info[family]["parameters"] > 10_000
+    assert metrics["resnet"]["accuracy"] > metrics["sklearn_logreg"]["accuracy"]
+
+
+def test_every_candidate_gets_robustness_curves(digits_project):
+    metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
+    evaluation = read_json(digits_project, "data/07_model_output/digits/evaluation.json")
+    for name, scores in metrics.items():
+        for kind in ("noise", "occlusion", "rotation"):
+            assert 0 <= scores[f"robustness_{kind}"] <= 1
+            curve = evaluation[name]["robustness"][kind]
+            assert curve["accuracy"][0] == pytest.approx(scores["accuracy"])
+        assert (digits_project / f"data/08_reporting/digits/robustness/{name}.png").stat().st_size > 5000
+    # the heaviest rotation hurts every model: the curves measure something
+    assert all(e["robustness"]["rotation"]["accuracy"][-1] < e["metrics"]["accuracy"] for e in evaluation.values())
+
+
+def test_candidate_runs_hold_augmentation_preview_robustness_plot_and_cost(digits_project, client_for):
+    client = client_for(digits_project)
+    experiment = client.get_experiment_by_name("digits")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id], max_results=100)
+            if "mlflow.parentRunId" in r.data.tags}
+    resnet = runs["resnet"]
+    artifacts = {a.path for a in client.list_artifacts(resnet.info.run_id)}
+    assert {"augmentation.png", "robustness.png", "confusion_matrix.png"} <= artifacts
+    assert "augmentation.png" not in {a.path for a in client.list_artifacts(runs["mlp"].info.run_id)}
+    assert resnet.data.params["model.layers"] == "[1, 1, 1]"
+    assert resnet.data.params["augmentation.rotation"]
+    assert resnet.data.metrics["flops"] > 0 and resnet.data.metrics["test_robustness_noise"] > 0
+
+
+def test_digits_champion_serves_flat_pixel_rows(digits_project, client_for):
+    import mlflow
+
+    client_for(digits_project)
+    promotion = read_json(digits_project, "data/08_reporting/digits/promotion.json")
+    assert promotion["promoted"] and promotion["challenger"]["candidate"] in ("resnet", "densenet")
+    test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
+    model = mlflow.pyfunc.load_model("models:/digits@champion")
+    accuracy = np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy())
+    assert accuracy == pytest.approx(promotion["challenger"]["score"])
+
+
+# --- a user's own images: configuration only ----------------------------------------------------
+
+USER_CONF = {
+    "globals.yml": "experiment: my_images\n",
+    "catalog.yml": "source_images:\n  type: forgeml.datasets.ImageFolderDataset\n  path: {folder}\n  channels: 1\n",
+    "parameters.yml": "experiment:\n  image: {channels: 1, size: 8}\n",
+    "parameters_data.yml": (
+        "data:\n  validation:\n    suites:\n      my_images:\n"
+        "        images: {channels: 1, min_size: 6, max_size: 64}\n"
+        "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
+    ),
+    "parameters_train.yml": (
+        "train:\n  defaults: {epochs: 30, progress: false}\n  candidates:\n"
+        "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
+        "      training: {epochs: 10, lr: 0.003}\n      augmentation: {rotation: {degrees: 10}}\n"
+    ),
+}
+
+
+def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for label in classes:
+        (folder / str(label)).mkdir(parents=True)
+        images = digits.images[digits.target == label][:per_class]
+        for index, image in enumerate(images):
+            Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / str(label) / f"{index}.png")
+
+
+def write_experiment(project, env, folder):
+    conf = project / "conf" / env
+    conf.mkdir()
+    for name, text in USER_CONF.items():
+        (conf / name).write_text(text.replace("{folder}", str(folder.relative_to(project))))
+
+
+@pytest.fixture(scope="module")
+def user_project(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("my_images"))
+    init_repo(project)
+    folder = project / "data/01_raw/my_images"
+    write_digit_pngs(folder)
+    write_experiment(project, "my_images", folder)
+    run(project, "forgeml", "dvc")  # what `make run EXPERIMENT=my_images` does for a new experiment
+    (project / "repro.log").write_text(run(project, "dvc", "repro", "my_images-release").stdout)
+    return project
+
+
+def test_a_folder_of_user_images_trains_and_registers_through_configuration_alone(user_project, client_for):
+    assert "Running stage 'my_images-train'" in (user_project / "repro.log").read_text()
+    manifest = pd.read_parquet(user_project / "data/02_intermediate/my_images/image_manifest.parquet")
+    assert len(manifest) == 120 and manifest["path"].str.endswith(".png").all()
+    metrics = read_json(user_project, "data/08_reporting/my_images/metrics.json")
+    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet"}
+    assert max(m["accuracy"] for m in metrics.values()) >= 0.9
+    client = client_for(user_project)
+    assert client.get_model_version_by_alias("my_images", "champion").version
+
+
+def broken_copy(project, name, damage):
+    """A copy of the user's folder, damaged, behind its own conf env."""
+    folder = project / "data/01_raw" / name
+    shutil.copytree(project / "data/01_raw/my_images", folder)
+    damage(folder)
+    write_experiment(project, name, folder)
+    return name
+
+
+def write_tiny_png(folder):
+    Image.fromarray(np.zeros((4, 4), np.uint8), mode="L").save(folder / "2" / "tiny.png")
+
+
+BAD_IMAGES = {
+    "corrupt-file": (lambda f: (f / "1" / "broken.png").write_bytes(b"\x89PNG not really"), r"Cannot read the image .*1/broken\.png"),
+    "empty-class-folder": (lambda f: (f / "3").mkdir(), r"class folder .*/3 has no images"),
+    "single-class": (lambda f: [shutil.rmtree(f / c) for c in ("1", "2")], r"has 1 class\(es\) \(0\)"),
+    "too-small-image": (write_tiny_png, r"source_height.*2/tiny\.png"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_IMAGES)
+def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, client_for, case):
+    import re
+
+    client = client_for(user_project)
+    champion = client.get_model_version_by_alias("my_images", "champion").version
+    versions = len(client.search_model_versions("name='my_images'"))
+    train_before = (user_project / "data/05_model_input/my_images/train.parquet").read_bytes()
+    env = broken_copy(user_project, f"bad_{case.replace('-', '_')}", BAD_IMAGES[case][0])
+
+    result = kedro_env(user_project, env, "--pipelines", "images,train,evaluate,release", check=False)
+
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "ForgeML stopped" in result.stderr or "Data validation 'images' failed" in result.stderr
+    assert re.search(BAD_IMAGES[case][1], result.stderr), result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert client.get_model_version_by_alias("my_images", "champion").version == champion
+    assert len(client.search_model_versions("name='my_images'")) == versions
+    assert (user_project / "data/05_model_input/my_images/train.parquet").read_bytes() == train_before
