@@ -6,15 +6,17 @@ from typing import Any
 
 
 def candidate_table(metrics: dict[str, dict[str, float]], promotion: dict[str, Any] | None) -> str:
-    """One row per candidate: accuracy, size, latency, registered version, and whether it was promoted."""
+    """One row per candidate: accuracy, robustness to noise, size, latency, registered version, and
+    whether it was promoted."""
     from rich.console import Console
     from rich.table import Table
 
     registered = (promotion or {}).get("registered", {})
     promoted_version = (promotion or {}).get("champion_after")
     challenger = ((promotion or {}).get("challenger") or {}).get("candidate")
-    table = Table(title="ForgeML candidates (test split)")
-    for column in ("candidate", "accuracy", "f1 macro", "size", "latency b1 p50", "latency b256 p50", "version", "status"):
+    table = Table(title="ForgeML candidates (test split)", caption="noise acc: mean accuracy over the Gaussian-noise levels")
+    for column in ("candidate", "accuracy", "f1 macro", "noise acc", "size", "latency b1 p50", "latency b256 p50",
+                   "version", "status"):
         table.add_column(column, justify="left" if column in ("candidate", "status") else "right")
     for name, scores in metrics.items():
         version = registered.get(name, {}).get("version", "-")
@@ -26,6 +28,7 @@ def candidate_table(metrics: dict[str, dict[str, float]], promotion: dict[str, A
             name,
             f"{scores['accuracy']:.4f}",
             f"{scores['f1_macro']:.4f}",
+            f"{scores['robustness_noise']:.4f}" if "robustness_noise" in scores else "-",
             f"{scores['size_bytes'] / 1024:.1f} KiB",
             f"{scores['latency_b1_p50_ms']:.3f} ms",
             f"{scores['latency_b256_p50_ms']:.3f} ms",

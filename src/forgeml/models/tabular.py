@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
-import torch
 from torch import nn
 
 from forgeml.errors import ConfigError

@@ -39,6 +39,7 @@ def log_and_register_candidate(
     The run holds the candidate's parameters, test metrics, epoch curves, confusion matrix,
     robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure), and the model.
     """
+    import matplotlib.pyplot as plt
     import mlflow
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
@@ -70,6 +71,7 @@ def log_and_register_candidate(
             mlflow.log_figure(robustness_figure(evaluation["robustness"], name), "robustness.png")
         for artifact, extra in (figures or {}).items():
             mlflow.log_figure(extra, artifact)
+        plt.close("all")  # logged; keeps memory flat over many candidates
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ClassifierModel(classifier, list(features.columns)),
