@@ -7,8 +7,11 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 export DVC_NO_ANALYTICS := 1
 EXPERIMENT ?= breast_cancer
+WORKERS ?= 2
+ENV ?= $(if $(filter breast_cancer,$(EXPERIMENT)),local,$(EXPERIMENT))
+PG := postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run test ui bench dvc-yaml clean-run
+.PHONY: install run tune test ui mlflow-server bench dvc-yaml
 
 install: $(STAMP)
 
@@ -30,6 +33,11 @@ run: install .dvc/config
 	dvc repro $(EXPERIMENT)-release
 	forgeml report --experiment $(EXPERIMENT)
 
+## tune: the tuning study of EXPERIMENT alone, with WORKERS local worker processes (resumes the study);
+##       ENV=postgres puts the study and the runs on PostgreSQL (start `make mlflow-server` first)
+tune: install
+	kedro run --env $(ENV) --pipelines tune --params tune.workers=$(WORKERS)
+
 ## test: the whole test suite
 test: install
 	pytest
@@ -38,11 +46,20 @@ test: install
 ui: install
 	mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
+## mlflow-server: an MLflow tracking server on 127.0.0.1:5001 backed by PostgreSQL (for conf/postgres)
+mlflow-server: install
+	for db in forgeml_mlflow forgeml_optuna; do \
+	  psql "$(PG)/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$$db'" | grep -q 1 || psql "$(PG)/postgres" -c "CREATE DATABASE $$db"; \
+	done
+	mlflow server --backend-store-uri $(PG)/forgeml_mlflow --artifacts-destination mlruns/server-artifacts \
+	  --host 127.0.0.1 --port 5001 --workers 1
+
 ## bench: the benchmarks (side-by-side ratios, reports under benchmarks/reports/)
 bench: install
 	python benchmarks/training_loop.py --model mlp
 	python benchmarks/training_loop.py --model resnet
 	python benchmarks/augmentation_robustness.py
+	python benchmarks/tuning.py
 
 ## dvc-yaml: regenerate dvc.yaml after changing a pipeline or the catalog
 dvc-yaml: install

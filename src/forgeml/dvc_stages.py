@@ -43,7 +43,8 @@ def _parameter_files(project: Path) -> dict[str, str]:
 def _filepath(catalog, name: str, project: Path) -> str | None:
     if name not in catalog:
         return None
-    filepath = getattr(catalog.get(name), "_filepath", None)
+    dataset = catalog.get(name)
+    filepath = getattr(dataset, "_filepath", None) or getattr(dataset, "_path", None)  # a file, or a folder of partitions
     if filepath is None:
         return None
     path = Path(str(filepath))

@@ -35,7 +35,7 @@ def candidate_table(metrics: dict[str, dict[str, float]], promotion: dict[str, A
             str(version),
             status,
         )
-    console = Console(width=120, record=True)
+    console = Console(width=150, record=True)
     with console.capture() as capture:
         console.print(table)
         if promotion:

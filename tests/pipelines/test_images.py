@@ -58,6 +58,9 @@ def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(digits_proje
         assert info[family]["train_seconds"] < 600 and info[family]["device"] == "cpu"
         assert info[family]["flops"] > 1e6 and info[family]["parameters"] > 10_000
     assert metrics["resnet"]["accuracy"] > metrics["sklearn_logreg"]["accuracy"]
+    best = read_json(digits_project, "data/06_models/digits/best_params.json")
+    assert best["candidate"] == "resnet" and len(best["overrides"]["model"]["layers"]) in (2, 3)
+    assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"]  # tuning never loses to its baseline here
 
 
 def test_every_candidate_gets_robustness_curves(digits_project):
@@ -110,6 +113,7 @@ USER_CONF = {
         "        images: {channels: 1, min_size: 6, max_size: 64}\n"
         "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
     ),
+    "parameters_tune.yml": "tune:\n  n_trials: 5\n  progress: false\n",
     "parameters_train.yml": (
         "train:\n  defaults: {epochs: 30, progress: false}\n  candidates:\n"
         "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
@@ -153,7 +157,7 @@ def test_a_folder_of_user_images_trains_and_registers_through_configuration_alon
     manifest = pd.read_parquet(user_project / "data/02_intermediate/my_images/image_manifest.parquet")
     assert len(manifest) == 120 and manifest["path"].str.endswith(".png").all()
     metrics = read_json(user_project, "data/08_reporting/my_images/metrics.json")
-    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet"}
+    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet", "tuned"}
     assert max(m["accuracy"] for m in metrics.values()) >= 0.9
     client = client_for(user_project)
     assert client.get_model_version_by_alias("my_images", "champion").version

@@ -108,3 +108,31 @@ def test_unknown_precision_is_explained():
     train, val = loaders()
     with pytest.raises(ConfigError, match="precision"):
         fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=1, precision="fp8", progress=False))
+
+
+def test_cosine_schedule_anneals_the_learning_rate_and_weight_decay_shrinks_weights():
+    train, val = loaders()
+    config = TrainConfig(epochs=6, lr=0.1, scheduler="cosine", patience=100, progress=False)
+    learning_rates = fit(nn.Linear(5, 2), train, val, config).history["lr"]
+    assert learning_rates[0] == 0.1 and learning_rates == sorted(learning_rates, reverse=True)
+    assert learning_rates[-1] < 0.01
+    torch.manual_seed(0)
+    plain, decayed = nn.Linear(5, 2), nn.Linear(5, 2)
+    decayed.load_state_dict(plain.state_dict())
+    fit(plain, train, val, TrainConfig(epochs=10, lr=0.05, optimizer="adamw", patience=100, progress=False))
+    fit(decayed, train, val, TrainConfig(epochs=10, lr=0.05, optimizer="adamw", weight_decay=5.0, patience=100, progress=False))
+    assert decayed.weight.norm() < plain.weight.norm()
+
+
+@pytest.mark.parametrize(("option", "value"), [("optimizer", "lbfgs"), ("scheduler", "step")])
+def test_unknown_optimizer_or_scheduler_is_explained(option, value):
+    train, val = loaders()
+    with pytest.raises(ConfigError, match=f"Unknown {option} '{value}'"):
+        fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=1, progress=False, **{option: value}))
+
+
+def test_drop_last_skips_the_ragged_batch_that_would_break_batch_norm():
+    x, y = toy_problem(n=33)
+    batches = TensorBatches(x, y, 16, shuffle=True, drop_last=True)
+    assert [len(labels) for _, labels in batches] == [16, 16] and len(batches) == 2
+    assert [len(labels) for _, labels in TensorBatches(x, y, 16)] == [16, 16, 1]

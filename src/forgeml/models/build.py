@@ -15,9 +15,9 @@ from torch import nn
 
 from forgeml.errors import ConfigError
 from forgeml.models.tabular import logreg, mlp
-from forgeml.models.vision import densenet, resnet
+from forgeml.models.vision import DenseNet, ResNet
 
-MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {"logreg": logreg, "mlp": mlp, "resnet": resnet, "densenet": densenet}
+MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {"logreg": logreg, "mlp": mlp, "resnet": ResNet, "densenet": DenseNet}
 
 
 class Standardize(nn.Module):

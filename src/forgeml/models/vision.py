@@ -80,7 +80,7 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
-        in_channels: int,
+        input_shape: Sequence[int],
         n_classes: int,
         block: str = "basic",
         layers: Sequence[int] = (2, 2, 2),
@@ -94,7 +94,7 @@ class ResNet(nn.Module):
         if not layers or min(layers) < 1:
             raise ConfigError(f"ResNet `layers` needs at least one stage of at least one block, not {list(layers)}.")
         block_type = RESNET_BLOCKS[block]
-        self.stem = _stem(in_channels, base_width, stem)
+        self.stem = _stem(_image_channels(input_shape, "resnet"), base_width, stem)
         stages, channels = [], base_width
         for index, count in enumerate(layers):
             width, stride = base_width * 2**index, 1 if index == 0 else 2
@@ -136,7 +136,7 @@ class DenseNet(nn.Module):
 
     def __init__(
         self,
-        in_channels: int,
+        input_shape: Sequence[int],
         n_classes: int,
         growth_rate: int = 12,
         block_config: Sequence[int] = (6, 6, 6),
@@ -151,7 +151,7 @@ class DenseNet(nn.Module):
         if not block_config or min(block_config) < 1:
             raise ConfigError(f"DenseNet `block_config` needs at least one block of at least one layer, not {list(block_config)}.")
         channels = 2 * growth_rate
-        layers: list[nn.Module] = [_stem(in_channels, channels, stem)]
+        layers: list[nn.Module] = [_stem(_image_channels(input_shape, "densenet"), channels, stem)]
         for index, count in enumerate(block_config):
             for _ in range(count):
                 layers.append(DenseLayer(channels, growth_rate, bn_size, dropout))
@@ -171,14 +171,6 @@ class DenseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
-
-
-def resnet(input_shape: Sequence[int], n_classes: int, **options) -> nn.Module:
-    return ResNet(_image_channels(input_shape, "resnet"), n_classes, **options)
-
-
-def densenet(input_shape: Sequence[int], n_classes: int, **options) -> nn.Module:
-    return DenseNet(_image_channels(input_shape, "densenet"), n_classes, **options)
 
 
 def _image_channels(input_shape: Sequence[int], family: str) -> int:

@@ -31,6 +31,17 @@ def input_shape(n_features: int, image: dict[str, Any] | None) -> tuple[int, ...
     return shape
 
 
+def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
+    """A candidate's spec with the training defaults under its own training options."""
+    spec = (train_params.get("candidates") or {}).get(name)
+    if not spec:
+        raise ConfigError(
+            f"tune.candidate is {name!r}, but train.candidates has no such candidate "
+            f"(it has: {', '.join(k for k, v in train_params['candidates'].items() if v)})."
+        )
+    return {**spec, "training": {**(train_params.get("defaults") or {}), **(spec.get("training") or {})}}
+
+
 def _train_config(options: dict[str, Any], seed: int):
     from forgeml.training.loop import TrainConfig
 
@@ -54,11 +65,13 @@ def _fit_reference(model: dict[str, Any], features: np.ndarray, labels: np.ndarr
 def train_candidate(
     name: str, spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame, target: str, seed: int,
     image: dict[str, Any] | None = None,
+    on_epoch_end=None,
 ) -> tuple[Any, dict[str, Any]]:
     """Return the fitted classifier (``predict_proba``, ``classes_``) and what to record about its training.
 
     ``spec`` holds ``model`` (family and options), ``training`` (TrainConfig options) and, for
     image experiments (``image`` = channels and size), an optional ``augmentation`` policy.
+    ``on_epoch_end(epoch, metrics)`` is called after every epoch (trial logging and pruning).
     """
     import torch
 
@@ -103,9 +116,11 @@ def train_candidate(
     started = time.perf_counter()
     result = fit(
         module,
-        TensorBatches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed),
+        TensorBatches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed,
+                      drop_last=len(y_train_idx) > config.batch_size),
         TensorBatches(x_val_t, y_val_idx, max(config.batch_size, 1024)),
         config,
+        on_epoch_end=on_epoch_end,
         description=name,
         augment=augment,
     )

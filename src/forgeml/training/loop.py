@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from forgeml.errors import ConfigError
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULERS = ("none", "cosine")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     optimizer: str = "adam"
+    weight_decay: float = 0.0  # the optimizer's own decay (decoupled for adamw)
+    scheduler: str = "none"  # "none", or "cosine": the learning rate anneals to 0 over `epochs`
     l1: float = 0.0  # penalty on the absolute weights (not biases): sparse models
     l2: float = 0.0  # penalty on the squared weights (not biases)
     patience: int = 10  # epochs without a better validation loss before stopping
@@ -60,15 +63,18 @@ class TensorBatches:
     cost the small tabular models about a fifth of their training time (benchmarks/training_loop.py).
     """
 
-    def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0):
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 drop_last: bool = False):
         self.features, self.labels, self.batch_size, self.shuffle = features, labels, batch_size, shuffle
+        self.drop_last = drop_last  # for training: a last batch of one row breaks batch norm
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        rounding = math.floor if self.drop_last else math.ceil
+        return rounding(len(self.labels) / self.batch_size)
 
     def __iter__(self):
-        count = len(self.labels)
+        count = len(self.labels) - (len(self.labels) % self.batch_size if self.drop_last else 0)
         order = torch.randperm(count, generator=self.generator) if self.shuffle else None
         for begin in range(0, count, self.batch_size):
             index = order[begin : begin + self.batch_size] if order is not None else slice(begin, begin + self.batch_size)
@@ -137,8 +143,13 @@ def fit(
         model.to(memory_format=torch.channels_last)  # a no-op for models without 4-d weights
     if augment is not None:
         augment.to(device)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr)
-    result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": []}, device=str(device))
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+    if config.scheduler not in SCHEDULERS:
+        raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.scheduler == "cosine" else None
+    result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": [], "lr": []}, device=str(device))
     best_loss, best_state, stale = math.inf, None, 0
 
     epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not config.progress, leave=False)
@@ -157,8 +168,11 @@ def fit(
             optimizer.step()
             loss_sum += loss.detach() * labels.numel()  # no .item() here: it would sync every step on a GPU
             count += labels.numel()
+        learning_rate = optimizer.param_groups[0]["lr"]
+        if scheduler is not None:
+            scheduler.step()
         val_loss, val_accuracy = _evaluate(model, val_batches, device, config.precision)
-        metrics = {"train_loss": loss_sum.item() / count, "val_loss": val_loss, "val_accuracy": val_accuracy}
+        metrics = {"train_loss": loss_sum.item() / count, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": learning_rate}
         for key, value in metrics.items():
             result.history[key].append(value)
         result.epochs_run = epoch + 1

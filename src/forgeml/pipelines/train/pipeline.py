@@ -5,6 +5,6 @@ from forgeml.pipelines.train import nodes
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(nodes.train_candidates, ["train", "val", "params:experiment", "params:train"],
+        node(nodes.train_candidates, ["train", "val", "best_params", "params:experiment", "params:train"],
              ["candidates", "training_info"], name="train_candidates"),
     ])

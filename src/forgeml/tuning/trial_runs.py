@@ -1,0 +1,78 @@
+"""One MLflow run per study, one nested run per trial, through explicit run ids.
+
+Optuna's own MLflowCallback relies on the active run of the process that runs the trial, so trials
+run by a second worker process (or machine) end up orphaned or under the wrong parent. Here every
+worker reads the study run's id from the study itself and creates its trial runs with that parent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+STUDY_RUN_ATTR = "mlflow_run_id"
+TRIAL_RUN_ATTR = "mlflow_run_id"
+
+
+def ensure_study_run(study, tracking_uri: str, experiment: str, parent_run_id: str | None, tags: dict[str, str]) -> str:
+    """The study's MLflow run, created (under ``parent_run_id``, the pipeline's run) the first time."""
+    import mlflow
+
+    existing = study.user_attrs.get(STUDY_RUN_ATTR)
+    if existing:
+        return existing
+    client = mlflow.MlflowClient(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    run_tags = {**tags, "forgeml.study": study.study_name}
+    if parent_run_id:
+        run_tags["mlflow.parentRunId"] = parent_run_id
+    run = client.create_run(experiment_id, run_name=f"study {study.study_name}", tags=run_tags)
+    study.set_user_attr(STUDY_RUN_ATTR, run.info.run_id)
+    return run.info.run_id
+
+
+class TrialRun:
+    def __init__(self, client, run_id: str):
+        self.client, self.run_id = client, run_id
+
+    @classmethod
+    def start(cls, tracking_uri: str, study_run_id: str, trial, overrides: dict[str, dict[str, Any]]) -> "TrialRun":
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri)
+        parent = client.get_run(study_run_id)
+        run = client.create_run(
+            parent.info.experiment_id, run_name=f"trial {trial.number}",
+            tags={"mlflow.parentRunId": study_run_id, "forgeml.study": trial.study.study_name,
+                  "forgeml.trial": str(trial.number), **{k: v for k, v in parent.data.tags.items() if k.startswith("forgeml.git")}},
+        )
+        trial.set_user_attr(TRIAL_RUN_ATTR, run.info.run_id)
+        params = {f"{section}.{key}": str(value) for section, values in overrides.items() for key, value in values.items()}
+        if params:
+            client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v[:6000]) for k, v in params.items()])
+        return cls(client, run.info.run_id)
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(datetime.now(timezone.utc).timestamp() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), now, epoch) for k, v in metrics.items()])
+
+    def finish(self, state: str, values: dict[str, float], seconds: float) -> None:
+        self.client.set_tag(self.run_id, "forgeml.trial_state", state)
+        self.client.log_metric(self.run_id, "trial_seconds", seconds)
+        for key, value in values.items():
+            self.client.log_metric(self.run_id, key, value)
+        self.client.set_terminated(self.run_id, "FAILED" if state == "FAIL" else "FINISHED")
+
+
+def end_stale_trial_run(study, trial) -> None:
+    """Optuna found ``trial`` abandoned (its process died): mark its MLflow run killed too."""
+    import mlflow
+
+    run_id = trial.user_attrs.get(TRIAL_RUN_ATTR)
+    if run_id:
+        client = mlflow.MlflowClient()
+        client.set_tag(run_id, "forgeml.trial_state", "FAIL (worker died)")
+        client.set_terminated(run_id, "KILLED")

@@ -1,0 +1,145 @@
+"""Tuning end to end: a killed study resumes, and two workers share a PostgreSQL study with runs on an MLflow server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from tests.pipelines.conftest import REPO, kedro, kedro_env, project_env
+
+PG = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+
+
+def counted(study) -> dict[int, str]:
+    return {t.number: t.state.name for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")}
+
+
+def load_only_study(storage: str):
+    import optuna
+
+    (name,) = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def test_the_tuned_candidate_is_registered_and_at_least_as_good_as_its_baseline(trained_project):
+    metrics = json.loads((trained_project / "data/08_reporting/breast_cancer/metrics.json").read_text())
+    best = json.loads((trained_project / "data/06_models/breast_cancer/best_params.json").read_text())
+    assert best["candidate"] == "mlp" and best["trials"]["complete"] + best["trials"]["pruned"] == 30
+    assert metrics["tuned"]["accuracy"] >= metrics["mlp"]["accuracy"]
+    plots = trained_project / "data/08_reporting/breast_cancer/tuning"
+    for page in ("optimization_history.html", "param_importances.html", "parallel_coordinate.html"):
+        html = (plots / page).read_text()
+        assert html.lstrip().startswith("<html") and "Plotly.newPlot" in html  # self-contained: opens offline
+
+
+def test_a_killed_tuning_run_resumes_the_same_study(trained_project):
+    storage_file = trained_project / "data/killed.db"
+    storage = f"sqlite:///{storage_file}"
+    params = "tune.n_trials=10,tune.storage=sqlite:///data/killed.db"
+    command = ["kedro", "run", "--env", "test", "--pipelines", "tune", "--params", params]
+    worker = subprocess.Popen(command, cwd=trained_project, env=project_env(), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    before: dict[int, str] = {}
+    while time.monotonic() < deadline and len(before) < 3:
+        time.sleep(0.5)
+        if storage_file.exists():
+            try:
+                before = counted(load_only_study(storage))
+            except ValueError:  # the study is not created yet
+                pass
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    assert 3 <= len(before) < 10, before
+
+    kedro(trained_project, "--pipelines", "tune", "--params", params)
+
+    after = counted(load_only_study(storage))
+    assert len(after) == 10
+    assert all(after[number] == state for number, state in before.items())  # the finished trials are kept
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_databases():
+    psycopg2 = pytest.importorskip("psycopg2")
+    names = [f"forgeml_test_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("mlflow", "optuna")]
+    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"CREATE DATABASE {name}")
+    yield names
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def mlflow_server(postgres_databases, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        ["mlflow", "server", "--backend-store-uri", f"{PG}/{postgres_databases[0]}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the MLflow server did not start")
+            time.sleep(0.5)
+    yield url
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+@pytest.mark.postgres
+def test_two_workers_share_a_postgres_study_and_log_every_trial_to_the_mlflow_server(
+    trained_project, postgres_databases, mlflow_server,
+):
+    import mlflow
+
+    env = trained_project / "conf/pg_test"
+    shutil.copytree(REPO / "conf/postgres", env)
+    for file in env.iterdir():  # the shipped conf/postgres, pointed at this test's server and database
+        file.write_text(file.read_text().replace("http://127.0.0.1:5001", mlflow_server)
+                        .replace("forgeml_optuna", postgres_databases[1]))
+    kedro_env(trained_project, "pg_test", "--pipelines", "tune",
+              "--params", "tune.workers=2,tune.n_trials=8,tune.progress=false")
+
+    study = load_only_study(f"{PG}/{postgres_databases[1]}")
+    trials = counted(study)
+    assert len(trials) == 8
+    client = mlflow.MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("breast_cancer")
+    runs = client.search_runs([experiment.experiment_id], max_results=500)
+    by_id = {r.info.run_id: r for r in runs}
+    (pipeline_run,) = [r for r in runs if r.info.run_name == "tune"]
+    study_run = by_id[study.user_attrs["mlflow_run_id"]]
+    assert study_run.data.tags["mlflow.parentRunId"] == pipeline_run.info.run_id
+    trial_runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == study_run.info.run_id]
+    numbers = [int(r.data.tags["forgeml.trial"]) for r in trial_runs]
+    assert len(numbers) == len(set(numbers))  # no trial run twice
+    assert set(trials) <= set(numbers)  # none lost: every counted trial has its run
+    assert all(r.info.status != "RUNNING" for r in trial_runs)
+    assert {a.path for a in client.list_artifacts(study_run.info.run_id)} >= {"best_params.json", "plots"}

@@ -1,0 +1,106 @@
+"""Studies on the breast-cancer split with real SQLite storage and a real MLflow store in a temp folder."""
+
+import pytest
+
+from forgeml.data import load_bundled, split_table
+from forgeml.errors import ConfigError
+from forgeml.tuning import TuneSettings, tune_candidate
+
+BASE = {"model": {"family": "mlp", "hidden": [16], "batch_norm": False},
+        "training": {"epochs": 12, "batch_size": 32, "lr": 0.003, "patience": 5, "device": "cpu"}}
+SPACE = {
+    "training.lr": {"low": 1.0e-3, "high": 3.0e-2, "log": True},
+    "model.hidden": {"length": {"low": 1, "high": 3}, "item": {"low": 8, "high": 512, "log": True}},
+}
+
+
+@pytest.fixture(scope="module")
+def splits():
+    train, val, _ = split_table(load_bundled("breast_cancer"), "target", 0.2, 0.15, seed=42)
+    return train, val
+
+
+@pytest.fixture
+def stores(tmp_path):
+    import mlflow
+
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking)
+    experiment = client.create_experiment("bc")
+    parent = client.create_run(experiment, run_name="tune").info.run_id
+    return {"storage": f"sqlite:///{tmp_path / 'optuna.db'}", "tracking": tracking, "parent": parent, "client": client}
+
+
+def tune(splits, stores, **settings):
+    options = {"candidate": "mlp", "n_trials": 6, "space": SPACE, "storage": stores["storage"], "progress": False, **settings}
+    train, val = splits
+    return tune_candidate(TuneSettings(**options), "bc", BASE, train, val, "target", None, 0,
+                          stores["tracking"], stores["parent"])
+
+
+def runs_by_parent(client, experiment_name="bc"):
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = client.search_runs([experiment.experiment_id], max_results=500)
+    return runs, {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in runs}
+
+
+def test_two_workers_share_one_study_and_every_trial_is_a_nested_run(splits, stores):
+    import optuna
+
+    best, pages = tune(splits, stores, workers=2, n_trials=8)
+    study = optuna.load_study(study_name=best["study"], storage=stores["storage"])
+    counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(counted) == 8 == best["trials"]["complete"] + best["trials"]["pruned"]
+    runs, parents = runs_by_parent(stores["client"])
+    study_run = study.user_attrs["mlflow_run_id"]
+    assert parents[study_run] == stores["parent"]
+    trial_runs = {r.data.tags["forgeml.trial"]: r for r in runs if parents[r.info.run_id] == study_run}
+    assert {str(t.number) for t in counted} <= set(trial_runs)
+    assert all(r.info.status in ("FINISHED", "FAILED") for r in trial_runs.values())
+    complete = next(t for t in counted if t.state.name == "COMPLETE")
+    history = stores["client"].get_metric_history(trial_runs[str(complete.number)].info.run_id, "val_loss")
+    assert len(history) >= 1 and trial_runs[str(complete.number)].data.tags["forgeml.trial_state"] == "COMPLETE"
+    assert {"optimization_history.html", "parallel_coordinate.html", "param_importances.html"} <= set(pages)
+    assert all("plotly" in html and "<html" in html for html in pages.values())
+    assert best["overrides"]["training"]["lr"] == study.best_trial.params["training.lr"]
+
+
+def test_a_second_run_resumes_the_study_instead_of_starting_over(splits, stores):
+    first, _ = tune(splits, stores, n_trials=3)
+    second, _ = tune(splits, stores, n_trials=5)
+    assert first["study"] == second["study"]
+    assert second["trials"]["complete"] + second["trials"]["pruned"] == 5
+
+
+def test_multi_objective_study_picks_the_best_trial_within_the_latency_budget(splits, stores):
+    best, pages = tune(splits, stores, n_trials=16, objectives=["val_loss", "latency_ms"],
+                       constraints={"latency_ms": 1.0e9}, sampler="random")
+    assert len(best["pareto_front"]) >= 3
+    assert "pareto_front.html" in pages
+    budget = sorted(p["values"]["latency_ms"] for p in best["pareto_front"])[1]  # excludes the front's fastest
+    within, _ = tune(splits, stores, n_trials=16, objectives=["val_loss", "latency_ms"],
+                     constraints={"latency_ms": budget}, sampler="random")
+    assert within["feasible"] and within["values"]["latency_ms"] <= budget
+    feasible = [p for p in within["pareto_front"] if p["values"]["latency_ms"] <= budget]
+    assert within["values"]["val_loss"] == min(p["values"]["val_loss"] for p in feasible)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"sampler": "grid"}, "tune.sampler must be one of tpe, random, cmaes"),
+    ({"pruner": "asha"}, "tune.pruner"),
+    ({"objectives": ["latency_ms"]}, "must start with one of val_loss, val_accuracy"),
+    ({"objectives": ["val_loss", "f1"]}, "may only be latency_ms, size_bytes"),
+    ({"constraints": {"latency_ms": 1.0}}, "constraints may only bound"),
+    ({"n_trials": 0}, "at least 1"),
+])
+def test_bad_settings_are_explained(options, message):
+    with pytest.raises(ConfigError, match=message):
+        TuneSettings(**{"candidate": "mlp", "n_trials": 4, "space": SPACE, **options})
+
+
+def test_a_bad_space_fails_before_the_first_trial(splits, stores):
+    import optuna
+
+    with pytest.raises(ConfigError, match="no model option 'depth'"):
+        tune(splits, stores, space={"model.depth": {"low": 1, "high": 4}})
+    assert optuna.get_all_study_names(stores["storage"]) == []
