@@ -95,7 +95,7 @@ def test_digits_champion_serves_flat_pixel_rows(digits_project, client_for):
 
     client_for(digits_project)
     promotion = read_json(digits_project, "data/08_reporting/digits/promotion.json")
-    assert promotion["promoted"] and promotion["challenger"]["candidate"] in ("resnet", "densenet")
+    assert promotion["promoted"] and promotion["challenger"]["candidate"] in ("resnet", "densenet", "tuned")
     test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
     model = mlflow.pyfunc.load_model("models:/digits@champion")
     accuracy = np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy())
