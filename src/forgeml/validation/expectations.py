@@ -128,15 +128,20 @@ def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int, labels
     }]
 
 
+def _add_class_count_check(report: dict, frame: pd.DataFrame, target: str, suite: dict[str, Any]) -> dict:
+    """The GX report with the minimum-rows-per-class check (a declared class with no rows counts 0) added."""
+    failures = _class_count_failures(frame, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
+    if failures:
+        report["failures"] += failures
+        report["failed_expectations"] += len(failures)
+        report["success"] = False
+    return report
+
+
 def validate_table(table: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
     """Run the declared suite on the whole table, plus the minimum-rows-per-class check."""
     report, html = _run("table", table, _expectations_for(suite, target))
-    class_failures = _class_count_failures(table, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
-    if class_failures:
-        report["failures"] += class_failures
-        report["failed_expectations"] += len(class_failures)
-        report["success"] = False
-    return report, html
+    return _add_class_count_check(report, table, target, suite), html
 
 
 IMAGE_SUITE_KEYS = ("images", "labels", "min_rows_per_class")
@@ -171,12 +176,7 @@ def validate_images(manifest: pd.DataFrame, suite: dict[str, Any], target: str) 
         gxe.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=0.0, max_value=1.0),
     ]
     report, html = _run("images", manifest, expectations, index_column="path")
-    class_failures = _class_count_failures(manifest, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
-    if class_failures:
-        report["failures"] += class_failures
-        report["failed_expectations"] += len(class_failures)
-        report["success"] = False
-    return report, html
+    return _add_class_count_check(report, manifest, target, suite), html
 
 
 def _row_hashes(frame: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
