@@ -31,8 +31,8 @@ def load_only_study(storage: str):
 
 
 def test_the_tuned_candidate_is_registered_and_at_least_as_good_as_its_baseline(trained_project):
-    metrics = json.loads((trained_project / "data/08_reporting/breast_cancer/metrics.json").read_text())
-    best = json.loads((trained_project / "data/06_models/breast_cancer/best_params.json").read_text())
+    metrics = json.loads((trained_project / "first_metrics.json").read_text())
+    best = json.loads((trained_project / "first_best_params.json").read_text())
     assert best["candidate"] == "mlp" and best["trials"]["complete"] + best["trials"]["pruned"] == 30
     assert metrics["tuned"]["accuracy"] >= metrics["mlp"]["accuracy"]
     plots = trained_project / "data/08_reporting/breast_cancer/tuning"

@@ -63,3 +63,13 @@ def test_overrides_land_on_the_candidate_spec():
 def test_bad_spaces_fail_with_the_entry_named(space, family, message):
     with pytest.raises(ConfigError, match=message):
         SearchSpace.from_config(space, family)
+
+
+def test_how_a_trial_runs_is_not_part_of_the_study_identity():
+    from forgeml.tuning import TuneSettings, study_name
+
+    settings = TuneSettings(candidate="mlp", n_trials=2, space=MLP_SPACE)
+    base = {"model": {"family": "mlp"}, "training": {"lr": 0.1, "progress": True, "device": "auto"}}
+    quiet = {**base, "training": {**base["training"], "progress": False, "device": "cpu"}}
+    other = {**base, "training": {**base["training"], "lr": 0.2}}
+    assert study_name("x", settings, base) == study_name("x", settings, quiet) != study_name("x", settings, other)

@@ -27,6 +27,7 @@ DIRECTIONS = {"val_loss": "minimize", "val_accuracy": "maximize", "latency_ms": 
 QUALITY = ("val_loss", "val_accuracy")
 COST = ("latency_ms", "size_bytes")
 SAMPLERS = ("tpe", "random", "cmaes")
+EXECUTION_OPTIONS = ("progress", "device")  # how a trial runs, not what it finds: not part of a study's identity
 PRUNERS = ("median", "hyperband", "none")
 
 
@@ -69,7 +70,9 @@ class TuneSettings:
 
 def study_name(experiment: str, settings: TuneSettings, base_spec: dict[str, Any], data_key: str = "") -> str:
     """Same experiment, candidate, space, objectives and data -> same study (resumed); change any -> a new one."""
-    key = json.dumps([base_spec, settings.space, settings.objectives, data_key], sort_keys=True, default=str)
+    training = {k: v for k, v in base_spec.get("training", {}).items() if k not in EXECUTION_OPTIONS}
+    key = json.dumps([{**base_spec, "training": training}, settings.space, settings.objectives, data_key],
+                     sort_keys=True, default=str)
     return f"{experiment}-{settings.candidate}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
