@@ -85,6 +85,13 @@ def test_multi_objective_study_picks_the_best_trial_within_the_latency_budget(sp
     assert within["values"]["val_loss"] == min(p["values"]["val_loss"] for p in feasible)
 
 
+@pytest.mark.parametrize(("sampler", "pruner"), [("cmaes", "hyperband"), ("random", "none")])
+def test_every_sampler_and_pruner_runs(splits, stores, sampler, pruner):
+    best, _ = tune(splits, stores, n_trials=3, sampler=sampler, pruner=pruner,
+                   space={"training.lr": {"low": 1.0e-3, "high": 3.0e-2, "log": True}})
+    assert best["trials"]["complete"] + best["trials"]["pruned"] == 3
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"sampler": "grid"}, "tune.sampler must be one of tpe, random, cmaes"),
     ({"pruner": "asha"}, "tune.pruner"),
