@@ -24,6 +24,7 @@ from forgeml.data import split_table
 from forgeml.data.images import images_to_table, load_bundled_images
 from forgeml.evaluate import robustness_curves
 from forgeml.training import train_candidate
+from forgeml.training.candidates import input_shape
 
 ROOT = Path(__file__).parents[1]
 
@@ -43,7 +44,7 @@ def main() -> None:
     table, _ = images_to_table(load_bundled_images("digits"), int(image["size"]), "target")
     train, val, test = split_table(table, "target", 0.2, 0.15, seed=42)
     features, labels = test.drop(columns="target").to_numpy(np.float32), test["target"].to_numpy()
-    shape = (int(image["channels"]), int(image["size"]), int(image["size"]))
+    shape = input_shape(features.shape[1], image)
 
     rows = []
     for seed in args.seeds:

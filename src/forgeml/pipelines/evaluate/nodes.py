@@ -16,6 +16,7 @@ from forgeml.evaluate import (
     robustness_metrics,
     serialized_size,
 )
+from forgeml.training.candidates import input_shape
 
 
 def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any]):
@@ -27,8 +28,7 @@ def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experime
     rng = np.random.default_rng(params["seed"])
     batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
 
-    image = experiment.get("image")
-    image_shape = (int(image["channels"]), int(image["size"]), int(image["size"])) if image else None
+    image_shape = input_shape(features.shape[1], experiment.get("image")) if experiment.get("image") else None
     evaluation, metrics, figures, robustness_figures = {}, {}, {}, {}
     for name, classifier in candidates.items():
         probabilities = classifier.predict_proba(features)
