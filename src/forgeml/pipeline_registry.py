@@ -6,9 +6,9 @@ stage instead of ``data``; `make run EXPERIMENT=NAME` and the generated dvc.yaml
 
 from kedro.pipeline import Pipeline
 
-from forgeml.pipelines import data, evaluate, images, release, train, tune
+from forgeml.pipelines import compress, data, evaluate, images, release, train, tune
 
-STAGES = ("data", "tune", "train", "evaluate", "release")
+STAGES = ("data", "tune", "train", "compress", "evaluate", "release")
 
 
 def stage_pipelines(image_experiment: bool) -> dict[str, str]:
@@ -22,6 +22,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "images": images.create_pipeline(),
         "tune": tune.create_pipeline(),
         "train": train.create_pipeline(),
+        "compress": compress.create_pipeline(),
         "evaluate": evaluate.create_pipeline(),
         "release": release.create_pipeline(),
     }

@@ -1,11 +1,16 @@
-"""Model size and CPU latency, measured the same way for every candidate."""
+"""Model size and CPU latency, measured the same way for every candidate.
+
+Latency on these shared machines drifts by more than the differences being measured, so models
+are compared by alternating them call by call in one loop: a slow spell hits both alike, and the
+per-pair ratio stays stable where block timings do not.
+"""
 
 from __future__ import annotations
 
 import io
 import time
 from contextlib import contextmanager
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,16 +39,50 @@ def fixed_threads(threads: int):
         torch.set_num_threads(previous)
 
 
+def _summary(milliseconds: np.ndarray) -> dict[str, float]:
+    return {"p50_ms": float(np.median(milliseconds)), "p95_ms": float(np.percentile(milliseconds, 95))}
+
+
+def measure_latency_side_by_side(
+    predicts: Sequence[Callable[[np.ndarray], object]], inputs: np.ndarray, pairs: int = 15, warmup: int = 5,
+    threads: int = 1,
+) -> list[dict[str, float]]:
+    """Time each of ``predicts`` on ``inputs``, alternating them call by call, ``pairs`` rounds.
+
+    Returns one summary per model: median and 95th percentile in ms, and for every model after
+    the first its per-round time ratio to the first (``ratio_p50``, ``ratio_p95``).
+    """
+    with fixed_threads(threads):
+        for _ in range(warmup):
+            for predict in predicts:
+                predict(inputs)
+        rounds = np.zeros((pairs, len(predicts)))
+        for round_index in range(pairs):
+            order = range(len(predicts)) if round_index % 2 == 0 else reversed(range(len(predicts)))
+            for index in order:  # who goes first alternates too: no model always runs on a warmer cache
+                start = time.perf_counter()
+                predicts[index](inputs)
+                rounds[round_index, index] = (time.perf_counter() - start) * 1000
+    summaries = [_summary(rounds[:, index]) for index in range(len(predicts))]
+    for index in range(1, len(predicts)):
+        ratios = rounds[:, index] / rounds[:, 0]
+        summaries[index].update(ratio_p50=float(np.median(ratios)), ratio_p95=float(np.percentile(ratios, 95)))
+    return summaries
+
+
 def measure_latency(
     predict: Callable[[np.ndarray], object], inputs: np.ndarray, repeats: int = 30, warmup: int = 5, threads: int = 1
 ) -> dict[str, float]:
     """Median and 95th percentile wall time of ``predict(inputs)`` in milliseconds."""
-    with fixed_threads(threads):
-        for _ in range(warmup):
-            predict(inputs)
-        timings = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predict(inputs)
-            timings.append((time.perf_counter() - start) * 1000)
-    return {"p50_ms": float(np.median(timings)), "p95_ms": float(np.percentile(timings, 95))}
+    return measure_latency_side_by_side([predict], inputs, repeats, warmup, threads)[0]
+
+
+def tensor_bytes(classifier) -> int:
+    """Bytes of the model's tensors (weights, buffers, quantization scales): its size in a compact
+    format, where file sizes also carry pickled code or a serialized graph."""
+    module = getattr(classifier, "module", None)
+    if module is None:
+        return serialized_size(classifier)  # a scikit-learn model: no tensors to count
+    if hasattr(module, "tensor_bytes"):
+        return module.tensor_bytes()
+    return sum(tensor.nbytes for tensor in module.state_dict().values())

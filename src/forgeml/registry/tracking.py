@@ -33,11 +33,14 @@ def log_and_register_candidate(
     target: str,
     registered_model: str,
     figures: dict[str, Any] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Log ``name`` in a run nested under the active run, register it, and return its run and version.
 
     The run holds the candidate's parameters, test metrics, epoch curves, confusion matrix,
-    robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure), and the model.
+    robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure) and ``texts``
+    (artifact file name -> text), and the model. A compressed candidate also gets its compression
+    settings as parameters and its method as a tag.
     """
     import matplotlib.pyplot as plt
     import mlflow
@@ -54,7 +57,12 @@ def log_and_register_candidate(
     features = test.drop(columns=[target])
     example = features.head(5)
     with mlflow.start_run(run_name=name, nested=parent is not None) as run:
-        mlflow.set_tags({**lineage, "forgeml.candidate": name, "forgeml.family": training.get("family", "")})
+        compression = training.get("compression") or {}
+        mlflow.set_tags({**lineage, "forgeml.candidate": name, "forgeml.family": training.get("family", ""),
+                         **({"forgeml.compression.method": compression["method"],
+                             "forgeml.compression.base": compression["base"]} if compression else {})})
+        if compression:
+            mlflow.log_params({f"compression.{k}": v for k, v in compression["settings"].items()})
         model_options = {f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"}
         augmentation = {f"augmentation.{k}": v for k, v in (training.get("augmentation") or {}).items()}
         mlflow.log_params({"family": training.get("family"), **training.get("training", {}), **model_options, **augmentation})
@@ -71,6 +79,8 @@ def log_and_register_candidate(
             mlflow.log_figure(robustness_figure(evaluation["robustness"], name), "robustness.png")
         for artifact, extra in (figures or {}).items():
             mlflow.log_figure(extra, artifact)
+        for artifact, text in (texts or {}).items():
+            mlflow.log_text(text, artifact)
         plt.close("all")  # logged; keeps memory flat over many candidates
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,50 @@ def input_shape(n_features: int, image: dict[str, Any] | None) -> tuple[int, ...
             f"{n_features} feature columns; re-run the data stage after changing the image size."
         )
     return shape
+
+
+@dataclass
+class TensorSplits:
+    """The train and validation splits as tensors on the training device, labels as class indices."""
+
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    classes: np.ndarray
+    shape: tuple[int, ...]
+    device: Any
+
+    def input_stats(self):
+        """Mean and std of the training inputs: per channel for images, per feature for tables."""
+        dims = (0, 2, 3) if len(self.shape) == 3 else (0,)
+        return self.x_train.mean(dims, keepdim=True)[0], self.x_train.std(dims, keepdim=True)[0]
+
+
+def tensor_splits(train: pd.DataFrame, val: pd.DataFrame, target: str, image: dict[str, Any] | None, device) -> TensorSplits:
+    """Small data sets sit on the training device whole: no loader for the GPU to wait on."""
+    import torch
+
+    x_train, y_train = _split_xy(train, target)
+    x_val, y_val = _split_xy(val, target)
+    shape = input_shape(x_train.shape[1], image)
+    classes = np.unique(y_train)
+    to_index = {label: i for i, label in enumerate(classes)}
+    return TensorSplits(
+        torch.tensor(x_train).reshape(-1, *shape).to(device), torch.as_tensor([to_index[v] for v in y_train]).to(device),
+        torch.tensor(x_val).reshape(-1, *shape).to(device), torch.as_tensor([to_index[v] for v in y_val]).to(device),
+        classes, shape, device,
+    )
+
+
+def fit_on(module, data: TensorSplits, config, **fit_options):
+    """``fit`` on the splits, with the candidates' batching (a ragged last training batch dropped)."""
+    from forgeml.training.loop import TensorBatches, fit
+
+    train_batches = TensorBatches(data.x_train, data.y_train, config.batch_size, shuffle=True, seed=config.seed,
+                                  drop_last=len(data.y_train) > config.batch_size)
+    return fit(module, train_batches, TensorBatches(data.x_val, data.y_val, max(config.batch_size, 1024)), config,
+               **fit_options)
 
 
 def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
@@ -77,7 +121,7 @@ def train_candidate(
 
     from forgeml.data.augmentation import build_augmentation
     from forgeml.models import MODEL_FAMILIES, TorchClassifier, build_model, count_flops, count_parameters
-    from forgeml.training.loop import fit, resolve_device, TensorBatches
+    from forgeml.training.loop import resolve_device
 
     family = (spec.get("model") or {}).get("family")
     if family not in (*MODEL_FAMILIES, *REFERENCE_FAMILIES):
@@ -92,38 +136,18 @@ def train_candidate(
         return _fit_reference(model_spec, x_train, y_train, seed), {"family": model_spec["family"], "device": "cpu"}
 
     config = _train_config(training, seed)
-    shape = input_shape(x_train.shape[1], image)
     policy = spec.get("augmentation") or {}
-    if policy and len(shape) != 3:
+    data = tensor_splits(train, val, target, image, resolve_device(config.device))
+    if policy and len(data.shape) != 3:
         raise ConfigError(f"Candidate {name!r} has an `augmentation` policy, which needs an image experiment.")
-    augment = build_augmentation(policy, shape[1:]) if policy else None
-    x_val, y_val = _split_xy(val, target)
-    classes = np.unique(y_train)
-    to_index = {label: i for i, label in enumerate(classes)}
-    y_train_idx = torch.as_tensor([to_index[v] for v in y_train])
-    y_val_idx = torch.as_tensor([to_index[v] for v in y_val])
-    # Small data sets sit on the training device whole: no loader for the GPU to wait on.
-    device = resolve_device(config.device)
-    x_train_t = torch.tensor(x_train).reshape(-1, *shape).to(device)
-    x_val_t = torch.tensor(x_val).reshape(-1, *shape).to(device)
-    y_train_idx, y_val_idx = y_train_idx.to(device), y_val_idx.to(device)
-    stats_dims = (0, 2, 3) if len(shape) == 3 else (0,)  # per channel for images, per feature for tables
-    mean, std = x_train_t.mean(stats_dims, keepdim=True)[0], x_train_t.std(stats_dims, keepdim=True)[0]
+    augment = build_augmentation(policy, data.shape[1:]) if policy else None
+    mean, std = data.input_stats()
 
     torch.manual_seed(seed)
-    module = build_model(model_spec, shape, len(classes), mean, std)
-    parameters, flops = count_parameters(module), count_flops(module.to(device), shape)
+    module = build_model(model_spec, data.shape, len(data.classes), mean, std)
+    parameters, flops = count_parameters(module), count_flops(module.to(data.device), data.shape)
     started = time.perf_counter()
-    result = fit(
-        module,
-        TensorBatches(x_train_t, y_train_idx, config.batch_size, shuffle=True, seed=seed,
-                      drop_last=len(y_train_idx) > config.batch_size),
-        TensorBatches(x_val_t, y_val_idx, max(config.batch_size, 1024)),
-        config,
-        on_epoch_end=on_epoch_end,
-        description=name,
-        augment=augment,
-    )
+    result = fit_on(module, data, config, on_epoch_end=on_epoch_end, description=name, augment=augment)
     info = {
         "family": model_spec["family"],
         "history": result.history,
@@ -138,4 +162,4 @@ def train_candidate(
         "parameters": parameters,
         "flops": flops,
     }
-    return TorchClassifier(module, classes), info
+    return TorchClassifier(module, data.classes), info

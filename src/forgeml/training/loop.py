@@ -133,8 +133,13 @@ def fit(
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     description: str = "training",
     augment: nn.Module | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of its best validation epoch."""
+    """Train ``model`` in place; on return it holds the weights of its best validation epoch.
+
+    ``loss_fn(logits, labels, inputs)`` replaces the cross-entropy training loss (distillation);
+    validation always scores cross-entropy, so early stopping compares like with like.
+    """
     from tqdm.auto import tqdm
 
     device = resolve_device(config.device)
@@ -162,7 +167,8 @@ def fit(
                 with torch.no_grad():
                     inputs = augment(inputs)
             with autocast(device, config.precision):
-                loss = F.cross_entropy(model(inputs).float(), labels)
+                logits = model(inputs).float()
+                loss = F.cross_entropy(logits, labels) if loss_fn is None else loss_fn(logits, labels, inputs)
             optimizer.zero_grad(set_to_none=True)
             (loss + _penalty(model, config.l1, config.l2)).backward()
             optimizer.step()

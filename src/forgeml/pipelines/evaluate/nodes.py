@@ -1,4 +1,8 @@
-"""Evaluate every candidate on the test split: quality, calibration, robustness, size and latency."""
+"""Evaluate every candidate on the test split: quality, calibration, robustness, size and latency.
+
+Latency is timed with each candidate alternated call by call against the compression base (when
+compression ran), so every candidate gets a ratio to the same model from the same harness.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,35 @@ import pandas as pd
 from forgeml.evaluate import (
     classification_metrics,
     confusion_matrix_figure,
-    measure_latency,
+    measure_latency_side_by_side,
     robustness_curves,
     robustness_figure,
     robustness_metrics,
     serialized_size,
+    tensor_bytes,
 )
 from forgeml.training.candidates import input_shape
 
 
-def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any]):
+def _compression_base(compression_info: dict[str, Any]) -> str | None:
+    return next((info["compression"]["base"] for info in compression_info.values()), None)
+
+
+def evaluate_candidates(
+    candidates: dict[str, Any], compressed_candidates: dict[str, Any], compression_info: dict[str, Any],
+    test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
+):
     """Return the full evaluation (with confusion matrices and robustness curves), the flat metrics
-    report, the confusion-matrix plots and the robustness plots."""
+    report, the confusion-matrix plots, the robustness plots, and the machine latency was measured on."""
+    from forgeml.compression.cards import measurement_environment
+
     target = experiment["target"]
     features = test.drop(columns=[target]).to_numpy(np.float32)
     labels = test[target].to_numpy()
     rng = np.random.default_rng(params["seed"])
     batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
+    candidates = {**candidates, **compressed_candidates}
+    base = _compression_base(compression_info)
 
     image_shape = input_shape(features.shape[1], experiment.get("image")) if experiment.get("image") else None
     evaluation, metrics, figures, robustness_figures = {}, {}, {}, {}
@@ -35,10 +51,13 @@ def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experime
         classes = classifier.classes_.tolist()
         scores = classification_metrics(probabilities, labels, classifier.classes_)
         scores["size_bytes"] = serialized_size(classifier)
+        scores["tensor_bytes"] = tensor_bytes(classifier)
+        predicts = [classifier.predict_proba] if base in (None, name) else [candidates[base].predict_proba, classifier.predict_proba]
         for size, batch in batches.items():
-            timing = measure_latency(classifier.predict_proba, batch, params["latency_repeats"], threads=params["latency_threads"])
-            scores[f"latency_b{size}_p50_ms"] = timing["p50_ms"]
-            scores[f"latency_b{size}_p95_ms"] = timing["p95_ms"]
+            timing = measure_latency_side_by_side(predicts, batch, params["latency_repeats"], threads=params["latency_threads"])[-1]
+            scores[f"latency_b{size}_p50_ms"], scores[f"latency_b{size}_p95_ms"] = timing["p50_ms"], timing["p95_ms"]
+            if "ratio_p50" in timing:
+                scores[f"latency_b{size}_ratio_p50"], scores[f"latency_b{size}_ratio_p95"] = timing["ratio_p50"], timing["ratio_p95"]
         curves = robustness_curves(
             classifier.predict_proba, features, labels, classifier.classes_, params["robustness"]["levels"],
             image_shape, params["robustness"]["seed"],
@@ -52,4 +71,4 @@ def evaluate_candidates(candidates: dict[str, Any], test: pd.DataFrame, experime
         metrics[name] = scores
         figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
         robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
-    return evaluation, metrics, figures, robustness_figures
+    return evaluation, metrics, figures, robustness_figures, measurement_environment(params["latency_threads"])

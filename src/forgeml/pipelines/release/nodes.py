@@ -17,20 +17,46 @@ PREVIEW_IMAGES = 8
 
 
 def register_candidates(
-    candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
+    candidates: dict[str, Any], compressed_candidates: dict[str, Any], training_info: dict[str, Any],
+    compression_info: dict[str, Any], compression_cards: dict[str, Any], evaluation: dict[str, Any],
     train: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    """Log and register each candidate; one that trained with augmentation also gets a preview grid
-    of augmented training images in its run."""
+    """Log and register each candidate, trained or compressed. One that trained with augmentation
+    also gets a preview grid of augmented training images in its run; a compressed one, its card."""
     registrations = {}
-    for name, classifier in candidates.items():
-        policy = training_info[name].get("augmentation")
+    infos = {**training_info, **compression_info}
+    for name, classifier in {**candidates, **compressed_candidates}.items():
+        policy = infos[name].get("augmentation")
         figures = {"augmentation.png": _augmentation_preview(train, experiment, policy)} if policy else {}
+        card = compression_cards.get(f"{name}.md")
+        texts = {"compression_card.md": card() if callable(card) else card} if card else {}
         registrations[name] = log_and_register_candidate(
-            name, classifier, training_info[name], evaluation[name], test, experiment["target"], experiment["name"],
-            figures,
+            name, classifier, infos[name], evaluation[name], test, experiment["target"], experiment["name"],
+            figures, texts,
         )
     return registrations
+
+
+def report_compression(
+    compression_info: dict[str, Any], metrics: dict[str, Any], environment: dict[str, Any], params: dict[str, Any],
+):
+    """A card per compressed candidate (plus an index), and the report (table and Pareto plot) over
+    every candidate, also logged on the pipeline's run, where reviewers look first."""
+    import mlflow
+
+    from forgeml.compression.cards import compression_card, compression_report
+
+    large_batch = max(params["latency_batch_sizes"])
+    cards = {f"{name}.md": compression_card(name, info, metrics, environment, large_batch)
+             for name, info in compression_info.items()}
+    cards["index.md"] = "# Compression cards\n\n" + (
+        "\n".join(f"- [{name}]({name}.md)" for name in compression_info) or "No compression method ran (compress.methods is empty)."
+    ) + "\n"
+    report, figure = compression_report(metrics, compression_info, large_batch)
+    if mlflow.active_run() is not None:
+        mlflow.log_text(report, "compression/report.md")
+        mlflow.log_figure(figure, "compression/pareto.png")
+    return cards, report, figure
 
 
 def _augmentation_preview(train: pd.DataFrame, experiment: dict[str, Any], policy: dict[str, Any]):

@@ -5,8 +5,12 @@ from forgeml.pipelines.release import nodes
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(nodes.register_candidates, ["candidates", "training_info", "evaluation", "train", "test", "params:experiment"],
+        node(nodes.register_candidates,
+             ["candidates", "compressed_candidates", "training_info", "compression_info", "compression_cards", "evaluation",
+              "train", "test", "params:experiment"],
              "registrations", name="register_candidates"),
+        node(nodes.report_compression, ["compression_info", "metrics", "latency_environment", "params:evaluate"],
+             ["compression_cards", "compression_report", "compression_pareto"], name="report_compression"),
         node(nodes.promote_challenger, ["registrations", "evaluation", "test", "params:experiment", "params:release"],
              "promotion", name="promote_challenger"),
     ])

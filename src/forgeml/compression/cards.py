@@ -1,0 +1,146 @@
+"""What a reviewer reads about compression: a card per compressed candidate, and one report with a
+Pareto plot (accuracy against latency, marker size = model size) over every candidate."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx_vnni", "fma")
+
+
+def measurement_environment(threads: int) -> dict[str, Any]:
+    """The machine latencies were measured on: without it, a latency ratio means little."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import cpuinfo
+    import torch
+
+    info = cpuinfo.get_cpu_info()
+    flags = set(info.get("flags", []))
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "cpu": info.get("brand_raw", platform.processor()), "cores": info.get("count"),
+        "instruction_sets": [name for name in INSTRUCTION_SETS if name in flags], "threads": threads,
+        "torch": torch.__version__, "neural_compressor": installed("neural-compressor-pt"),
+        "torch_pruning": installed("torch-pruning"), "python": platform.python_version(),
+    }
+
+
+def _ratio(value, base) -> str:
+    return f"{value / base:.2f}x" if value is not None and base else "n/a"
+
+
+def _what_changed(compression: dict[str, Any]) -> list[str]:
+    method = compression["method"]
+    if method == "unstructured pruning":
+        layers = {k: v for k, v in compression["sparsity"].items() if k != "overall"}
+        return [f"Overall weight sparsity: {compression['sparsity']['overall']:.1%}. Per layer: "
+                + ", ".join(f"`{k}` {v:.0%}" for k, v in layers.items()) + ".",
+                "Zeros do not make dense kernels faster: expect the latency ratio near 1."]
+    if method == "structured pruning":
+        return [f"Parameters {compression['parameters_before']:,} -> {compression['parameters_after']:,} "
+                "(whole channels and hidden units removed with torch-pruning's dependency graph)."]
+    if method == "int8":
+        lines = [
+            f"Configuration: {compression['plan']}.",
+            f"INT8 layers: {', '.join(f'`{n}`' for n in compression['int8_layers']) or 'none'}; "
+            f"left in FP32: {', '.join(f'`{n}`' for n in compression['fp32_layers']) or 'none'}.",
+            f"Quantized layers' weights: {compression['quantized_fp32_bytes']:,} B in FP32 -> "
+            f"{compression['quantized_int8_bytes']:,} B in INT8 with scales "
+            f"({_ratio(compression['quantized_int8_bytes'], compression['quantized_fp32_bytes'])}).",
+        ]
+        search = compression.get("search")
+        if search:
+            lines.append(f"Accuracy-aware search: {search['reason']}."
+                         + ("" if search["meets_budget"] else " **This model does not meet the accuracy budget.**"))
+            inc = search["inc_choice"]
+            lines.append("INC's own autotune would have stopped at: "
+                         + (search["trials"][inc]["plan"] if inc is not None else "nothing (no configuration within tolerance)") + ".")
+            lines.append("\n| configuration | val accuracy | relative loss | latency ratio (val batch) | within budget |\n|---|---|---|---|---|")
+            lines += [f"| {t['plan']} | {t['accuracy']:.4f} | {t['relative_loss']:+.2%} | {t['latency_ratio']:.2f} | "
+                      f"{'yes' if t['within_budget'] else 'no'} |" for t in search["trials"]]
+        return lines
+    if method == "distillation":
+        alone = compression.get("student_without_teacher_val_accuracy")
+        return [f"Teacher val accuracy {compression['teacher_val_accuracy']:.4f}; student with the teacher "
+                f"{compression['student_val_accuracy']:.4f}"
+                + (f", the same student without it {alone:.4f}." if alone is not None else ".")]
+    return []
+
+
+def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[str, float]],
+                     environment: dict[str, Any], large_batch: int) -> str:
+    """Markdown: method and settings, accuracy change, size and latency ratios, what changed, where measured."""
+    compression = info["compression"]
+    base, own = metrics[compression["base"]], metrics[name]
+    settings = ", ".join(f"{k}={v}" for k, v in compression["settings"].items() if k != "method")
+    rows = [
+        ("test accuracy", f"{base['accuracy']:.4f}", f"{own['accuracy']:.4f}", f"{own['accuracy'] - base['accuracy']:+.4f}"),
+        ("parameters", f"{compression['base_parameters']:,}", f"{info['parameters']:,}", _ratio(info["parameters"], compression["base_parameters"])),
+        ("FLOPs per input", f"{compression['base_flops']:,}", f"{info['flops']:,}", _ratio(info["flops"], compression["base_flops"])),
+        ("tensor bytes", f"{base['tensor_bytes']:,}", f"{own['tensor_bytes']:,}", _ratio(own["tensor_bytes"], base["tensor_bytes"])),
+        ("file bytes", f"{base['size_bytes']:,}", f"{own['size_bytes']:,}", _ratio(own["size_bytes"], base["size_bytes"])),
+    ]
+    for batch in (1, large_batch):
+        rows.append((f"latency, batch {batch} (p50 / p95 ms)",
+                     f"{base[f'latency_b{batch}_p50_ms']:.3f} / {base[f'latency_b{batch}_p95_ms']:.3f}",
+                     f"{own[f'latency_b{batch}_p50_ms']:.3f} / {own[f'latency_b{batch}_p95_ms']:.3f}",
+                     f"{own.get(f'latency_b{batch}_ratio_p50', float('nan')):.2f}x (p95 {own.get(f'latency_b{batch}_ratio_p95', float('nan')):.2f}x)"))
+    table = "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
+    env = environment
+    return f"""# Compression card: {name}
+
+- Method: **{compression['method']}** of `{compression['base']}` ({settings})
+- Measured on: {env['cpu']} ({env['cores']} cores; {', '.join(env['instruction_sets']) or 'no AVX2'}), {env['threads']} thread(s); torch {env['torch']}, Intel Neural Compressor {env['neural_compressor']}, torch-pruning {env['torch_pruning']}
+- Latency: the model and its base alternated call by call; ratios are medians (and 95th percentiles) of per-pair ratios.
+
+| | base `{compression['base']}` | `{name}` | change |
+|---|---|---|---|
+{table}
+
+## What changed
+""" + "\n".join(line if line.startswith(("|", "\n")) else f"- {line}" for line in _what_changed(compression)) + "\n"
+
+
+def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, dict[str, Any]], large_batch: int):
+    """A Markdown table over every candidate of the experiment and the Pareto plot (a matplotlib figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    latency = f"latency_b{large_batch}_p50_ms"
+    lines = [f"| candidate | method | test accuracy | tensor bytes | latency b1 p50 ms | latency b{large_batch} p50 ms | "
+             f"ratio to base b{large_batch} (p50 / p95) | Pareto |", "|---|---|---|---|---|---|---|---|"]
+    names = list(metrics)
+    front = {n for n in names if not any(
+        metrics[o]["accuracy"] >= metrics[n]["accuracy"] and metrics[o][latency] <= metrics[n][latency]
+        and (metrics[o]["accuracy"], metrics[o][latency]) != (metrics[n]["accuracy"], metrics[n][latency]) for o in names)}
+    for name in sorted(names, key=lambda n: -metrics[n]["accuracy"]):
+        m = metrics[name]
+        method = (infos.get(name, {}).get("compression") or {}).get("method", "trained")
+        ratio = (f"{m[f'latency_b{large_batch}_ratio_p50']:.2f} / {m[f'latency_b{large_batch}_ratio_p95']:.2f}"
+                 if f"latency_b{large_batch}_ratio_p50" in m else "-")
+        lines.append(f"| {name} | {method} | {m['accuracy']:.4f} | {m['tensor_bytes']:,} | {m['latency_b1_p50_ms']:.3f} | "
+                     f"{m[latency]:.3f} | {ratio} | {'yes' if name in front else ''} |")
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    largest = max(metrics[n]["tensor_bytes"] for n in names)
+    for name in names:
+        m = metrics[name]
+        axes.scatter(m[latency], m["accuracy"], s=30 + 600 * m["tensor_bytes"] / largest, alpha=0.6,
+                     edgecolors="black" if name in front else "none")
+        axes.annotate(name, (m[latency], m["accuracy"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ordered = sorted(front, key=lambda n: metrics[n][latency])
+    axes.plot([metrics[n][latency] for n in ordered], [metrics[n]["accuracy"] for n in ordered], "k--", lw=0.8, label="Pareto front")
+    axes.set(xlabel=f"latency, batch {large_batch}, p50 (ms)", ylabel="test accuracy",
+             title="Candidates: accuracy against latency (marker area = tensor bytes)")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return "# Compression report\n\n" + "\n".join(lines) + "\n", figure

@@ -1,0 +1,229 @@
+"""Compress the base candidate (the best so far, by validation loss) with every method in parameters.
+
+Every method's settings are checked before the first one runs, so a bad setting fails in seconds,
+not after an hour of fine-tuning.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from forgeml.errors import ConfigError
+
+METHODS = ("unstructured", "structured", "int8", "distillation")
+
+
+def choose_base(training_info: dict[str, Any], base: str) -> str:
+    """``base`` itself, or for ``best`` the torch candidate with the lowest validation loss."""
+    torch_candidates = {name: info for name, info in training_info.items() if info.get("history")}
+    if base != "best":
+        if base not in torch_candidates:
+            raise ConfigError(
+                f"compress.base is {base!r}, which is not a trained torch candidate "
+                f"(torch candidates: {', '.join(torch_candidates) or 'none'})."
+            )
+        return base
+    if not torch_candidates:
+        raise ConfigError("compress needs at least one torch candidate in train.candidates; it has none.")
+    return min(torch_candidates, key=lambda n: torch_candidates[n]["history"]["val_loss"][torch_candidates[n]["best_epoch"]])
+
+
+def _check(name: str, spec: dict[str, Any], layers: list[str]) -> None:
+    from forgeml.compression.pruning import check_fraction
+    from forgeml.compression.quantization import QuantizationPlan
+
+    method = spec.get("method")
+    if method not in METHODS:
+        raise ConfigError(f"compress.methods.{name}.method is {method!r}; choose one of {', '.join(METHODS)}.")
+    if method == "unstructured":
+        check_fraction(spec.get("sparsity"), f"compress.methods.{name}.sparsity")
+    elif method == "structured":
+        check_fraction(spec.get("channel_ratio"), f"compress.methods.{name}.channel_ratio")
+    elif method == "int8":
+        if spec.get("mode") == "search":
+            for plan in spec.get("plans") or []:
+                QuantizationPlan.from_params(plan).check(layers)
+            check_fraction(spec.get("tolerable_loss"), f"compress.methods.{name}.tolerable_loss")
+        else:
+            QuantizationPlan.from_params({k: v for k, v in spec.items() if k not in ("method",)}).check(layers)
+    elif method == "distillation":
+        if not (spec.get("student") or {}).get("family"):
+            raise ConfigError(f"compress.methods.{name}.student needs a model `family` (and its options).")
+    if method in ("unstructured", "structured") and int(spec.get("steps", 1)) < 1:
+        raise ConfigError(f"compress.methods.{name}.steps must be 1 or more.")
+
+
+class Compressor:
+    """What every method needs: the base model, the data as tensors, and how to fine-tune."""
+
+    def __init__(self, base: str, classifier, info: dict[str, Any], data, train_params: dict[str, Any], params: dict[str, Any]):
+        self.base, self.classifier, self.info, self.data, self.params = base, classifier, info, data, params
+        self.seed = train_params["seed"]
+        self.base_training = info["training"]
+
+    def config(self, overrides: dict[str, Any]):
+        from forgeml.training.candidates import _train_config
+
+        options = {**self.base_training, **(overrides or {})}
+        options.pop("seed", None)
+        return _train_config(options, self.seed)
+
+    def fine_tune(self, name: str):
+        from forgeml.training.candidates import fit_on
+
+        config = self.config(self.params.get("fine_tune"))
+        return lambda module: fit_on(module.to(self.data.device), self.data, config, description=f"{name} fine-tune")
+
+    def copy_of_base(self):
+        return copy.deepcopy(self.classifier.module).to(self.data.device)
+
+    def val_accuracy(self, module) -> float:
+        import torch
+
+        with torch.no_grad():
+            predicted = module(self.data.x_val.cpu()).argmax(1)
+        return float((predicted == self.data.y_val.cpu()).float().mean())
+
+    def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
+        """The candidate and what to record about it, in the shape the training stage records."""
+        from forgeml.models import TorchClassifier, count_flops, count_parameters
+
+        module = module.cpu().eval()
+        info = {
+            "family": self.info["family"], "model": model or self.info["model"], "training": self.base_training,
+            "history": history or {}, "device": str(self.data.device),
+            "parameters": count_parameters(module) if extra.get("method") != "int8" else self.info["parameters"],
+            "flops": count_flops(module, self.data.shape) if extra.get("method") != "int8" else self.info["flops"],
+            "compression": {"base": self.base, "base_parameters": self.info["parameters"], "base_flops": self.info["flops"],
+                            **extra},
+        }
+        return TorchClassifier(module, self.data.classes), info
+
+
+def _unstructured(name, spec, compressor: Compressor):
+    from forgeml.compression import prune_unstructured
+
+    module = compressor.copy_of_base()
+    layers = prune_unstructured(module, spec["sparsity"], int(spec.get("steps", 3)), compressor.fine_tune(name))
+    return compressor.candidate(module, {"method": "unstructured pruning", "settings": spec, "sparsity": layers})
+
+
+def _structured(name, spec, compressor: Compressor):
+    from forgeml.compression import prune_structured
+
+    module = compressor.copy_of_base()
+    report = prune_structured(module, compressor.data.x_train[:2], spec["channel_ratio"], int(spec.get("steps", 2)),
+                              compressor.fine_tune(name))
+    return compressor.candidate(module, {"method": "structured pruning", "settings": spec, **report})
+
+
+def _distillation(name, spec, compressor: Compressor):
+    from forgeml.compression import DistillationLoss
+    from forgeml.models import build_model
+    from forgeml.training.candidates import fit_on
+
+    import torch
+
+    data = compressor.data
+    teacher = compressor.copy_of_base()
+    loss = DistillationLoss(teacher, spec.get("temperature", 4.0), spec.get("alpha", 0.7))
+    config = compressor.config(spec.get("training"))
+    results = {}
+    for variant, loss_fn in (("with_teacher", loss), ("without_teacher", None)):
+        if variant == "without_teacher" and not spec.get("compare_without_teacher", True):
+            continue
+        torch.manual_seed(compressor.seed)
+        student = build_model(spec["student"], data.shape, len(data.classes), *data.input_stats())
+        fit = fit_on(student, data, config, loss_fn=loss_fn, description=f"{name} ({variant.replace('_', ' ')})")
+        results[variant] = (student, fit, compressor.val_accuracy(student.cpu()))
+    student, fit, accuracy = results["with_teacher"]
+    extra = {
+        "method": "distillation", "settings": spec, "teacher_val_accuracy": compressor.val_accuracy(teacher.cpu()),
+        "student_val_accuracy": accuracy,
+        "student_without_teacher_val_accuracy": results["without_teacher"][2] if "without_teacher" in results else None,
+    }
+    return compressor.candidate(student, extra, model=spec["student"], history=fit.history)
+
+
+def compress_candidates(
+    candidates: dict[str, Any], training_info: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame,
+    experiment: dict[str, Any], train_params: dict[str, Any], params: dict[str, Any],
+):
+    """Return the compressed candidates and what to record about each (the training record, plus
+    ``compression``: method, settings, base and what changed)."""
+    from forgeml.compression.quantization import quantizable_layers
+    from forgeml.training.candidates import tensor_splits
+    from forgeml.training.loop import resolve_device
+
+    methods = {name: spec for name, spec in (params.get("methods") or {}).items() if spec}
+    if not methods:
+        return {}, {}
+    base = choose_base(training_info, params.get("base", "best"))
+    layers = quantizable_layers(candidates[base].module)
+    for name, spec in methods.items():
+        _check(name, spec, layers)
+    clash = set(methods) & set(candidates)
+    if clash:
+        raise ConfigError(f"compress.methods names {sorted(clash)}, which train.candidates already uses; rename them.")
+
+    device = resolve_device(training_info[base]["training"].get("device", "auto"))
+    data = tensor_splits(train, val, experiment["target"], experiment.get("image"), device)
+    compressor = Compressor(base, candidates[base], training_info[base], data, train_params, params)
+    quantizer = _Quantizer(compressor, params.get("quantization") or {})
+    compressed, infos = {}, {}
+    for name, spec in methods.items():
+        started = time.perf_counter()
+        method = {"unstructured": _unstructured, "structured": _structured, "distillation": _distillation,
+                  "int8": quantizer}[spec["method"]]
+        compressed[name], infos[name] = method(name, spec, compressor)
+        infos[name]["train_seconds"] = round(time.perf_counter() - started, 2)
+    return compressed, infos
+
+
+class _Quantizer:
+    """INT8 candidates; models are built once per plan, so a search reuses the fixed-mode ones."""
+
+    def __init__(self, compressor: Compressor, settings: dict[str, Any]):
+        from forgeml.compression import quantize
+
+        self.compressor = compressor
+        self.settings = settings
+        calibration = compressor.data.x_train[: int(settings.get("calibration_rows", 512))].cpu()
+        self.build = cache(lambda plan: quantize(compressor.classifier.module, plan, calibration))
+
+    def latency_ratio(self, model) -> float:
+        from forgeml.evaluate.footprint import measure_latency_side_by_side
+
+        batch = self.compressor.data.x_val[: int(self.settings.get("search_batch", 256))].cpu()
+        timings = measure_latency_side_by_side(
+            [self.compressor.classifier.module, model], batch, pairs=int(self.settings.get("search_pairs", 15)),
+            threads=int(self.settings.get("threads", 1)),
+        )
+        return timings[1]["ratio_p50"]
+
+    def __call__(self, name, spec, compressor: Compressor):
+        from forgeml.compression.quantization import QuantizationPlan, fallback_plans, quantizable_layers, search_quantization
+
+        if spec.get("mode") != "search":
+            plan = QuantizationPlan.from_params({k: v for k, v in spec.items() if k != "method"})
+            model = self.build(plan)
+            return compressor.candidate(model, {"method": "int8", "settings": spec, "plan": plan.describe(), **model.report})
+        plans = [QuantizationPlan.from_params(p) for p in spec.get("plans") or []] or fallback_plans(
+            quantizable_layers(compressor.classifier.module)
+        )
+        search = search_quantization(
+            plans, self.build, compressor.val_accuracy, self.latency_ratio,
+            compressor.val_accuracy(compressor.classifier.module), float(spec["tolerable_loss"]),
+        )
+        model = self.build(plans[search.chosen])
+        extra = {
+            "method": "int8", "settings": spec, "plan": plans[search.chosen].describe(), **model.report,
+            "search": {"trials": search.trials, "chosen": search.chosen, "inc_choice": search.inc_choice,
+                       "meets_budget": search.meets_budget, "reason": search.reason},
+        }
+        return compressor.candidate(model, extra)
