@@ -58,6 +58,8 @@ mlflow-server: install
 bench: install
 	python benchmarks/training_loop.py --model mlp
 	python benchmarks/training_loop.py --model resnet
+	python benchmarks/compression.py --experiment breast_cancer
+	python benchmarks/compression.py --experiment digits
 	python benchmarks/augmentation_robustness.py
 	python benchmarks/tuning.py
 

@@ -12,6 +12,8 @@ import pytest
 from tests.pipelines.conftest import REPO, kedro, run, tracking_uri
 
 MODEL = "breast_cancer"
+TRAINED = {"logreg", "mlp", "sklearn_logreg", "tuned"}
+COMPRESSED = {"pruned_50", "pruned_channels", "int8_static", "int8_dynamic", "int8_tuned", "distilled", "distilled_without_teacher"}
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_dvc_yaml_is_generated_from_the_pipelines():
 
 def test_first_repro_runs_every_stage_and_the_second_runs_none(trained_project):
     first = (trained_project / "first_repro.log").read_text()
-    for stage in ("data", "tune", "train", "evaluate", "release"):
+    for stage in ("data", "tune", "train", "compress", "evaluate", "release"):
         assert f"Running stage 'breast_cancer-{stage}'" in first
     assert "digits" not in first  # only the experiment asked for runs
     second = run(trained_project, "dvc", "repro", "breast_cancer-release")
@@ -50,7 +52,7 @@ def test_first_repro_runs_every_stage_and_the_second_runs_none(trained_project):
 
 def test_linear_and_mlp_candidates_reach_095(trained_project):
     metrics = read_json(trained_project, "data/08_reporting/breast_cancer/metrics.json")
-    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "tuned"}
+    assert set(metrics) == TRAINED | COMPRESSED
     assert metrics["logreg"]["accuracy"] >= 0.95
     assert metrics["mlp"]["accuracy"] >= 0.95
     for scores in metrics.values():
@@ -81,7 +83,7 @@ def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client
     experiment = mlflow_client.get_experiment_by_name(MODEL)
     runs = mlflow_client.search_runs([experiment.experiment_id], max_results=100)
     parents = {r.info.run_name: r for r in runs if "mlflow.parentRunId" not in r.data.tags}
-    assert {"data", "tune", "train", "evaluate", "release"} <= set(parents)
+    assert {"data", "tune", "train", "compress", "evaluate", "release"} <= set(parents)
     table_md5 = hashlib.md5((trained_project / "data/02_intermediate/breast_cancer/table.parquet").read_bytes()).hexdigest()
     for parent in parents.values():
         tags = parent.data.tags
@@ -89,7 +91,7 @@ def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client
         assert tags["forgeml.data_md5"] == table_md5
     release_id = parents["release"].info.run_id
     children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == release_id}
-    assert set(children) == {"logreg", "mlp", "sklearn_logreg", "tuned"}
+    assert set(children) == TRAINED | COMPRESSED
     curve = mlflow_client.get_metric_history(children["mlp"].info.run_id, "val_loss")
     assert len(curve) > 5 and [m.step for m in curve] == list(range(len(curve)))
     assert "test_accuracy" in children["mlp"].data.metrics

@@ -67,11 +67,11 @@ def _what_changed(compression: dict[str, Any]) -> list[str]:
             lines += [f"| {t['plan']} | {t['accuracy']:.4f} | {t['relative_loss']:+.2%} | {t['latency_ratio']:.2f} | "
                       f"{'yes' if t['within_budget'] else 'no'} |" for t in search["trials"]]
         return lines
-    if method == "distillation":
-        alone = compression.get("student_without_teacher_val_accuracy")
-        return [f"Teacher val accuracy {compression['teacher_val_accuracy']:.4f}; student with the teacher "
-                f"{compression['student_val_accuracy']:.4f}"
-                + (f", the same student without it {alone:.4f}." if alone is not None else ".")]
+    if method in ("distillation", "student without teacher"):
+        return [f"Validation accuracy: teacher {compression['teacher_val_accuracy']:.4f}, this student "
+                f"{compression['student_val_accuracy']:.4f}.",
+                f"Student: {compression['settings']['student']}; temperature {compression['settings'].get('temperature')}, "
+                f"teacher's weight {compression['settings'].get('alpha')}."]
     return []
 
 

@@ -149,10 +149,9 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
     """INT8 copy of ``module`` (which takes a batch of inputs shaped like ``calibration``) under ``plan``."""
     import copy
 
-    from torch.export import Dim
-
     from neural_compressor.torch.export import export
     from neural_compressor.torch.quantization import convert, prepare
+    from torch.export import Dim
 
     _quiet_inc()
 

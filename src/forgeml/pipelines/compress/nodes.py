@@ -110,7 +110,7 @@ def _unstructured(name, spec, compressor: Compressor):
 
     module = compressor.copy_of_base()
     layers = prune_unstructured(module, spec["sparsity"], int(spec.get("steps", 3)), compressor.fine_tune(name))
-    return compressor.candidate(module, {"method": "unstructured pruning", "settings": spec, "sparsity": layers})
+    return {name: compressor.candidate(module, {"method": "unstructured pruning", "settings": spec, "sparsity": layers})}
 
 
 def _structured(name, spec, compressor: Compressor):
@@ -119,35 +119,33 @@ def _structured(name, spec, compressor: Compressor):
     module = compressor.copy_of_base()
     report = prune_structured(module, compressor.data.x_train[:2], spec["channel_ratio"], int(spec.get("steps", 2)),
                               compressor.fine_tune(name))
-    return compressor.candidate(module, {"method": "structured pruning", "settings": spec, **report})
+    return {name: compressor.candidate(module, {"method": "structured pruning", "settings": spec, **report})}
 
 
 def _distillation(name, spec, compressor: Compressor):
+    """The student taught by the base, and (``compare_without_teacher``) the same student trained
+    alone from the same seed, as ``<name>_without_teacher``: the gap between them is the teacher's worth."""
+    import torch
+
     from forgeml.compression import DistillationLoss
     from forgeml.models import build_model
     from forgeml.training.candidates import fit_on
 
-    import torch
-
     data = compressor.data
     teacher = compressor.copy_of_base()
-    loss = DistillationLoss(teacher, spec.get("temperature", 4.0), spec.get("alpha", 0.7))
-    config = compressor.config(spec.get("training"))
+    variants = {name: DistillationLoss(teacher, spec.get("temperature", 4.0), spec.get("alpha", 0.7))}
+    if spec.get("compare_without_teacher", True):
+        variants[f"{name}_without_teacher"] = None
     results = {}
-    for variant, loss_fn in (("with_teacher", loss), ("without_teacher", None)):
-        if variant == "without_teacher" and not spec.get("compare_without_teacher", True):
-            continue
+    for variant, loss_fn in variants.items():
         torch.manual_seed(compressor.seed)
         student = build_model(spec["student"], data.shape, len(data.classes), *data.input_stats())
-        fit = fit_on(student, data, config, loss_fn=loss_fn, description=f"{name} ({variant.replace('_', ' ')})")
-        results[variant] = (student, fit, compressor.val_accuracy(student.cpu()))
-    student, fit, accuracy = results["with_teacher"]
-    extra = {
-        "method": "distillation", "settings": spec, "teacher_val_accuracy": compressor.val_accuracy(teacher.cpu()),
-        "student_val_accuracy": accuracy,
-        "student_without_teacher_val_accuracy": results["without_teacher"][2] if "without_teacher" in results else None,
-    }
-    return compressor.candidate(student, extra, model=spec["student"], history=fit.history)
+        fit = fit_on(student, data, compressor.config(spec.get("training")), loss_fn=loss_fn, description=variant)
+        extra = {"method": "distillation" if loss_fn else "student without teacher", "settings": spec,
+                 "teacher_val_accuracy": compressor.val_accuracy(teacher.cpu()),
+                 "student_val_accuracy": compressor.val_accuracy(student.cpu())}
+        results[variant] = compressor.candidate(student, extra, model=spec["student"], history=fit.history)
+    return results
 
 
 def compress_candidates(
@@ -155,7 +153,7 @@ def compress_candidates(
     experiment: dict[str, Any], train_params: dict[str, Any], params: dict[str, Any],
 ):
     """Return the compressed candidates and what to record about each (the training record, plus
-    ``compression``: method, settings, base and what changed)."""
+    ``compression``: method, settings, base and what changed). A method may add more than one."""
     from forgeml.compression.quantization import quantizable_layers
     from forgeml.training.candidates import tensor_splits
     from forgeml.training.loop import resolve_device
@@ -167,7 +165,7 @@ def compress_candidates(
     layers = quantizable_layers(candidates[base].module)
     for name, spec in methods.items():
         _check(name, spec, layers)
-    clash = set(methods) & set(candidates)
+    clash = {*methods, *(f"{n}_without_teacher" for n, s in methods.items() if s["method"] == "distillation")} & set(candidates)
     if clash:
         raise ConfigError(f"compress.methods names {sorted(clash)}, which train.candidates already uses; rename them.")
 
@@ -180,8 +178,8 @@ def compress_candidates(
         started = time.perf_counter()
         method = {"unstructured": _unstructured, "structured": _structured, "distillation": _distillation,
                   "int8": quantizer}[spec["method"]]
-        compressed[name], infos[name] = method(name, spec, compressor)
-        infos[name]["train_seconds"] = round(time.perf_counter() - started, 2)
+        for produced, (classifier, info) in method(name, spec, compressor).items():
+            compressed[produced], infos[produced] = classifier, {**info, "train_seconds": round(time.perf_counter() - started, 2)}
     return compressed, infos
 
 
@@ -212,7 +210,7 @@ class _Quantizer:
         if spec.get("mode") != "search":
             plan = QuantizationPlan.from_params({k: v for k, v in spec.items() if k != "method"})
             model = self.build(plan)
-            return compressor.candidate(model, {"method": "int8", "settings": spec, "plan": plan.describe(), **model.report})
+            return {name: compressor.candidate(model, {"method": "int8", "settings": spec, "plan": plan.describe(), **model.report})}
         plans = [QuantizationPlan.from_params(p) for p in spec.get("plans") or []] or fallback_plans(
             quantizable_layers(compressor.classifier.module)
         )
@@ -226,4 +224,4 @@ class _Quantizer:
             "search": {"trials": search.trials, "chosen": search.chosen, "inc_choice": search.inc_choice,
                        "meets_budget": search.meets_budget, "reason": search.reason},
         }
-        return compressor.candidate(model, extra)
+        return {name: compressor.candidate(model, extra)}

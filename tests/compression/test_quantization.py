@@ -1,0 +1,102 @@
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from compression_fixtures import accuracy
+
+from forgeml.compression import QuantizationPlan, quantize, search_quantization
+from forgeml.compression.quantization import fallback_plans, quantizable_layers
+from forgeml.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def static_int8(cancer, cancer_mlp):
+    return quantize(cancer_mlp, QuantizationPlan("static"), cancer.x_train)
+
+
+def test_static_int8_is_a_quarter_the_size_and_as_accurate(cancer, cancer_mlp, static_int8):
+    report = static_int8.report
+    assert report["int8_layers"] == quantizable_layers(cancer_mlp) and report["fp32_layers"] == []
+    assert report["quantized_int8_bytes"] <= 0.35 * report["quantized_fp32_bytes"]
+    fp32 = accuracy(cancer_mlp, cancer)
+    assert (fp32 - accuracy(static_int8, cancer)) / fp32 <= 0.01
+
+
+def test_dynamic_int8_with_layers_left_in_fp32(cancer, cancer_mlp):
+    layers = quantizable_layers(cancer_mlp)
+    model = quantize(cancer_mlp, QuantizationPlan("dynamic", "per_tensor", (layers[0],)), cancer.x_train)
+    assert model.report["fp32_layers"] == [layers[0]]
+    assert model.report["int8_layers"] == layers[1:]
+    assert accuracy(model, cancer) >= accuracy(cancer_mlp, cancer) - 0.02
+
+
+def test_the_quantized_model_loads_and_predicts_in_a_fresh_process(tmp_path, cancer, static_int8):
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(static_int8))
+    torch.save(cancer.x_val[:20], tmp_path / "inputs.pt")
+    expected = static_int8(cancer.x_val[:20]).argmax(1)
+    script = (
+        "import pickle, sys, torch; model = pickle.load(open(sys.argv[1], 'rb'));"
+        "print(model(torch.load(sys.argv[2])).argmax(1).tolist())"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.pkl"), str(tmp_path / "inputs.pt")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == str(expected.tolist())
+
+
+@pytest.mark.parametrize("plan, message", [
+    (QuantizationPlan("fp8"), "mode must be one of"),
+    (QuantizationPlan("static", "per_group"), "granularity must be one of"),
+    (QuantizationPlan("static", fp32_layers=("no.such.layer",)), "no.such.layer"),
+    (QuantizationPlan("static", fp32_layers=("1.1", "1.5", "1.9")), "nothing to quantize"),
+])
+def test_a_plan_inc_cannot_apply_fails_before_any_work(cancer, cancer_mlp, plan, message):
+    with pytest.raises(ConfigError, match=message):
+        quantize(cancer_mlp, plan, cancer.x_train)
+
+
+def test_unknown_settings_are_named():
+    with pytest.raises(ConfigError, match="w_bits"):
+        QuantizationPlan.from_params({"mode": "static", "w_bits": 4})
+
+
+def test_fallback_plans_keep_the_edges_in_fp32():
+    plans = fallback_plans(["a", "b", "c"])
+    assert plans[0] == QuantizationPlan("static") and all(p.fp32_layers in ((), ("a", "c")) for p in plans)
+    assert len(fallback_plans(["a", "b"])) == 2
+
+
+class Scripted:
+    """Plans mapped to (accuracy, latency ratio): the search's decisions, without INC's run time."""
+
+    def __init__(self, outcomes):
+        self.outcomes, self.built = outcomes, []
+
+    def build(self, plan):
+        self.built.append(plan)
+        return plan
+
+    def score(self, plan):
+        return self.outcomes[plan][0]
+
+    def latency(self, plan):
+        return self.outcomes[plan][1]
+
+
+PLANS = [QuantizationPlan("static"), QuantizationPlan("dynamic"), QuantizationPlan("static", fp32_layers=("x",))]
+
+
+def test_the_search_keeps_the_fastest_within_budget_where_inc_would_stop_at_the_first():
+    script = Scripted({PLANS[0]: (0.995, 0.9), PLANS[1]: (0.992, 0.6), PLANS[2]: (0.90, 0.4)})
+    result = search_quantization(PLANS, script.build, script.score, script.latency, 1.0, 0.01)
+    assert script.built == PLANS  # keeps going after the first within budget
+    assert result.inc_choice == 0 and result.chosen == 1 and result.meets_budget
+    assert [t["within_budget"] for t in result.trials] == [True, True, False]
+
+
+def test_when_nothing_fits_the_search_keeps_the_most_accurate_and_says_so():
+    script = Scripted({PLANS[0]: (0.90, 0.9), PLANS[1]: (0.95, 0.6), PLANS[2]: (0.93, 0.4)})
+    result = search_quantization(PLANS, script.build, script.score, script.latency, 1.0, 0.01)
+    assert result.chosen == 1 and not result.meets_budget and result.inc_choice is None
+    assert "no configuration" in result.reason and "5.00%" in result.reason

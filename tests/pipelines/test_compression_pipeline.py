@@ -1,0 +1,136 @@
+"""The compress stage end to end on breast cancer: every method a registered candidate, the issue's
+accuracy and size bars, cards and report, loading by version in a fresh process, and bad settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.pipelines.conftest import kedro, project_env, tracking_uri
+from tests.pipelines.test_project import COMPRESSED, MODEL, read_json
+
+REPORTS = "data/08_reporting/breast_cancer"
+
+
+@pytest.fixture
+def results(trained_project):
+    metrics = read_json(trained_project, f"{REPORTS}/metrics.json")
+    info = read_json(trained_project, "data/06_models/breast_cancer/compression_info.json")
+    return metrics, info
+
+
+def test_every_method_compresses_the_best_candidate_by_validation_loss(trained_project, results):
+    metrics, info = results
+    assert set(info) == COMPRESSED
+    training = read_json(trained_project, "data/06_models/breast_cancer/training_info.json")
+    torch_candidates = {n: t for n, t in training.items() if t.get("history")}
+    best = min(torch_candidates, key=lambda n: torch_candidates[n]["history"]["val_loss"][torch_candidates[n]["best_epoch"]])
+    assert {entry["compression"]["base"] for entry in info.values()} == {best}
+    for name in COMPRESSED:  # the same harness for every candidate: timed alternately against the base
+        assert metrics[name]["latency_b1_ratio_p50"] > 0 and metrics[name]["latency_b256_ratio_p95"] > 0
+
+
+def test_pruning_meets_the_issue_bars(results):
+    metrics, info = results
+    base = info["pruned_50"]["compression"]["base"]
+    assert info["pruned_50"]["compression"]["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
+    assert metrics["pruned_50"]["accuracy"] >= metrics[base]["accuracy"] - 0.01
+    channels = info["pruned_channels"]
+    assert channels["flops"] <= 0.7 * channels["compression"]["base_flops"]
+    assert channels["compression"]["parameters_after"] < channels["compression"]["parameters_before"]
+    assert metrics["pruned_channels"]["accuracy"] >= metrics[base]["accuracy"] - 0.015
+
+
+def test_int8_is_a_third_the_size_where_quantized_and_within_one_percent(results):
+    metrics, info = results
+    for name in ("int8_static", "int8_dynamic", "int8_tuned"):
+        compression = info[name]["compression"]
+        base = metrics[compression["base"]]["accuracy"]
+        assert compression["quantized_int8_bytes"] <= 0.35 * compression["quantized_fp32_bytes"]
+        assert (base - metrics[name]["accuracy"]) / base <= 0.01
+    search = info["int8_tuned"]["compression"]["search"]
+    assert len(search["trials"]) == 4 and search["meets_budget"]
+    chosen = search["trials"][search["chosen"]]
+    assert chosen["within_budget"]
+    assert chosen["latency_ratio"] == min(t["latency_ratio"] for t in search["trials"] if t["within_budget"])
+
+
+def test_the_distilled_student_is_a_third_the_size_and_keeps_97_percent(results):
+    metrics, info = results
+    distilled = info["distilled"]
+    assert distilled["parameters"] <= distilled["compression"]["base_parameters"] / 3
+    assert metrics["distilled"]["accuracy"] >= 0.97 * metrics[distilled["compression"]["base"]]["accuracy"]
+    # The teacher closes at least half the gap between the same student trained alone and itself.
+    teacher, alone = metrics[distilled["compression"]["base"]]["accuracy"], metrics["distilled_without_teacher"]["accuracy"]
+    if teacher > alone:
+        assert metrics["distilled"]["accuracy"] - alone >= 0.5 * (teacher - alone)
+
+
+def test_cards_and_report_are_written_and_logged(trained_project):
+    import mlflow
+
+    cards = trained_project / REPORTS / "compression/cards"
+    assert {p.stem for p in cards.glob("*.md")} == COMPRESSED | {"index"}
+    card = (cards / "int8_tuned.md").read_text()
+    for needed in ("Accuracy-aware search", "INC's own autotune", "left in FP32", "torch 2.", "thread(s)", "latency, batch 256"):
+        assert needed in card
+    report = (trained_project / REPORTS / "compression/report.md").read_text()
+    assert all(f"| {name} |" in report for name in COMPRESSED | {"mlp"})
+    assert (trained_project / REPORTS / "compression/pareto.png").stat().st_size > 10_000
+
+    client = mlflow.MlflowClient(tracking_uri(trained_project))
+    registered = read_json(trained_project, f"{REPORTS}/promotion.json")["registered"]
+    run_id = registered["pruned_channels"]["run_id"]
+    assert client.get_run(run_id).data.tags["forgeml.compression.method"] == "structured pruning"
+    assert "compression_card.md" in {a.path for a in client.list_artifacts(run_id)}
+    release = client.get_run(client.get_run(run_id).data.tags["mlflow.parentRunId"])
+    assert {a.path for a in client.list_artifacts(release.info.run_id, "compression")} == {
+        "compression/report.md", "compression/pareto.png"}
+
+
+@pytest.mark.parametrize("candidate", ["int8_tuned", "pruned_50"])
+def test_a_compressed_version_loads_in_a_fresh_process_and_reproduces_its_accuracy(trained_project, candidate):
+    version = read_json(trained_project, f"{REPORTS}/promotion.json")["registered"][candidate]["version"]
+    script = f"""
+import mlflow, numpy as np, pandas as pd
+mlflow.set_registry_uri({tracking_uri(trained_project)!r})
+test = pd.read_parquet("data/05_model_input/breast_cancer/test.parquet")
+model = mlflow.pyfunc.load_model("models:/{MODEL}/{version}")
+print(float(np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy())))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=trained_project, env=project_env(),
+                            capture_output=True, text=True, check=True)
+    reported = read_json(trained_project, f"{REPORTS}/metrics.json")[candidate]["accuracy"]
+    assert float(result.stdout.strip().splitlines()[-1]) == pytest.approx(reported)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("compress.methods.pruned_50.sparsity=1.5", "compress.methods.pruned_50.sparsity must be a number strictly between 0 and 1"),
+    ("compress.methods.pruned_channels.channel_ratio=0", "channel_ratio must be a number strictly between 0 and 1"),
+    ("compress.methods.int8_static.granularity=per_group", "granularity must be one of per_channel, per_tensor"),
+    ("compress.methods.int8_static.mode=fp8", "mode must be one of static, dynamic"),
+], ids=["sparsity", "channel-ratio", "granularity", "mode"])
+def test_bad_compression_settings_fail_before_any_work(trained_project, setting, message):
+    saved = trained_project / "data/06_models/breast_cancer/compressed_candidates.pkl"
+    before = saved.read_bytes()
+    result = kedro(trained_project, "--pipelines", "compress", "--params", setting, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+    assert "fine-tune" not in result.stderr + result.stdout
+    assert saved.read_bytes() == before
+
+
+def test_the_compression_benchmark_reports_every_method_side_by_side(trained_project, tmp_path):
+    from tests.pipelines.conftest import REPO
+
+    subprocess.run([sys.executable, "benchmarks/compression.py", "--root", str(trained_project), "--pairs", "3",
+                    "--out", str(tmp_path)], cwd=REPO, env=project_env(), check=True, capture_output=True)
+    report = json.loads((tmp_path / "compression_breast_cancer.json").read_text())
+    assert {row["candidate"] for row in report["rows"]} == COMPRESSED
+    for row in report["rows"]:
+        assert row["latency_b1_ratio_p50"] > 0 and row["latency_b256_ratio_p95"] > 0 and row["tensor_bytes_ratio"] > 0
+    assert set(report["distillation"]) == {"distilled"}
+    assert "gap closed" in (tmp_path / "compression_breast_cancer.md").read_text()
