@@ -203,3 +203,24 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     assert client.get_model_version_by_alias("my_images", "champion").version == champion
     assert len(client.search_model_versions("name='my_images'")) == versions
     assert (user_project / "data/05_model_input/my_images/train.parquet").read_bytes() == train_before
+
+
+def test_compressing_the_digits_resnet_meets_the_issue_bars(digits_project):
+    metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
+    info = read_json(digits_project, "data/06_models/digits/compression_info.json")
+    base_name = info["pruned_50"]["compression"]["base"]
+    base = metrics[base_name]["accuracy"]
+    assert read_json(digits_project, "data/06_models/digits/training_info.json")[base_name]["family"] in ("resnet", "densenet")
+    assert info["pruned_50"]["compression"]["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
+    assert metrics["pruned_50"]["accuracy"] >= base - 0.01
+    assert info["pruned_channels"]["flops"] <= 0.7 * info["pruned_channels"]["compression"]["base_flops"]
+    assert metrics["pruned_channels"]["accuracy"] >= base - 0.015
+    for name in ("int8_static", "int8_dynamic", "int8_tuned"):
+        compression = info[name]["compression"]
+        assert compression["quantized_int8_bytes"] <= 0.35 * compression["quantized_fp32_bytes"]
+        assert (base - metrics[name]["accuracy"]) / base <= 0.01
+    student = info["distilled_resnet"]
+    assert student["parameters"] <= student["compression"]["base_parameters"] / 3
+    assert metrics["distilled_resnet"]["accuracy"] >= 0.97 * base
+    alone = metrics["distilled_resnet_without_teacher"]["accuracy"]
+    assert metrics["distilled_resnet"]["accuracy"] - alone >= 0.5 * (base - alone)

@@ -157,7 +157,7 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
 
     layers = quantizable_layers(module)
     plan.check(layers)
-    example = (calibration[:2],)
+    example = (calibration[:2].clone(),)  # a view would save the whole calibration tensor with the model
     dynamic_batch = ({0: Dim("batch")},)
     exported = export(copy.deepcopy(module).cpu().eval(), example, dynamic_shapes=dynamic_batch)
     prepared = prepare(exported, plan.inc_config())

@@ -73,20 +73,35 @@ class Compressor:
         options.pop("seed", None)
         return _train_config(options, self.seed)
 
+    def augmentation(self):
+        """The base's augmentation policy, built for the data: pruned models fine-tune and students learn
+        on the inputs the base learned on (a teacher's knowledge transfers best on those)."""
+        from forgeml.data.augmentation import build_augmentation
+
+        policy = self.info.get("augmentation")
+        return build_augmentation(policy, self.data.shape[1:]) if policy else None
+
     def fine_tune(self, name: str):
         from forgeml.training.candidates import fit_on
 
         config = self.config(self.params.get("fine_tune"))
-        return lambda module: fit_on(module.to(self.data.device), self.data, config, description=f"{name} fine-tune")
+        return lambda module: fit_on(module.to(self.data.device), self.data, config, description=f"{name} fine-tune",
+                                     augment=self.augmentation())
 
     def copy_of_base(self):
         return copy.deepcopy(self.classifier.module).to(self.data.device)
+
+    @staticmethod
+    def flat(inputs):
+        """Rows as the registered models receive them (image models reshape flat pixel rows themselves);
+        an exported INT8 model accepts only the shape it was exported with."""
+        return inputs.flatten(1).cpu()
 
     def val_accuracy(self, module) -> float:
         import torch
 
         with torch.no_grad():
-            predicted = module(self.data.x_val.cpu()).argmax(1)
+            predicted = module(self.flat(self.data.x_val)).argmax(1)
         return float((predicted == self.data.y_val.cpu()).float().mean())
 
     def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
@@ -95,7 +110,8 @@ class Compressor:
 
         module = module.cpu().eval()
         info = {
-            "family": self.info["family"], "model": model or self.info["model"], "training": self.base_training,
+            "family": (model or self.info["model"])["family"], "model": model or self.info["model"],
+            "training": self.base_training, "augmentation": self.info.get("augmentation") or {},
             "history": history or {}, "device": str(self.data.device),
             "parameters": count_parameters(module) if extra.get("method") != "int8" else self.info["parameters"],
             "flops": count_flops(module, self.data.shape) if extra.get("method") != "int8" else self.info["flops"],
@@ -140,7 +156,8 @@ def _distillation(name, spec, compressor: Compressor):
     for variant, loss_fn in variants.items():
         torch.manual_seed(compressor.seed)
         student = build_model(spec["student"], data.shape, len(data.classes), *data.input_stats())
-        fit = fit_on(student, data, compressor.config(spec.get("training")), loss_fn=loss_fn, description=variant)
+        fit = fit_on(student, data, compressor.config(spec.get("training")), loss_fn=loss_fn, description=variant,
+                     augment=compressor.augmentation())
         extra = {"method": "distillation" if loss_fn else "student without teacher", "settings": spec,
                  "teacher_val_accuracy": compressor.val_accuracy(teacher.cpu()),
                  "student_val_accuracy": compressor.val_accuracy(student.cpu())}
@@ -191,13 +208,13 @@ class _Quantizer:
 
         self.compressor = compressor
         self.settings = settings
-        calibration = compressor.data.x_train[: int(settings.get("calibration_rows", 512))].cpu()
+        calibration = compressor.flat(compressor.data.x_train[: int(settings.get("calibration_rows", 512))])
         self.build = cache(lambda plan: quantize(compressor.classifier.module, plan, calibration))
 
     def latency_ratio(self, model) -> float:
         from forgeml.evaluate.footprint import measure_latency_side_by_side
 
-        batch = self.compressor.data.x_val[: int(self.settings.get("search_batch", 256))].cpu()
+        batch = self.compressor.flat(self.compressor.data.x_val[: int(self.settings.get("search_batch", 256))])
         timings = measure_latency_side_by_side(
             [self.compressor.classifier.module, model], batch, pairs=int(self.settings.get("search_pairs", 15)),
             threads=int(self.settings.get("threads", 1)),
