@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.pipelines.conftest import kedro, project_env, tracking_uri
@@ -58,15 +59,16 @@ def test_int8_is_a_third_the_size_where_quantized_and_within_one_percent(results
     assert chosen["latency_ratio"] == min(t["latency_ratio"] for t in search["trials"] if t["within_budget"])
 
 
-def test_the_distilled_student_is_a_third_the_size_and_keeps_97_percent(results):
+def test_the_distilled_student_is_a_third_the_size_and_keeps_97_percent(trained_project, results):
     metrics, info = results
     distilled = info["distilled"]
     assert distilled["parameters"] <= distilled["compression"]["base_parameters"] / 3
     assert metrics["distilled"]["accuracy"] >= 0.97 * metrics[distilled["compression"]["base"]]["accuracy"]
-    # The teacher closes at least half the gap between the same student trained alone and itself.
+    # The teacher closes at least half the gap between the same student trained alone and itself (when the
+    # student alone already matches the teacher, it must not do worse), give or take one test row.
     teacher, alone = metrics[distilled["compression"]["base"]]["accuracy"], metrics["distilled_without_teacher"]["accuracy"]
-    if teacher > alone:
-        assert metrics["distilled"]["accuracy"] - alone >= 0.5 * (teacher - alone)
+    one_row = 1 / len(pd.read_parquet(trained_project / "data/05_model_input/breast_cancer/test.parquet"))
+    assert metrics["distilled"]["accuracy"] >= alone + 0.5 * max(0.0, teacher - alone) - one_row
 
 
 def test_cards_and_report_are_written_and_logged(trained_project):

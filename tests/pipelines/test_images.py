@@ -222,5 +222,8 @@ def test_compressing_the_digits_resnet_meets_the_issue_bars(digits_project):
     student = info["distilled_resnet"]
     assert student["parameters"] <= student["compression"]["base_parameters"] / 3
     assert metrics["distilled_resnet"]["accuracy"] >= 0.97 * base
+    # The teacher closes at least half the gap between the same student trained alone and itself (often the
+    # student alone already matches the teacher here: then it must not do worse), give or take one test image.
     alone = metrics["distilled_resnet_without_teacher"]["accuracy"]
-    assert metrics["distilled_resnet"]["accuracy"] - alone >= 0.5 * (base - alone)
+    one_image = 1 / len(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet"))
+    assert metrics["distilled_resnet"]["accuracy"] >= alone + 0.5 * max(0.0, base - alone) - one_image
