@@ -60,7 +60,9 @@ def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(digits_proje
     assert metrics["resnet"]["accuracy"] > metrics["sklearn_logreg"]["accuracy"]
     best = read_json(digits_project, "data/06_models/digits/best_params.json")
     assert best["candidate"] == "resnet" and len(best["overrides"]["model"]["layers"]) in (2, 3)
-    assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"]  # tuning never loses to its baseline here
+    # Tuning minimises validation loss, not test accuracy: on 360 test images it may trail its baseline by one.
+    one_image = 1 / len(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet"))
+    assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"] - one_image
 
 
 def test_every_candidate_gets_robustness_curves(digits_project):
@@ -114,6 +116,10 @@ USER_CONF = {
         "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
     ),
     "parameters_tune.yml": "tune:\n  n_trials: 5\n  progress: false\n",
+    "parameters_compress.yml": (  # a user may switch methods off: here, all but two
+        "compress:\n  fine_tune: {epochs: 3}\n  methods:\n    pruned_50: null\n    int8_dynamic: null\n"
+        "    int8_tuned: null\n    distilled: null\n"
+    ),
     "parameters_train.yml": (
         "train:\n  defaults: {epochs: 30, progress: false}\n  candidates:\n"
         "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
@@ -157,7 +163,9 @@ def test_a_folder_of_user_images_trains_and_registers_through_configuration_alon
     manifest = pd.read_parquet(user_project / "data/02_intermediate/my_images/image_manifest.parquet")
     assert len(manifest) == 120 and manifest["path"].str.endswith(".png").all()
     metrics = read_json(user_project, "data/08_reporting/my_images/metrics.json")
-    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet", "tuned"}
+    compressed = {"pruned_channels", "int8_static"}
+    assert set(read_json(user_project, "data/06_models/my_images/compression_info.json")) == compressed
+    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet", "tuned"} | compressed
     assert max(m["accuracy"] for m in metrics.values()) >= 0.9
     client = client_for(user_project)
     assert client.get_model_version_by_alias("my_images", "champion").version

@@ -214,7 +214,7 @@ class _Quantizer:
     def latency_ratio(self, model) -> float:
         from forgeml.evaluate.footprint import measure_latency_side_by_side
 
-        batch = self.compressor.flat(self.compressor.data.x_val[: int(self.settings.get("search_batch", 256))])
+        batch = self.compressor.flat(self.compressor.data.x_val)  # the rows accuracy is scored on: one shape, one compile
         timings = measure_latency_side_by_side(
             [self.compressor.classifier.module, model], batch, pairs=int(self.settings.get("search_pairs", 15)),
             threads=int(self.settings.get("threads", 1)),
