@@ -36,7 +36,8 @@ class QuantizationPlan:
 
     @classmethod
     def from_params(cls, params: dict) -> "QuantizationPlan":
-        unknown = set(params) - {"mode", "granularity", "fp32_layers"}
+        """A plan from a parameters block (a method's own block may carry its ``method`` key too)."""
+        unknown = set(params) - {"method", "mode", "granularity", "fp32_layers"}
         if unknown:
             raise ConfigError(f"Unknown quantization settings {sorted(unknown)}; known: mode, granularity, fp32_layers.")
         return cls(params.get("mode", "static"), params.get("granularity", "per_channel"),

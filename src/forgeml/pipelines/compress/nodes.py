@@ -50,7 +50,7 @@ def _check(name: str, spec: dict[str, Any], layers: list[str]) -> None:
                 QuantizationPlan.from_params(plan).check(layers)
             check_fraction(spec.get("tolerable_loss"), f"compress.methods.{name}.tolerable_loss")
         else:
-            QuantizationPlan.from_params({k: v for k, v in spec.items() if k not in ("method",)}).check(layers)
+            QuantizationPlan.from_params(spec).check(layers)
     elif method == "distillation":
         if not (spec.get("student") or {}).get("family"):
             raise ConfigError(f"compress.methods.{name}.student needs a model `family` (and its options).")
@@ -106,15 +106,18 @@ class Compressor:
 
     def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
         """The candidate and what to record about it, in the shape the training stage records."""
+        from forgeml.compression import QuantizedModule
         from forgeml.models import TorchClassifier, count_flops, count_parameters
 
         module = module.cpu().eval()
+        # Quantization keeps the base's structure: same parameters and FLOPs (no weights left to count here).
+        same_structure = isinstance(module, QuantizedModule)
         info = {
             "family": (model or self.info["model"])["family"], "model": model or self.info["model"],
             "training": self.base_training, "augmentation": self.info.get("augmentation") or {},
             "history": history or {}, "device": str(self.data.device),
-            "parameters": count_parameters(module) if extra.get("method") != "int8" else self.info["parameters"],
-            "flops": count_flops(module, self.data.shape) if extra.get("method") != "int8" else self.info["flops"],
+            "parameters": self.info["parameters"] if same_structure else count_parameters(module),
+            "flops": self.info["flops"] if same_structure else count_flops(module, self.data.shape),
             "compression": {"base": self.base, "base_parameters": self.info["parameters"], "base_flops": self.info["flops"],
                             **extra},
         }
@@ -225,7 +228,7 @@ class _Quantizer:
         from forgeml.compression.quantization import QuantizationPlan, fallback_plans, quantizable_layers, search_quantization
 
         if spec.get("mode") != "search":
-            plan = QuantizationPlan.from_params({k: v for k, v in spec.items() if k != "method"})
+            plan = QuantizationPlan.from_params(spec)
             model = self.build(plan)
             return {name: compressor.candidate(model, {"method": "int8", "settings": spec, "plan": plan.describe(), **model.report})}
         plans = [QuantizationPlan.from_params(p) for p in spec.get("plans") or []] or fallback_plans(
