@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export KEDRO_DISABLE_TELEMETRY := 1
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
@@ -11,7 +12,7 @@ WORKERS ?= 2
 ENV ?= $(if $(filter breast_cancer,$(EXPERIMENT)),local,$(EXPERIMENT))
 PG := postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run tune test ui mlflow-server bench dvc-yaml
+.PHONY: install run tune retrain serve test ui mlflow-server bench dvc-yaml airflow-dag
 
 install: $(STAMP)
 
@@ -21,6 +22,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# The tests also need Airflow (to import the retrain DAG) and Chromium (to look at the MLflow UI).
+$(TEST_STAMP): $(STAMP)
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev,airflow]"
+	command -v chromium >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; }
+	touch $(TEST_STAMP)
 
 .dvc/config:
 	dvc init --quiet $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
@@ -38,8 +46,18 @@ run: install .dvc/config
 tune: install
 	kedro run --env $(ENV) --pipelines tune --params tune.workers=$(WORKERS)
 
+## retrain: retrain the champion's recipe of EXPERIMENT if its raw data changed; promote only past the gate
+##          (what cron or a systemd timer calls; see README, Scheduling)
+retrain: install
+	forgeml retrain --env $(ENV)
+
+## serve: the champion of EXPERIMENT over HTTP on http://127.0.0.1:5002/invocations
+serve: install
+	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
+	  --env-manager local --host 127.0.0.1 --port 5002
+
 ## test: the whole test suite
-test: install
+test: $(TEST_STAMP)
 	pytest
 
 ## ui: the MLflow UI over the embedded store, on http://127.0.0.1:5000
@@ -62,6 +80,10 @@ bench: install
 	python benchmarks/compression.py --experiment digits
 	python benchmarks/augmentation_robustness.py
 	python benchmarks/tuning.py
+
+## airflow-dag: regenerate the retrain DAG in airflow/dags with kedro-airflow (from airflow/dag_template.j2)
+airflow-dag: $(TEST_STAMP)
+	kedro airflow create --pipelines retrain --group-by namespace --env $(ENV) -j airflow/dag_template.j2 -t airflow/dags
 
 ## dvc-yaml: regenerate dvc.yaml after changing a pipeline or the catalog
 dvc-yaml: install

@@ -63,3 +63,89 @@ def suggest_suite_command(table: Path, target: str, name: str | None) -> None:
         raise click.ClickException(f"{table} has no column {target!r}; its columns: {', '.join(frame.columns)}")
     suite = {"data": {"validation": {"suites": {name or table.stem: suggest_suite(frame, target)}}}}
     click.echo(yaml.safe_dump(suite, sort_keys=False, default_flow_style=None, width=120))
+
+
+TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the embedded store (conf/base/mlflow.yml)
+_registry_options = [
+    click.option("--model", required=True, help="The registered model (an experiment's name, e.g. breast_cancer)."),
+    click.option("--reason", required=True, help="Why: kept on the version's tags and in the audit log."),
+    click.option("--by", "actor", default=None, help="Who moves it (default: your user name)."),
+    click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry."),
+    click.option("--audit-log", type=click.Path(path_type=Path), default=None,
+                 help="Append-only audit log [default: data/08_reporting/MODEL/audit.jsonl]."),
+]
+
+
+def _registry_command(function):
+    for option in reversed(_registry_options):
+        function = option(function)
+    return function
+
+
+def _move_alias(move, model: str, tracking_uri: str, audit_log: Path | None) -> None:
+    import getpass
+
+    import mlflow
+
+    from forgeml.errors import ForgeMLError
+    from forgeml.registry.audit import append_records
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        record = move(f"{getpass.getuser()} (by hand)")
+    except ForgeMLError as error:
+        raise click.ClickException(str(error)) from None
+    append_records(audit_log or Path("data/08_reporting") / model / "audit.jsonl", [record])
+    click.echo(f"{model}@{record['alias']}: version {record['previous']} -> {record['version']} ({record['reason']}).")
+
+
+@main.command()
+@_registry_command
+@click.option("--version", required=True, help="The version to make champion.")
+@click.option("--alias", default="champion", show_default=True)
+def promote(model: str, version: str, reason: str, actor: str | None, tracking_uri: str, audit_log: Path | None,
+            alias: str) -> None:
+    """Point the champion alias at a version by hand (the gate is skipped, the move is recorded)."""
+    from forgeml.registry.tracking import promote as promote_version
+
+    _move_alias(lambda user: promote_version(model, version, alias, reason, actor or user, rule="manual"),
+                model, tracking_uri, audit_log)
+
+
+@main.command()
+@_registry_command
+@click.option("--alias", default="champion", show_default=True)
+def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audit_log: Path | None, alias: str) -> None:
+    """Point the champion alias back at the version it pointed at before its last move."""
+    from forgeml.registry.tracking import rollback as rollback_alias
+
+    _move_alias(lambda user: rollback_alias(model, reason, actor or user, alias), model, tracking_uri, audit_log)
+
+
+@main.command(name="retrain")
+@click.option("--env", default="local", show_default=True,
+              help="The Kedro env of the experiment (local: the base experiment; or a conf folder).")
+@click.option("--wait", is_flag=True, help="Wait for a retrain that is already running, instead of stopping.")
+def retrain_command(env: str, wait: bool) -> None:
+    """Retrain the champion's recipe if the raw data changed, and promote it only past the gate.
+
+    For cron or a systemd timer: with no new data it does nothing (exit 0); a second retrain of the
+    same experiment stops (exit 3) or waits (--wait); bad data or settings exit 2.
+    """
+    import sys
+
+    from forgeml.errors import ForgeMLError
+    from forgeml.scheduling import RetrainBusy, retrain
+
+    try:
+        promotion = retrain(Path.cwd(), env, wait, echo=click.echo)
+    except RetrainBusy as error:
+        click.secho(str(error), fg="yellow", err=True)
+        sys.exit(3)
+    except ForgeMLError as error:
+        click.secho(f"ForgeML stopped: {type(error).__name__}\n{error}", fg="red", err=True)
+        sys.exit(2)
+    if promotion is not None:
+        verdict = "promoted to champion" if promotion["promoted"] else f"not promoted (rule: {promotion['rule']})"
+        click.echo(f"Retrained as version {promotion['challenger']['version']}: {verdict}. {promotion['reason']}.")

@@ -10,6 +10,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 DATA_DATASET = "table"  # the validated table every later stage trains and evaluates on
+SOURCE_DATASET = "source_table"  # the raw data: a user's file, or a bundled data set
 
 
 def _git(*args: str) -> str:
@@ -26,6 +27,20 @@ def file_md5(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def source_hash(catalog) -> str | None:
+    """The raw data's version: DVC's MD5 of the source file, or for bundled data (no file) an MD5 of its
+    content. ``forgeml retrain`` compares it with the champion's to notice new or changed data."""
+    if SOURCE_DATASET not in catalog:
+        return None
+    filepath = getattr(catalog[SOURCE_DATASET], "_filepath", None)
+    if filepath is not None:
+        return file_md5(Path(str(filepath))) if Path(str(filepath)).is_file() else None
+    import pandas as pd
+
+    frame = catalog.load(SOURCE_DATASET)
+    return "content-" + hashlib.md5(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
 class LineageHooks:
@@ -54,4 +69,7 @@ class LineageHooks:
         if filepath is not None and Path(str(filepath)).exists():
             tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
             tags["forgeml.data_path"] = str(filepath)
+        raw = source_hash(catalog)
+        if raw is not None:
+            tags["forgeml.raw_md5"] = raw
         mlflow.set_tags(tags)

@@ -6,7 +6,7 @@ stage instead of ``data``; `make run EXPERIMENT=NAME` and the generated dvc.yaml
 
 from kedro.pipeline import Pipeline
 
-from forgeml.pipelines import compress, data, evaluate, images, release, train, tune
+from forgeml.pipelines import compress, data, evaluate, images, release, retrain, train, tune
 
 STAGES = ("data", "tune", "train", "compress", "evaluate", "release")
 
@@ -25,6 +25,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "compress": compress.create_pipeline(),
         "evaluate": evaluate.create_pipeline(),
         "release": release.create_pipeline(),
+        "retrain": retrain.create_pipeline(),  # not a stage: `forgeml retrain` runs it when the raw data changes
     }
     pipelines["__default__"] = sum((pipelines[stage] for stage in STAGES), Pipeline([]))
     return pipelines

@@ -10,7 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forgeml.registry.model_card import model_card
+
 LINEAGE_PREFIX = "forgeml."
+RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml retrain` trains again
+RECIPE_KEYS = ("model", "training", "augmentation")
 
 
 def _pip_requirements() -> list[str]:
@@ -34,13 +38,16 @@ def log_and_register_candidate(
     registered_model: str,
     figures: dict[str, Any] | None = None,
     texts: dict[str, str] | None = None,
+    card: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Log ``name`` in a run nested under the active run, register it, and return its run and version.
 
     The run holds the candidate's parameters, test metrics, epoch curves, confusion matrix,
     robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure) and ``texts``
-    (artifact file name -> text), and the model. A compressed candidate also gets its compression
-    settings as parameters and its method as a tag.
+    (artifact file name -> text), its recipe (what `forgeml retrain` trains again) and the model. A
+    compressed candidate also gets its compression settings as parameters and its method as a tag.
+    The version gets a model card (``card``: intended_use, limitations) as its description and as
+    ``model_card.md`` in the run.
     """
     import matplotlib.pyplot as plt
     import mlflow
@@ -81,6 +88,7 @@ def log_and_register_candidate(
             mlflow.log_figure(extra, artifact)
         for artifact, text in (texts or {}).items():
             mlflow.log_text(text, artifact)
+        mlflow.log_dict({key: training.get(key) for key in RECIPE_KEYS}, RECIPE_ARTIFACT)
         plt.close("all")  # logged; keeps memory flat over many candidates
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -95,17 +103,28 @@ def log_and_register_candidate(
     client.set_model_version_tag(registered_model, version, "forgeml.candidate", name)
     for key, value in lineage.items():
         client.set_model_version_tag(registered_model, version, key, value)
+    card_text = model_card(
+        registered_model, version, name, training, evaluation["metrics"], lineage, run.info.run_id,
+        parent.info.run_id if parent else None, **(card or {"intended_use": "Not stated.", "limitations": "Not stated."}),
+    )
+    client.log_text(run.info.run_id, card_text, "model_card.md")
+    client.update_model_version(registered_model, version, description=card_text)
     return {"run_id": run.info.run_id, "version": version, "model_uri": f"models:/{registered_model}/{version}"}
 
 
-def champion_version(registered_model: str) -> str | None:
+def alias_version(registered_model: str, alias: str) -> str | None:
+    """The version ``alias`` points at, or None when it points nowhere (or the model is not registered)."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        return mlflow.MlflowClient().get_model_version_by_alias(registered_model, "champion").version
+        return str(mlflow.MlflowClient().get_model_version_by_alias(registered_model, alias).version)
     except MlflowException:
         return None
+
+
+def champion_version(registered_model: str) -> str | None:
+    return alias_version(registered_model, "champion")
 
 
 def predict_with_version(registered_model: str, version: str, features: pd.DataFrame) -> np.ndarray:
@@ -114,22 +133,73 @@ def predict_with_version(registered_model: str, version: str, features: pd.DataF
     return np.asarray(mlflow.pyfunc.load_model(f"models:/{registered_model}/{version}").predict(features))
 
 
-def promote(registered_model: str, version: str, alias: str, reason: str, actor: str | None = None) -> dict[str, str]:
-    """Point ``alias`` at ``version`` and record who moved it, when and why on the version's tags."""
+def _existing_version(client, registered_model: str, version: str):
+    from mlflow.exceptions import MlflowException
+
+    from forgeml.errors import ConfigError
+
+    try:
+        return client.get_model_version(registered_model, str(version))
+    except MlflowException:
+        known = sorted((str(v.version) for v in client.search_model_versions(f"name = '{registered_model}'")), key=int)
+        raise ConfigError(
+            f"Registered model {registered_model!r} has no version {version}"
+            + (f"; its versions: {', '.join(known)}." if known else " (no such registered model, or no versions).")
+        ) from None
+
+
+def promote(
+    registered_model: str, version: str, alias: str, reason: str, actor: str | None = None, rule: str = "manual",
+) -> dict[str, Any]:
+    """Point ``alias`` at ``version``; record who moved it, when, why, by which rule and from which version
+    on the version's tags. Returns the record, for the audit log."""
     import mlflow
 
     client = mlflow.MlflowClient()
+    version = str(_existing_version(client, registered_model, version).version)
     record = {
+        "event": "alias moved",
+        "model": registered_model,
         "alias": alias,
         "version": version,
+        "previous": alias_version(registered_model, alias),
         "by": actor or f"{getpass.getuser()} (forgeml pipeline)",
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rule": rule,
         "reason": reason,
     }
     client.set_registered_model_alias(registered_model, alias, version)
-    for key in ("by", "at", "reason"):
-        client.set_model_version_tag(registered_model, version, f"forgeml.{alias}.{key}", record[key])
+    for key in ("by", "at", "rule", "reason", "previous"):
+        client.set_model_version_tag(registered_model, version, f"forgeml.{alias}.{key}", str(record[key]))
     return record
+
+
+def rollback(registered_model: str, reason: str, actor: str | None = None, alias: str = "champion") -> dict[str, Any]:
+    """Point ``alias`` back at the version it pointed at before its last move (a second rollback undoes the first)."""
+    import mlflow
+
+    from forgeml.errors import ConfigError
+
+    current = alias_version(registered_model, alias)
+    if current is None:
+        raise ConfigError(f"Registered model {registered_model!r} has no {alias!r} alias to roll back.")
+    previous = mlflow.MlflowClient().get_model_version(registered_model, current).tags.get(f"forgeml.{alias}.previous")
+    if previous in (None, "None"):
+        raise ConfigError(f"Version {current} of {registered_model!r} was the first {alias}: there is nothing to roll back to.")
+    return promote(registered_model, previous, alias, reason, actor, rule="rollback")
+
+
+def champion_recipe(registered_model: str) -> tuple[str, dict[str, Any]]:
+    """The champion's version and recipe (model, training and augmentation settings it was trained with)."""
+    import mlflow
+
+    from forgeml.errors import ConfigError
+
+    version = champion_version(registered_model)
+    if version is None:
+        raise ConfigError(f"Registered model {registered_model!r} has no champion yet: run `make run` first.")
+    run_id = mlflow.MlflowClient().get_model_version(registered_model, version).run_id
+    return version, mlflow.artifacts.load_dict(f"runs:/{run_id}/{RECIPE_ARTIFACT}")
 
 
 def tag_active_run(tags: dict[str, Any]) -> None:

@@ -133,7 +133,8 @@ def train_candidate(
     model_spec, training = dict(spec["model"]), dict(spec.get("training") or {})
     x_train, y_train = _split_xy(train, target)
     if model_spec["family"] in REFERENCE_FAMILIES:
-        return _fit_reference(model_spec, x_train, y_train, seed), {"family": model_spec["family"], "device": "cpu"}
+        return _fit_reference(model_spec, x_train, y_train, seed), {"family": model_spec["family"], "model": model_spec,
+                                                                   "device": "cpu"}
 
     config = _train_config(training, seed)
     policy = spec.get("augmentation") or {}

@@ -19,10 +19,11 @@ PREVIEW_IMAGES = 8
 def register_candidates(
     candidates: dict[str, Any], compressed_candidates: dict[str, Any], training_info: dict[str, Any],
     compression_info: dict[str, Any], compression_cards: dict[str, Any], evaluation: dict[str, Any],
-    train: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any],
+    train: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    """Log and register each candidate, trained or compressed. One that trained with augmentation
-    also gets a preview grid of augmented training images in its run; a compressed one, its card."""
+    """Log and register each candidate, trained or compressed, with its model card. One that trained
+    with augmentation also gets a preview grid of augmented training images in its run; a compressed
+    one, its compression card."""
     registrations = {}
     infos = {**training_info, **compression_info}
     for name, classifier in {**candidates, **compressed_candidates}.items():
@@ -32,7 +33,7 @@ def register_candidates(
         texts = {"compression_card.md": card() if callable(card) else card} if card else {}
         registrations[name] = log_and_register_candidate(
             name, classifier, infos[name], evaluation[name], test, experiment["target"], experiment["name"],
-            figures, texts,
+            figures, texts, release["model_card"],
         )
     return registrations
 
@@ -80,10 +81,12 @@ def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> floa
 
 def promote_challenger(
     registrations: dict[str, dict[str, str]], evaluation: dict[str, Any], test: pd.DataFrame,
-    experiment: dict[str, Any], params: dict[str, Any],
-) -> dict[str, Any]:
-    """Score challenger and champion from their registered models on the same test split, then decide."""
+    splits_validation: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Score challenger and champion from their registered models on the same test split, run the gate
+    (forgeml.registry.promotion), and return the decision and the audit records of this release."""
     from forgeml.errors import ConfigError
+    from forgeml.registry.promotion import constraint_failures, mcnemar_p_value
 
     metric = params["primary_metric"]
     if metric not in LABEL_METRICS:
@@ -93,28 +96,43 @@ def promote_challenger(
 
     challenger = pick_challenger({n: e["metrics"] for n, e in evaluation.items()}, metric)
     version = registrations[challenger]["version"]
-    challenger_score = _label_score(metric, labels, predict_with_version(model_name, version, features))
+    challenger_predicted = predict_with_version(model_name, version, features)
+    challenger_score = _label_score(metric, labels, challenger_predicted)
     champion = champion_version(model_name)
-    champion_score = None if champion is None else _label_score(
-        metric, labels, predict_with_version(model_name, champion, features)
-    )
-    decision = decide_promotion(challenger_score, champion_score, params["min_improvement"], metric)
-    moves = [promote(model_name, version, "challenger", f"best {metric} of this run's candidates")]
+    champion_score, p_value = None, None
+    if champion is not None:
+        champion_predicted = predict_with_version(model_name, champion, features)
+        champion_score = _label_score(metric, labels, champion_predicted)
+        p_value = mcnemar_p_value(challenger_predicted == labels, champion_predicted == labels)
+    failures = constraint_failures(evaluation[challenger]["metrics"], params.get("constraints") or {},
+                                   bool(splits_validation["success"]))
+    decision = decide_promotion(challenger_score, champion_score, params["min_improvement"], metric,
+                                p_value if p_value is not None else 0.0, params["significance"], failures)
+    moves = [promote(model_name, version, "challenger", f"best {metric} of this run's candidates", rule="best candidate")]
     if decision["promote"]:
-        moves.append(promote(model_name, version, "champion", decision["reason"]))
+        moves.append(promote(model_name, version, "champion", decision["reason"], rule=decision["rule"]))
+    gate = {
+        "event": "gate", "model": model_name, "version": version, "candidate": challenger, "champion": champion,
+        "promoted": decision["promote"], "rule": decision["rule"], "reason": decision["reason"], "p_value": p_value,
+        "by": moves[0]["by"], "at": moves[0]["at"],
+    }
     tag_active_run({
         "forgeml.promotion.challenger": f"{challenger} (version {version})",
         "forgeml.promotion.promoted": decision["promote"],
+        "forgeml.promotion.rule": decision["rule"],
         "forgeml.promotion.reason": decision["reason"],
     })
-    return {
+    promotion = {
         "registered_model": model_name,
         "primary_metric": metric,
         "challenger": {"candidate": challenger, "version": version, "score": challenger_score},
         "champion_before": None if champion is None else {"version": champion, "score": champion_score},
         "champion_after": version if decision["promote"] else champion,
         "promoted": decision["promote"],
+        "rule": decision["rule"],
+        "p_value": p_value,
         "reason": decision["reason"],
         "alias_moves": moves,
         "registered": registrations,
     }
+    return promotion, [gate, *moves]

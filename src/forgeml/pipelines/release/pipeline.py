@@ -7,10 +7,11 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(nodes.register_candidates,
              ["candidates", "compressed_candidates", "training_info", "compression_info", "compression_cards", "evaluation",
-              "train", "test", "params:experiment"],
+              "train", "test", "params:experiment", "params:release"],
              "registrations", name="register_candidates"),
         node(nodes.report_compression, ["compression_info", "metrics", "latency_environment", "params:evaluate"],
              ["compression_cards", "compression_report", "compression_pareto"], name="report_compression"),
-        node(nodes.promote_challenger, ["registrations", "evaluation", "test", "params:experiment", "params:release"],
-             "promotion", name="promote_challenger"),
+        node(nodes.promote_challenger,
+             ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
+             ["promotion", "audit_log"], name="promote_challenger"),
     ])

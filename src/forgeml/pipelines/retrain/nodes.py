@@ -1,0 +1,44 @@
+"""Retrain the champion's recipe on the current data and put the result through the release gate.
+
+``forgeml retrain`` runs this pipeline only when the raw data changed since the champion was trained
+(and under a lock); the data nodes, evaluation, registration and gate are the other pipelines' own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from forgeml.pipelines.evaluate.nodes import evaluate_candidates
+from forgeml.pipelines.release.nodes import register_candidates
+
+RETRAINED = "retrained"
+
+
+def retrain_champion_recipe(
+    train: pd.DataFrame, val: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
+):
+    """Train the champion's recipe (as registered with it) on the new splits, as candidate ``retrained``."""
+    from forgeml.registry.tracking import champion_recipe
+    from forgeml.training import train_candidate
+
+    version, recipe = champion_recipe(experiment["name"])
+    spec = {key: value for key, value in recipe.items() if value}
+    classifier, info = train_candidate(RETRAINED, spec, train, val, experiment["target"], params["seed"], experiment.get("image"))
+    return {RETRAINED: classifier}, {RETRAINED: {**info, "retrained_from": version}}
+
+
+def evaluate_retrained(
+    candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
+) -> dict[str, Any]:
+    """The evaluate stage's measurements of the retrained candidate, on the new test split."""
+    return evaluate_candidates(candidates, {}, {}, test, experiment, params)[0]
+
+
+def register_retrained(
+    candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any], train: pd.DataFrame,
+    test: pd.DataFrame, experiment: dict[str, Any], release: dict[str, Any],
+) -> dict[str, dict[str, str]]:
+    """Register the retrained candidate like any other (nothing compressed here)."""
+    return register_candidates(candidates, {}, training_info, {}, {}, evaluation, train, test, experiment, release)

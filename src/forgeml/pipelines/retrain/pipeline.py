@@ -1,0 +1,29 @@
+from kedro.pipeline import Pipeline, node
+
+from forgeml.pipelines import data
+from forgeml.pipelines.release import nodes as release_nodes
+from forgeml.pipelines.retrain import nodes
+
+PARAMETERS = {"params:experiment", "params:data.split", "params:data.validation", "params:train", "params:evaluate",
+              "params:release"}
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The data pipeline on the current raw data, the champion's recipe trained on its splits, then the
+    evaluate and release steps for that one challenger. Everything between the raw data and the decision
+    lives under the ``retrain`` namespace, in memory (validation reports aside), so the last full run's
+    splits and candidates stay as they are, and kedro-airflow can run it as one task."""
+    steps = data.create_pipeline() + Pipeline([
+        node(nodes.retrain_champion_recipe, ["train", "val", "params:experiment", "params:train"],
+             ["candidates", "training_info"], name="retrain_champion_recipe"),
+        node(nodes.evaluate_retrained, ["candidates", "test", "params:experiment", "params:evaluate"],
+             "evaluation", name="evaluate_retrained"),
+        node(nodes.register_retrained,
+             ["candidates", "training_info", "evaluation", "train", "test", "params:experiment", "params:release"],
+             "registrations", name="register_retrained"),
+        node(release_nodes.promote_challenger,
+             ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
+             ["retrain_promotion", "audit_log"], name="promote_challenger"),
+    ])
+    return Pipeline(steps, namespace="retrain", inputs={"source_table"}, outputs={"retrain_promotion", "audit_log"},
+                    parameters=PARAMETERS)

@@ -1,0 +1,59 @@
+"""A model card per registered version: what a release owner reads before moving an alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEADLINE_METRICS = ("accuracy", "f1_macro", "log_loss", "ece", "size_bytes", "latency_b1_p50_ms")
+
+
+def _table(rows: dict[str, Any]) -> str:
+    if not rows:
+        return "(none)\n"
+    lines = ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in rows.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def model_card(
+    registered_model: str, version: str, candidate: str, training: dict[str, Any], metrics: dict[str, float],
+    lineage: dict[str, str], run_id: str, parent_run_id: str | None, intended_use: str, limitations: str,
+) -> str:
+    """Markdown: data version, parameters, metrics, robustness, compression, lineage, intended use and limits."""
+    compression = training.get("compression") or {}
+    parameters = {"family": training.get("family", "")}
+    parameters.update({f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"})
+    parameters.update({f"training.{k}": v for k, v in (training.get("training") or {}).items()})
+    parameters.update({f"augmentation.{k}": v for k, v in (training.get("augmentation") or {}).items()})
+    headline = {key: _number(metrics[key]) for key in HEADLINE_METRICS if key in metrics}
+    robustness = {key: _number(value) for key, value in metrics.items() if key.startswith("robustness_")}
+    return "\n".join([
+        f"# {registered_model} version {version}: `{candidate}`",
+        "",
+        "## Intended use", "", intended_use.strip(), "",
+        "## Limitations", "", limitations.strip(), "",
+        "## Data", "",
+        _table({
+            "validated table": f"`{lineage.get('forgeml.data_path', 'unknown')}`",
+            "DVC hash (MD5) of the table": f"`{lineage.get('forgeml.data_md5', 'unknown')}`",
+            "raw data hash": f"`{lineage.get('forgeml.raw_md5', 'unknown')}`",
+        }),
+        "## Metrics on the test split", "", _table(headline),
+        "## Robustness (mean accuracy over the perturbation levels)", "", _table(robustness),
+        "## Compression", "",
+        (f"`{compression['method']}` of `{compression['base']}`, settings: `{compression.get('settings')}`\n"
+         if compression else "None: a model as trained.\n"),
+        "## Parameters", "", _table({key: f"`{value}`" for key, value in parameters.items()}),
+        "## Lineage", "",
+        _table({
+            "git commit": f"`{lineage.get('forgeml.git_commit', 'unknown')}`"
+                          + (" (uncommitted changes)" if lineage.get("forgeml.git_dirty") == "True" else ""),
+            "candidate run": f"`{run_id}`",
+            "pipeline run (parent)": f"`{parent_run_id}`" if parent_run_id else "none",
+            "pipeline": lineage.get("forgeml.pipeline", "unknown"),
+            "Kedro env": lineage.get("forgeml.env", "unknown"),
+        }),
+    ])

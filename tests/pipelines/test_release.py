@@ -1,0 +1,180 @@
+"""The release gate on a real MLflow registry: the release nodes called directly on scikit-learn models
+whose test errors are set exactly, so each rule of the gate is hit on purpose; then promotion and
+rollback by hand through the `forgeml` command, the audit log, and the model cards."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from forgeml.datasets import AuditLogDataset
+from forgeml.pipelines.evaluate.nodes import evaluate_candidates
+from forgeml.pipelines.release.nodes import promote_challenger, register_candidates
+from tests.pipelines.conftest import REPO, run
+
+MODEL = "gate_demo"
+TARGET = "target"
+EVALUATE = {"seed": 0, "latency_batch_sizes": [1], "latency_repeats": 3, "latency_threads": 1,
+            "robustness": {"seed": 0, "levels": {"noise": [0.1]}}}
+RELEASE = {"primary_metric": "accuracy", "min_improvement": 0.005, "significance": 0.05,
+           "constraints": {"max_latency_ms": None, "max_size_bytes": None, "min_robustness": None},
+           "model_card": {"intended_use": "Testing the gate.", "limitations": "Made-up errors."}}
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    import mlflow
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(MODEL)
+    yield root, uri
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+@pytest.fixture(scope="module")
+def data(breast_cancer):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(breast_cancer, test_size=0.2, random_state=0, stratify=breast_cancer[TARGET])
+
+
+@pytest.fixture(scope="module")
+def models(data):
+    """A fitted logistic regression, and copies of it that get exactly k more test rows wrong: the k
+    correctly classified positives closest to the boundary, so each copy's errors contain the last's."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, test = data
+    base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(
+        train.drop(columns=[TARGET]).to_numpy(np.float32), train[TARGET].to_numpy())
+    margins = base.decision_function(test.drop(columns=[TARGET]).to_numpy(np.float32))
+    closest = np.sort(margins[(test[TARGET].to_numpy() == 1) & (margins > 0)])
+
+    def worse_by(k: int):
+        model = copy.deepcopy(base)
+        model[-1].intercept_ = model[-1].intercept_ - (closest[k - 1] + closest[k]) / 2
+        return model
+
+    return {"base": base, **{f"worse_by_{k}": worse_by(k) for k in (6, 8, 10)}}
+
+
+def release(name, models, data, registry, **overrides):
+    """One release of candidate ``name``: evaluate, register and gate it, as the release stage does."""
+    train, test = data
+    experiment = {"name": MODEL, "target": TARGET}
+    candidates = {name: models[name]}
+    evaluation = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)[0]
+    infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}}}
+    params = {**RELEASE, **overrides}
+    registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, train, test, experiment, params)
+    promotion, records = promote_challenger(registrations, evaluation, test, {"success": True}, experiment, params)
+    AuditLogDataset(str(registry[0] / "audit.jsonl")).save(records)
+    return promotion
+
+
+def champion_version() -> str:
+    import mlflow
+
+    return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL, "champion").version)
+
+
+def last_gate(registry) -> dict:
+    return [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load() if r["event"] == "gate"][-1]
+
+
+@pytest.fixture(scope="module")
+def history(models, data, registry):
+    """Five releases in a row, each hitting one rule; every later test reads what they left."""
+    steps = {
+        "first": release("worse_by_8", models, data, registry),
+        "not significant": release("worse_by_6", models, data, registry),
+        "worse": release("worse_by_10", models, data, registry),
+        "too big": release("base", models, data, registry, constraints={"max_size_bytes": 100}),
+        "better": release("base", models, data, registry),
+    }
+    return steps
+
+
+def test_first_challenger_becomes_champion(history):
+    assert history["first"]["promoted"] and history["first"]["rule"] == "first champion"
+
+
+def test_a_higher_accuracy_the_significance_test_rejects_is_registered_not_promoted(history, registry):
+    step = history["not significant"]
+    assert step["challenger"]["score"] - step["champion_before"]["score"] == pytest.approx(2 / 114)  # above the margin
+    assert not step["promoted"] and step["rule"] == "significance"
+    assert step["p_value"] == pytest.approx(0.25)  # McNemar: 2 rows for the challenger, none against
+    assert step["champion_after"] == history["first"]["challenger"]["version"]
+    assert step["challenger"]["version"] != step["champion_after"]  # registered all the same
+
+
+def test_a_worse_challenger_and_one_breaking_a_constraint_are_registered_not_promoted(history, registry):
+    assert not history["worse"]["promoted"] and history["worse"]["rule"] == "min_improvement"
+    assert not history["too big"]["promoted"] and history["too big"]["rule"] == "constraints"
+    assert "max_size_bytes 100" in history["too big"]["reason"]
+    gates = [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load() if r["event"] == "gate"]
+    assert [g["rule"] for g in gates] == ["first champion", "significance", "min_improvement", "constraints", "gate passed"]
+    assert all(g["by"] and g["at"] and g["reason"] for g in gates)
+
+
+def test_a_significantly_better_challenger_is_promoted_with_who_when_why_on_its_tags(history, registry):
+    import mlflow
+
+    step = history["better"]
+    assert step["promoted"] and step["rule"] == "gate passed" and step["p_value"] < 0.05
+    assert champion_version() == step["challenger"]["version"]
+    tags = mlflow.MlflowClient().get_model_version(MODEL, champion_version()).tags
+    assert tags["forgeml.champion.previous"] == history["first"]["challenger"]["version"]
+    assert tags["forgeml.champion.rule"] == "gate passed" and "McNemar" in tags["forgeml.champion.reason"]
+
+
+def test_every_version_has_a_model_card_as_description_and_artifact(history):
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    version = client.get_model_version(MODEL, history["better"]["challenger"]["version"])
+    for heading in ("## Intended use", "Testing the gate.", "## Limitations", "## Data", "## Metrics on the test split",
+                    "## Robustness", "## Compression", "## Parameters", "## Lineage", "candidate run"):
+        assert heading in version.description
+    assert mlflow.artifacts.load_text(f"runs:/{version.run_id}/model_card.md") == version.description
+    assert "| accuracy |" in version.description
+
+
+def forgeml(registry, *args, check=True):
+    root, uri = registry
+    return run(REPO, "forgeml", *args, "--model", MODEL, "--tracking-uri", uri, "--audit-log", str(root / "audit.jsonl"),
+               check=check)
+
+
+def test_rollback_restores_the_previous_champion_and_the_log_shows_both_moves(history, registry):
+    promoted, previous = history["better"]["challenger"]["version"], history["first"]["challenger"]["version"]
+    assert champion_version() == promoted
+    result = forgeml(registry, "rollback", "--reason", "complaints from the field", "--by", "release owner")
+    assert f"{promoted} -> {previous}" in result.stdout
+    assert champion_version() == previous
+    moves = [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load()
+             if r["event"] == "alias moved" and r["alias"] == "champion"]
+    assert [(m["previous"], m["version"], m["rule"]) for m in moves[-2:]] == [(previous, promoted, "gate passed"),
+                                                                            (promoted, previous, "rollback")]
+    assert moves[-1]["by"] == "release owner" and moves[-1]["reason"] == "complaints from the field"
+    forgeml(registry, "promote", "--version", promoted, "--reason", "fixed upstream")  # and forward again by hand
+    assert champion_version() == promoted
+    assert AuditLogDataset(str(registry[0] / "audit.jsonl")).load()[-1]["rule"] == "manual"
+
+
+def test_promoting_a_version_that_does_not_exist_fails_and_moves_nothing(history, registry):
+    before = champion_version()
+    lines = len(AuditLogDataset(str(registry[0] / "audit.jsonl")).load())
+    result = forgeml(registry, "promote", "--version", "99", "--reason", "typo", check=False)
+    assert result.returncode == 1
+    assert f"Registered model '{MODEL}' has no version 99; its versions: 1, 2, 3, 4, 5" in result.stderr
+    assert champion_version() == before
+    assert len(AuditLogDataset(str(registry[0] / "audit.jsonl")).load()) == lines
