@@ -30,10 +30,10 @@ def file_md5(path: Path) -> str:
 
 
 def source_hash(catalog) -> str | None:
-    """The raw data's version: DVC's MD5 of the source file, or for bundled data (no file) an MD5 of its
-    content. ``forgeml retrain`` compares it with the champion's to notice new or changed data."""
-    if SOURCE_DATASET not in catalog:
-        return None
+    """The raw table's version: DVC's MD5 of the source file, or for bundled data (no file) an MD5 of its
+    content. ``forgeml retrain`` compares it with the last gated version's to notice new or changed data."""
+    if SOURCE_DATASET not in catalog or (catalog.load("params:experiment") or {}).get("image"):
+        return None  # image experiments read an image folder, not this table
     filepath = getattr(catalog[SOURCE_DATASET], "_filepath", None)
     if filepath is not None:
         return file_md5(Path(str(filepath))) if Path(str(filepath)).is_file() else None

@@ -1,0 +1,111 @@
+"""`forgeml retrain` end to end: a project whose raw data is a CSV file, trained once, then retrained
+only when rows are appended, under a lock that keeps two retrains from interleaving."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from forgeml.datasets import AuditLogDataset
+from forgeml.scheduling import RetrainLock, lock_path
+from tests.pipelines.conftest import kedro, make_project, project_env, tracking_uri
+
+MODEL = "breast_cancer"
+RAW = "data/01_raw/breast_cancer.csv"
+NEW_ROWS = 60
+
+
+def _quick(project):
+    """conf/test, quicker still: the MLP and its tuned version, two trials, no compression."""
+    path = project / "conf/test/parameters.yml"
+    params = yaml.safe_load(path.read_text())
+    params["train"]["candidates"] = {"logreg": None, "sklearn_logreg": None}
+    params["tune"]["n_trials"] = 2
+    params["compress"]["methods"] = None
+    path.write_text(yaml.safe_dump(params))
+    (project / "conf/test/catalog.yml").write_text(f"source_table:\n  type: pandas.CSVDataset\n  filepath: {RAW}\n")
+
+
+@pytest.fixture(scope="module")
+def retrain_project(tmp_path_factory, breast_cancer):
+    """Trained once on all but the last NEW_ROWS rows of the raw CSV."""
+    project = make_project(tmp_path_factory.mktemp("retrain"))
+    _quick(project)
+    breast_cancer.iloc[:-NEW_ROWS].to_csv(project / RAW, index=False)
+    kedro(project)
+    return project
+
+
+def retrain(project, *args) -> subprocess.Popen:
+    return subprocess.Popen(["forgeml", "retrain", "--env", "test", *args], cwd=project, env=project_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    out, err = process.communicate(timeout=600)
+    return process.returncode, out + err
+
+
+@pytest.fixture
+def client(retrain_project):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(retrain_project))
+    mlflow.set_registry_uri(tracking_uri(retrain_project))
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def versions(client) -> list[str]:
+    return sorted((str(v.version) for v in client.search_model_versions(f"name = '{MODEL}'")), key=int)
+
+
+def alias(client, name) -> str:
+    return str(client.get_model_version_by_alias(MODEL, name).version)
+
+
+def test_retrain_on_unchanged_data_does_nothing_and_says_so(retrain_project, client):
+    before = versions(client)
+    code, output = finish(retrain(retrain_project))
+    assert code == 0, output
+    assert "No new data for breast_cancer" in output and "Nothing to do" in output
+    assert versions(client) == before
+
+
+def test_a_retrain_while_another_holds_the_lock_refuses_and_touches_nothing(retrain_project, client):
+    before = versions(client)
+    with RetrainLock(lock_path(retrain_project, MODEL)):
+        code, output = finish(retrain(retrain_project))
+    assert code == 3, output
+    assert "Another retrain holds" in output and "--wait" in output
+    assert versions(client) == before
+
+
+def test_appended_rows_retrain_once_even_when_two_retrains_start_together(retrain_project, client, breast_cancer):
+    before, champion_before = versions(client), alias(client, "champion")
+    breast_cancer.iloc[-NEW_ROWS:].to_csv(retrain_project / RAW, mode="a", header=False, index=False)
+    first, second = retrain(retrain_project, "--wait"), retrain(retrain_project, "--wait")
+    outputs = [finish(first), finish(second)]
+    assert [code for code, _ in outputs] == [0, 0], outputs
+    retrained = [out for _, out in outputs if "Retrained as version" in out]
+    waited = [out for _, out in outputs if "No new data" in out]
+    assert len(retrained) == 1 and len(waited) == 1, outputs  # the second waited, then found the data already used
+
+    new = [v for v in versions(client) if v not in before]
+    assert len(new) == 1  # the registry is consistent: one retrained version, gated once
+    version = client.get_model_version(MODEL, new[0])
+    assert version.tags["forgeml.candidate"] == "retrained" and "## Intended use" in version.description
+    assert alias(client, "challenger") == new[0]
+    gate = [r for r in AuditLogDataset(str(retrain_project / "data/08_reporting/breast_cancer/audit.jsonl")).load()
+            if r["event"] == "gate"][-1]
+    assert gate["version"] == new[0] and gate["champion"] == champion_before
+    # Promoted exactly when the gate passed; either way the reason is on record.
+    assert alias(client, "champion") == (new[0] if gate["promoted"] else champion_before)
+    assert gate["rule"] in ("gate passed", "min_improvement", "significance", "constraints") and gate["reason"]
+    assert f"rule: {gate['rule']}" in retrained[0] or "promoted to champion" in retrained[0]
+
+    code, output = finish(retrain(retrain_project))
+    assert code == 0 and "No new data" in output  # nothing new since

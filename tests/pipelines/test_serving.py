@@ -1,0 +1,111 @@
+"""The champion over HTTP (`mlflow models serve`, as `make serve` runs it), and the audit view a
+reviewer gets: the MLflow UI opened in headless Chromium, with screenshots under data/08_reporting/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.pipelines.conftest import REPO, project_env, tracking_uri
+from tests.pipelines.test_project import MODEL, champion, mlflow_client  # noqa: F401 (a fixture)
+
+CHROMIUM = shutil.which("chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], project, health: str, timeout: float = 120):
+    """Run ``command`` in the project until it answers ``health`` with 200; stop it afterwards."""
+    env = {**project_env(), "MLFLOW_TRACKING_URI": tracking_uri(project), "MLFLOW_REGISTRY_URI": tracking_uri(project)}
+    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise AssertionError(f"{' '.join(command)} did not come up:\n{process.stdout.read()[-3000:]}")
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_champion_served_over_http_predicts_as_offline(trained_project, mlflow_client):
+    import mlflow
+
+    test = pd.read_parquet(trained_project / "data/05_model_input/breast_cancer/test.parquet")
+    features = test.drop(columns=["target"]).head(20)
+    offline = np.asarray(mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").predict(features))
+    port = free_port()
+    command = ["mlflow", "models", "serve", "-m", f"models:/{MODEL}@champion", "--env-manager", "local",
+               "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, trained_project, f"http://127.0.0.1:{port}/ping"):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"dataframe_split": features.to_dict(orient="split", index=False)}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            served = np.asarray(json.loads(response.read())["predictions"])
+    assert served.shape == (20,)
+    np.testing.assert_array_equal(served, offline)
+    assert (served == test["target"].head(20).to_numpy()).mean() >= 0.9
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
+         "--virtual-time-budget=20000", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="make test installs Chromium (Debian package chromium)")
+def test_mlflow_ui_shows_the_champion_alias_and_its_model_card(trained_project, mlflow_client):
+    version = champion(mlflow_client)
+    port = free_port()
+    command = ["mlflow", "server", "--backend-store-uri", tracking_uri(trained_project), "--host", "127.0.0.1",
+               "--port", str(port), "--workers", "1"]
+    screenshots = trained_project / "data/08_reporting" / MODEL / "mlflow_ui"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    pages = {"registered_model": f"#/models/{MODEL}", "champion_version": f"#/models/{MODEL}/versions/{version}"}
+    with serving(command, trained_project, f"http://127.0.0.1:{port}/health"):
+        doms = {name: chromium("--dump-dom", f"http://127.0.0.1:{port}/{page}").stdout for name, page in pages.items()}
+        for name, page in pages.items():
+            chromium(f"--screenshot={screenshots / name}.png", f"http://127.0.0.1:{port}/{page}")
+    # The alias is rendered as a tag titled with its name; the card is the version's description.
+    assert 'title="champion"' in doms["registered_model"] and f"Version {version}" in doms["registered_model"]
+    assert f"# {MODEL} version {version}" in doms["registered_model"]
+    for heading in ("Intended use", "Limitations", "Lineage", "DVC hash"):
+        assert heading in doms["champion_version"]
+    assert 'title="champion"' in doms["champion_version"]
+    reports = REPO / "data/08_reporting/mlflow_ui"  # for a reviewer of the test run; data/ is ignored by git
+    reports.mkdir(parents=True, exist_ok=True)
+    for name in pages:
+        image = screenshots / f"{name}.png"
+        assert image.stat().st_size > 20_000  # a rendered page, not a blank one
+        shutil.copy(image, reports / image.name)
