@@ -72,3 +72,15 @@ def trained_project(tmp_path_factory) -> Path:
 
 def tracking_uri(project: Path) -> str:
     return f"sqlite:///{project / 'mlruns/mlflow.db'}"
+
+
+@pytest.fixture
+def mlflow_client(trained_project):
+    """A client of the trained project's store (the test process's MLflow URIs are reset afterwards)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(trained_project))
+    mlflow.set_registry_uri(tracking_uri(trained_project))
+    yield mlflow.MlflowClient()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)

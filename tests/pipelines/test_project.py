@@ -9,22 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import REPO, kedro, run, tracking_uri
+from tests.pipelines.conftest import REPO, kedro, run
 
 MODEL = "breast_cancer"
 TRAINED = {"logreg", "mlp", "sklearn_logreg", "tuned"}
 COMPRESSED = {"pruned_50", "pruned_channels", "int8_static", "int8_dynamic", "int8_tuned", "distilled", "distilled_without_teacher"}
-
-
-@pytest.fixture
-def mlflow_client(trained_project):
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri(trained_project))
-    mlflow.set_registry_uri(tracking_uri(trained_project))
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
 
 
 def read_json(project, path):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.pipelines.conftest import REPO, project_env, tracking_uri
-from tests.pipelines.test_project import MODEL, champion, mlflow_client  # noqa: F401 (a fixture)
+from tests.pipelines.test_project import MODEL, champion
 
 CHROMIUM = shutil.which("chromium")
 
