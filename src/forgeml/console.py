@@ -10,7 +10,8 @@ import click
 
 @click.group()
 def main() -> None:
-    """ForgeML: look at results, keep dvc.yaml in step with the pipelines, draft expectation suites.
+    """ForgeML: look at results, move registry aliases by hand, retrain on new data, keep dvc.yaml in
+    step with the pipelines, draft expectation suites.
 
     Run the pipelines with `make run` (all stages through DVC) or `kedro run --pipelines NAME`.
     """

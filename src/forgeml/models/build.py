@@ -15,9 +15,13 @@ from torch import nn
 
 from forgeml.errors import ConfigError
 from forgeml.models.tabular import logreg, mlp
+from forgeml.models.text import BertClassifier
 from forgeml.models.vision import DenseNet, ResNet
 
-MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {"logreg": logreg, "mlp": mlp, "resnet": ResNet, "densenet": DenseNet}
+MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
+    "logreg": logreg, "mlp": mlp, "resnet": ResNet, "densenet": DenseNet, "bert": BertClassifier,
+}
+TOKEN_FAMILIES = ("bert",)  # take (batch, 2, length) token ids and masks, never standardized or reshaped
 
 
 class Standardize(nn.Module):
@@ -55,7 +59,8 @@ def build_model(
 ) -> nn.Module:
     """Build ``config["family"]`` with the rest of ``config`` as its arguments.
 
-    ``input_shape`` is ``(n_features,)`` for tables and ``(channels, height, width)`` for images;
+    ``input_shape`` is ``(n_features,)`` for tables, ``(channels, height, width)`` for images and
+    ``(2, max_length)`` for token ids and masks (forgeml.text);
     with ``mean`` and ``std`` (shaped to broadcast over one input) the model standardizes its inputs.
     """
     options = dict(config)
@@ -69,6 +74,8 @@ def build_model(
         body = MODEL_FAMILIES[family](tuple(input_shape), n_classes, **options)
     except TypeError as error:
         raise ConfigError(f"Bad options for model family {family!r}: {error}") from error
+    if family in TOKEN_FAMILIES:
+        return body
     layers = [ToImage(input_shape)] if len(input_shape) > 1 else []
     if mean is not None:
         layers.append(Standardize(mean, std))

@@ -6,6 +6,7 @@ from forgeml.validation.expectations import (
     validate_images,
     validate_splits,
     validate_table,
+    validate_texts,
 )
 
-__all__ = ["check_passed", "suggest_suite", "validate_images", "validate_splits", "validate_table"]
+__all__ = ["check_passed", "suggest_suite", "validate_images", "validate_splits", "validate_table", "validate_texts"]

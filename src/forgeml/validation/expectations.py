@@ -179,6 +179,34 @@ def validate_images(manifest: pd.DataFrame, suite: dict[str, Any], target: str) 
     return _add_class_count_check(report, manifest, target, suite), html
 
 
+TEXT_SUITE_KEYS = ("text", "labels", "min_rows_per_class")
+
+
+def validate_texts(table: pd.DataFrame, suite: dict[str, Any], text_column: str, target: str) -> tuple[dict, str]:
+    """Check a text table: no empty or over-long text, the label set, and the minimum rows per class::
+
+        text: {min_chars: 1, max_chars: 5000}
+        labels: [great, other]
+        min_rows_per_class: 50
+    """
+    import great_expectations.expectations as gxe
+
+    missing = [key for key in TEXT_SUITE_KEYS if key not in suite]
+    if missing:
+        raise ConfigError(f"The text expectation suite lacks {', '.join(missing)}; it needs {', '.join(TEXT_SUITE_KEYS)}.")
+    lengths = suite["text"]
+    expectations = [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[text_column, target], exact_match=True),
+        gxe.ExpectColumnValuesToNotBeNull(column=text_column),
+        gxe.ExpectColumnValueLengthsToBeBetween(column=text_column, min_value=int(lengths.get("min_chars", 1)),
+                                                max_value=int(lengths["max_chars"])),
+        gxe.ExpectColumnValuesToNotBeNull(column=target),
+        gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(suite["labels"])),
+    ]
+    report, html = _run("texts", table, expectations)
+    return _add_class_count_check(report, table, target, suite), html
+
+
 def _row_hashes(frame: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
     rows = frame[feature_columns].astype("float64").round(10).to_numpy()
     return pd.Series([hashlib.sha1(row.tobytes()).hexdigest() for row in rows], index=frame.index)
