@@ -66,7 +66,7 @@ def test_l1_penalty_shrinks_weights():
 
 
 def test_train_candidate_refuses_unknown_family(breast_cancer):
-    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, resnet, densenet, sklearn_logreg"):
+    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, resnet, densenet, bert, sklearn_logreg"):
         train_candidate("x", {"model": {"family": "xgboost"}}, breast_cancer, breast_cancer, "target", 0)
 
 
