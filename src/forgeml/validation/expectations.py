@@ -21,6 +21,7 @@ import pandas as pd
 from forgeml.errors import ConfigError, DataValidationError
 
 ROW_HASH = "__row_hash"
+EXAMPLE_CHARS = 80  # longer observed values are cut in reports and errors
 REQUIRED_SUITE_KEYS = ("columns", "labels", "min_rows_per_class")
 
 
@@ -110,6 +111,8 @@ def _plain(value):
         value = value.item()
     if isinstance(value, float) and value != value:
         return "NaN"
+    if isinstance(value, str) and len(value) > EXAMPLE_CHARS:  # a long text: its start and its length are enough
+        return f"{value[:EXAMPLE_CHARS]}... ({len(value)} characters)"
     return value
 
 
@@ -208,8 +211,12 @@ def validate_texts(table: pd.DataFrame, suite: dict[str, Any], text_column: str,
 
 
 def _row_hashes(frame: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
-    rows = frame[feature_columns].astype("float64").round(10).to_numpy()
-    return pd.Series([hashlib.sha1(row.tobytes()).hexdigest() for row in rows], index=frame.index)
+    features = frame[feature_columns]
+    if all(pd.api.types.is_numeric_dtype(features[c]) for c in feature_columns):
+        rows = [row.tobytes() for row in features.astype("float64").round(10).to_numpy()]
+    else:  # texts
+        rows = ["\x1f".join(map(str, row)).encode() for row in features.itertuples(index=False)]
+    return pd.Series([hashlib.sha1(row).hexdigest() for row in rows], index=frame.index)
 
 
 def validate_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[dict, str]:
