@@ -57,14 +57,14 @@ def _experiment_stages(project: Path, env: str, owners: dict[str, str]) -> dict:
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
 
-    from forgeml.pipeline_registry import stage_pipelines
+    from forgeml.pipeline_registry import experiment_kind, stage_pipelines
 
     with KedroSession.create(project_path=project, env=env) as session:
         context = session.load_context()
         catalog, experiment = context.catalog, context.params["experiment"]
-    image, name = bool(experiment.get("image")), experiment["name"]
+    kind, name = experiment_kind(experiment), experiment["name"]
     stages = {}
-    for stage_name, pipeline_name in stage_pipelines(image).items():
+    for stage_name, pipeline_name in stage_pipelines(kind).items():
         pipeline = pipelines[pipeline_name]
         params: dict[str, set[str]] = {}
         for dataset in pipeline.inputs():

@@ -1,7 +1,8 @@
 """The project's pipelines: one per DVC stage, chained by ``__default__`` (a table experiment).
 
 An image experiment (one with ``experiment.image`` in its parameters) runs ``images`` as its data
-stage instead of ``data``; `make run EXPERIMENT=NAME` and the generated dvc.yaml pick it.
+stage instead of ``data``; a text experiment (``experiment.text``) runs ``texts``, then ``train_texts``
+and no tuning. `make run EXPERIMENT=NAME` and the generated dvc.yaml pick them.
 """
 
 from kedro.pipeline import Pipeline
@@ -11,16 +12,26 @@ from forgeml.pipelines import compress, data, evaluate, images, release, retrain
 STAGES = ("data", "tune", "train", "compress", "evaluate", "release")
 
 
-def stage_pipelines(image_experiment: bool) -> dict[str, str]:
-    """DVC stage -> the pipeline it runs."""
-    return {stage: "images" if stage == "data" and image_experiment else stage for stage in STAGES}
+def experiment_kind(experiment: dict) -> str:
+    return "image" if experiment.get("image") else "text" if experiment.get("text") else "table"
+
+
+def stage_pipelines(kind: str) -> dict[str, str]:
+    """DVC stage -> the pipeline it runs, for a ``table``, ``image`` or ``text`` experiment (no tuning
+    study for text: one BERT fine-tuning is the budget)."""
+    stages = {stage: stage for stage in STAGES if not (kind == "text" and stage == "tune")}
+    stages["data"] = {"table": "data", "image": "images", "text": "texts"}[kind]
+    if kind == "text":
+        stages["train"] = "train_texts"
+    return stages
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {
         "data": data.create_pipeline(),
         "images": images.create_pipeline(),
-        "texts": texts.create_pipeline(),  # the data stage of a text experiment (training them: issue 6, under way)
+        "texts": texts.create_pipeline(),
+        "train_texts": train.create_text_pipeline(),
         "tune": tune.create_pipeline(),
         "train": train.create_pipeline(),
         "compress": compress.create_pipeline(),

@@ -96,8 +96,8 @@ def check_for_new_data(context) -> DataCheck:
     from forgeml.registry.tracking import alias_version
 
     experiment = context.params["experiment"]
-    if experiment.get("image"):
-        raise ConfigError(f"Experiment {experiment['name']!r} is an image experiment; `retrain` handles table experiments.")
+    if experiment.get("image") or experiment.get("text"):
+        raise ConfigError(f"Experiment {experiment['name']!r} is not a table experiment; `retrain` handles table experiments.")
     if alias_version(experiment["name"], "champion") is None:
         raise ConfigError(f"Registered model {experiment['name']!r} has no champion: run `make run` first.")
     version = alias_version(experiment["name"], "challenger") or alias_version(experiment["name"], "champion")

@@ -4,11 +4,14 @@ tokenized once and persisted; bad texts, labels, columns and model folders stop 
 from __future__ import annotations
 
 import pickle
+import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from tests.pipelines.conftest import kedro_env, make_project
+from tests.pipelines.conftest import kedro_env, make_project, project_env
 
 ENV = "reviews"
 MAX_LENGTH = 32
@@ -94,6 +97,73 @@ def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_pr
     if case != "column":
         assert "review" in result.stderr or "score" in result.stderr  # the column is named
     assert (text_project / "data/04_feature/reviews/tokens.pkl").read_bytes() == tokens
+
+
+TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 64, "max_position_embeddings": 64}
+
+
+@pytest.fixture(scope="module")
+def trained_text_project(tmp_path_factory):
+    """conf/reviews as shipped, with a tiny BERT (randomly initialised, MiniLM's tokenizer) on 800 reviews."""
+    from forgeml.text.data import load_reviews
+
+    project = make_project(tmp_path_factory.mktemp("reviews"))
+    raw = project / "data/01_raw/reviews.csv"
+    raw.parent.mkdir(exist_ok=True)
+    load_reviews().head(800).to_csv(raw, index=False)
+    tiny = project / "conf/reviews_tiny"
+    shutil.copytree(project / "conf/reviews", tiny)
+    (tiny / "catalog.yml").write_text(yaml.safe_dump({"source_table": {"type": "pandas.CSVDataset", "filepath": str(raw)}}))
+    train = yaml.safe_load((tiny / "parameters_train.yml").read_text())
+    train["train"]["candidates"]["minilm"]["model"] = {"family": "bert", "config": TINY_BERT, "dropout": 0.1}
+    train["train"]["candidates"]["minilm"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
+    train["train"]["candidates"]["minilm"]["augmentation"] = {"deletion": {"p": 0.05}, "span_mask": {"p": 0.3}}
+    train["train"]["defaults"] = {"progress": False}
+    (tiny / "parameters_train.yml").write_text(yaml.safe_dump(train))
+    params = yaml.safe_load((tiny / "parameters.yml").read_text())
+    params["experiment"]["text"]["max_length"] = MAX_LENGTH
+    (tiny / "parameters.yml").write_text(yaml.safe_dump(params))
+    evaluate = yaml.safe_load((tiny / "parameters_evaluate.yml").read_text())
+    evaluate["evaluate"]["latency_repeats"] = 5
+    (tiny / "parameters_evaluate.yml").write_text(yaml.safe_dump(evaluate))
+    result = kedro_env(project, "reviews_tiny", "--pipelines", "texts,train_texts,compress,evaluate,release")
+    (project / "run.log").write_text(result.stdout + result.stderr)
+    return project
+
+
+def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_text_project):
+    import json
+
+    metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
+    assert set(metrics) == {"tfidf_logreg", "minilm"}
+    assert 0.5 <= metrics["tfidf_logreg"]["accuracy"] <= 1.0 and metrics["minilm"]["latency_b32_p50_ms"] > 0
+    info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
+    assert info["minilm"]["training"]["scheduler"] == "linear" and info["minilm"]["parameters"] > 900_000
+    promotion = json.loads((trained_text_project / "data/08_reporting/reviews/promotion.json").read_text())
+    test = trained_text_project / "data/05_model_input/reviews/test.parquet"
+    script = (
+        "import json, sys, mlflow, pandas as pd\n"
+        f"mlflow.set_tracking_uri('sqlite:///{trained_text_project}/mlruns/mlflow.db')\n"
+        "test = pd.read_parquet(sys.argv[1])\n"
+        "out = {}\n"
+        "for alias in ('champion', 'challenger'):\n"
+        "    model = mlflow.pyfunc.load_model(f'models:/reviews@{alias}')\n"
+        "    out[alias] = float((model.predict(test[['review']]) == test['score']).mean())\n"
+        "for version, name in ((v['version'], n) for n, v in json.loads(sys.argv[2]).items()):\n"
+        "    raw = mlflow.pyfunc.load_model(f'models:/reviews/{version}').predict(pd.DataFrame({'review': ['Great coffee!', '']}))\n"
+        "    out[name] = [str(label) for label in raw]\n"
+        "print(json.dumps(out))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(test), json.dumps(promotion["registered"])],
+                            capture_output=True, text=True, env=project_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    champion = promotion["champion_after"]
+    champion_name = next(n for n, v in promotion["registered"].items() if v["version"] == champion)
+    assert scores["champion"] == pytest.approx(metrics[champion_name]["accuracy"])  # as evaluated, in a fresh process
+    for name in ("tfidf_logreg", "minilm"):  # each predicts labels from raw strings, tokenizer included
+        assert set(scores[name]) <= {"great", "other"} and len(scores[name]) == 2
 
 
 def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path):

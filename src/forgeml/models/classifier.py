@@ -21,3 +21,31 @@ class TorchClassifier:
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(features).argmax(axis=1)]
+
+
+class TextClassifier:
+    """A token model with its tokenizer: raw strings in, class probabilities out (CPU, eval mode).
+
+    The tokenizer travels inside (pickled), so a registered version predicts from raw text in a fresh process.
+    """
+
+    takes_text = True
+
+    def __init__(self, module: nn.Module, classes: np.ndarray, tokenizer, max_length: int, batch_size: int = 64):
+        self.module = module.cpu().eval()
+        self.classes_ = np.asarray(classes)
+        self.tokenizer, self.max_length, self.batch_size = tokenizer, int(max_length), batch_size
+
+    def predict_proba(self, texts) -> np.ndarray:
+        from forgeml.text.tokenization import tokenize
+
+        texts = [str(text) for text in np.asarray(texts, dtype=object).ravel()]
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = torch.from_numpy(tokenize(texts[start:start + self.batch_size], self.tokenizer, self.max_length))
+                outputs.append(torch.softmax(self.module(tokens).float(), dim=1).numpy())
+        return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
+
+    def predict(self, texts) -> np.ndarray:
+        return self.classes_[self.predict_proba(texts).argmax(axis=1)]

@@ -17,10 +17,11 @@ RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml 
 RECIPE_KEYS = ("model", "training", "augmentation")
 
 
-def _pip_requirements() -> list[str]:
+def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     from importlib.metadata import version
 
-    return [f"{package}=={version(package).split('+')[0]}" for package in ("torch", "scikit-learn", "numpy", "pandas", "mlflow")]
+    packages = ("torch", "scikit-learn", "numpy", "pandas", "mlflow", *extra)
+    return [f"{package}=={version(package).split('+')[0]}" for package in packages]
 
 
 def _lineage_tags(client, run_id: str) -> dict[str, str]:
@@ -90,12 +91,14 @@ def log_and_register_candidate(
             mlflow.log_text(text, artifact)
         mlflow.log_dict({key: training.get(key) for key in RECIPE_KEYS}, RECIPE_ARTIFACT)
         plt.close("all")  # logged; keeps memory flat over many candidates
+        text = not all(pd.api.types.is_numeric_dtype(features[c]) for c in features.columns)
+        wrapped = ClassifierModel(classifier, list(features.columns), text=text)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=ClassifierModel(classifier, list(features.columns)),
-            signature=infer_signature(example, classifier.predict(example.to_numpy(np.float32))),
+            python_model=wrapped,
+            signature=infer_signature(example, wrapped.predict(None, example)),
             input_example=example,
-            pip_requirements=_pip_requirements(),
+            pip_requirements=_pip_requirements(("transformers", "tokenizers") if text else ()),
             code_paths=[str(Path(forgeml.__file__).parent)],
             registered_model_name=registered_model,
         )

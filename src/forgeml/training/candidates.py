@@ -12,6 +12,7 @@ import pandas as pd
 from forgeml.errors import ConfigError
 
 REFERENCE_FAMILIES = ("sklearn_logreg",)
+TEXT_FAMILIES = ("bert", "tfidf_logreg")  # what a text experiment trains
 
 
 def _split_xy(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -164,3 +165,50 @@ def train_candidate(
         "flops": flops,
     }
     return TorchClassifier(module, data.classes), info
+
+
+def train_text_candidate(
+    name: str, spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame, tokens: dict[str, np.ndarray],
+    experiment: dict[str, Any], seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """A text experiment's candidate: ``tfidf_logreg`` on the raw texts, or ``bert`` on the persisted tokens."""
+    import torch
+
+    from forgeml.models import TextClassifier, build_model, count_parameters
+    from forgeml.text import TokenAugmentation, load_tokenizer
+    from forgeml.text.data import fit_tfidf_logreg
+    from forgeml.training.loop import resolve_device
+
+    text, target = experiment["text"], experiment["target"]
+    model_spec = dict(spec.get("model") or {})
+    family = model_spec.get("family")
+    if family == "tfidf_logreg":
+        options = {k: v for k, v in model_spec.items() if k != "family"}
+        return fit_tfidf_logreg(train[text["column"]], train[target], options, seed), {"family": family, "model": model_spec,
+                                                                                        "device": "cpu"}
+    if family != "bert":
+        raise ConfigError(f"Candidate {name!r}: a text experiment trains `bert` or `tfidf_logreg`, not {family!r}.")
+    config = _train_config(dict(spec.get("training") or {}), seed)
+    device = resolve_device(config.device)
+    classes = np.unique(train[target])
+    to_index = {label: i for i, label in enumerate(classes)}
+    shape = tuple(tokens["train"].shape[1:])
+    data = TensorSplits(
+        torch.from_numpy(tokens["train"]).to(device), torch.as_tensor([to_index[v] for v in train[target]]).to(device),
+        torch.from_numpy(tokens["val"]).to(device), torch.as_tensor([to_index[v] for v in val[target]]).to(device),
+        classes, shape, device,
+    )
+    tokenizer = load_tokenizer(text["tokenizer"])
+    policy = spec.get("augmentation") or {}
+    augment = TokenAugmentation(policy, tokenizer.mask_token_id, tokenizer.pad_token_id, seed) if policy else None
+    torch.manual_seed(seed)
+    module = build_model(model_spec, shape, len(classes))
+    started = time.perf_counter()
+    result = fit_on(module, data, config, description=name, augment=augment)
+    info = {
+        "family": family, "history": result.history, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early, "device": result.device,
+        "train_seconds": round(time.perf_counter() - started, 2), "training": asdict(config), "model": model_spec,
+        "augmentation": policy, "parameters": count_parameters(module),
+    }
+    return TextClassifier(module, classes, tokenizer, shape[-1]), info

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from forgeml.errors import ConfigError
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
-SCHEDULERS = ("none", "cosine")
+SCHEDULERS = ("none", "cosine", "linear")
 
 
 @dataclass
@@ -31,7 +31,8 @@ class TrainConfig:
     lr: float = 1e-3
     optimizer: str = "adam"
     weight_decay: float = 0.0  # the optimizer's own decay (decoupled for adamw)
-    scheduler: str = "none"  # "none", or "cosine": the learning rate anneals to 0 over `epochs`
+    scheduler: str = "none"  # "none"; "cosine": anneals to 0 over `epochs`; "linear": warm-up, then linear decay to 0
+    warmup_ratio: float = 0.1  # "linear": the share of all training steps the learning rate warms up over
     l1: float = 0.0  # penalty on the absolute weights (not biases): sparse models
     l2: float = 0.0  # penalty on the squared weights (not biases)
     patience: int = 10  # epochs without a better validation loss before stopping
@@ -125,6 +126,13 @@ def _evaluate(model: nn.Module, batches: Iterable, device: torch.device, precisi
     return loss_sum / count, correct / count
 
 
+def _warmup_then_decay(optimizer, steps: int, warmup_ratio: float):
+    """The transformer fine-tuning schedule: linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0."""
+    warmup = max(1, int(warmup_ratio * steps))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+
+
 def fit(
     model: nn.Module,
     train_batches: Iterable,
@@ -154,6 +162,8 @@ def fit(
         raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.scheduler == "cosine" else None
+    step_scheduler = _warmup_then_decay(optimizer, config.epochs * len(train_batches), config.warmup_ratio) \
+        if config.scheduler == "linear" else None
     result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": [], "lr": []}, device=str(device))
     best_loss, best_state, stale = math.inf, None, 0
 
@@ -172,6 +182,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             (loss + _penalty(model, config.l1, config.l2)).backward()
             optimizer.step()
+            if step_scheduler is not None:
+                step_scheduler.step()
             loss_sum += loss.detach() * labels.numel()  # no .item() here: it would sync every step on a GPU
             count += labels.numel()
         learning_rate = optimizer.param_groups[0]["lr"]

@@ -24,6 +24,14 @@ from forgeml.evaluate import (
 from forgeml.training.candidates import input_shape
 
 
+def model_inputs(frame: pd.DataFrame, experiment: dict[str, Any]) -> np.ndarray:
+    """What a model takes: the raw texts of a text experiment, else the feature columns as float32."""
+    text = experiment.get("text")
+    if text:
+        return frame[text["column"]].astype(str).to_numpy(object)
+    return frame.drop(columns=[experiment["target"]]).to_numpy(np.float32)
+
+
 def _compression_base(compression_info: dict[str, Any]) -> str | None:
     return next((info["compression"]["base"] for info in compression_info.values()), None)
 
@@ -36,8 +44,8 @@ def evaluate_candidates(
     report, the confusion-matrix plots, the robustness plots, and the machine latency was measured on."""
     from forgeml.compression.cards import measurement_environment
 
-    target = experiment["target"]
-    features = test.drop(columns=[target]).to_numpy(np.float32)
+    target, text = experiment["target"], experiment.get("text")
+    features = model_inputs(test, experiment)
     labels = test[target].to_numpy()
     rng = np.random.default_rng(params["seed"])
     batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
@@ -58,7 +66,7 @@ def evaluate_candidates(
             scores[f"latency_b{size}_p50_ms"], scores[f"latency_b{size}_p95_ms"] = timing["p50_ms"], timing["p95_ms"]
             if "ratio_p50" in timing:
                 scores[f"latency_b{size}_ratio_p50"], scores[f"latency_b{size}_ratio_p95"] = timing["ratio_p50"], timing["ratio_p95"]
-        curves = robustness_curves(
+        curves = {} if text else robustness_curves(  # perturbing texts: not yet (word-level noise is the plan)
             classifier.predict_proba, features, labels, classifier.classes_, params["robustness"]["levels"],
             image_shape, params["robustness"]["seed"],
         )
@@ -70,5 +78,6 @@ def evaluate_candidates(
         }
         metrics[name] = scores
         figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
-        robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
+        if curves:
+            robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
     return evaluation, metrics, figures, robustness_figures, measurement_environment(params["latency_threads"])

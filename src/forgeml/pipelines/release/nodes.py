@@ -28,7 +28,7 @@ def register_candidates(
     infos = {**training_info, **compression_info}
     for name, classifier in {**candidates, **compressed_candidates}.items():
         policy = infos[name].get("augmentation")
-        figures = {"augmentation.png": _augmentation_preview(train, experiment, policy)} if policy else {}
+        figures = {"augmentation.png": _augmentation_preview(train, experiment, policy)} if policy and experiment.get("image") else {}
         card = compression_cards.get(f"{name}.md")
         texts = {"compression_card.md": card() if callable(card) else card} if card else {}
         registrations[name] = log_and_register_candidate(

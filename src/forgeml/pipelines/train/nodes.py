@@ -31,3 +31,22 @@ def train_candidates(
             name, spec, train, val, experiment["target"], params["seed"], experiment.get("image")
         )
     return candidates, infos
+
+
+def train_text_candidates(
+    train: pd.DataFrame, val: pd.DataFrame, tokens: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
+):
+    """A text experiment's candidates (``bert`` on the persisted tokens, ``tfidf_logreg`` on the texts);
+    base candidates set to null are skipped, as are the table families a text experiment cannot train."""
+    from forgeml.training.candidates import TEXT_FAMILIES, candidate_spec, train_text_candidate
+
+    specs = {name: candidate_spec(params, name) for name, spec in params["candidates"].items()
+             if spec is not None and spec["model"]["family"] in TEXT_FAMILIES}
+    if not specs:
+        from forgeml.errors import ConfigError
+
+        raise ConfigError(f"train.candidates has no text candidate (families {', '.join(TEXT_FAMILIES)}).")
+    candidates, infos = {}, {}
+    for name, spec in specs.items():
+        candidates[name], infos[name] = train_text_candidate(name, spec, train, val, tokens, experiment, params["seed"])
+    return candidates, infos
