@@ -78,6 +78,7 @@ bench: install
 	python benchmarks/training_loop.py --model resnet
 	python benchmarks/compression.py --experiment breast_cancer
 	python benchmarks/compression.py --experiment digits
+	python benchmarks/text.py --experiment reviews
 	python benchmarks/augmentation_robustness.py
 	python benchmarks/tuning.py
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from tests.pipelines.conftest import kedro_env, make_project, project_env
+from tests.pipelines.conftest import REPO, kedro_env, make_project, project_env
 
 ENV = "reviews"
 MAX_LENGTH = 32
@@ -172,3 +172,21 @@ def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path)
     result = kedro_env(text_project, env, "--pipelines", "texts", check=False)
     assert result.returncode == 2
     assert "no-model' does not exist" in result.stderr
+
+
+def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_project, tmp_path):
+    import json
+
+    result = subprocess.run([sys.executable, "benchmarks/text.py", "--root", str(trained_text_project), "--pairs", "2",
+                             "--out", str(tmp_path)], capture_output=True, text=True, env=project_env(), timeout=300,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "text_reviews.json").read_text())
+    rows = {row["candidate"]: row for row in report["rows"]}
+    assert set(rows) == {"tfidf_logreg", "minilm"} and report["threads"] == 2
+    metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
+    for name, row in rows.items():
+        assert row["accuracy"] == pytest.approx(metrics[name]["accuracy"])
+        assert row["latency_b32_p50_ms"] > 0 and row["tensor_bytes"] > 0
+    assert rows["minilm"]["latency_b32_ratio_p50"] > 0
+    assert "| minilm |" in (tmp_path / "text_reviews.md").read_text()
