@@ -22,6 +22,7 @@ from forgeml.errors import ConfigError
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "linear")
+LONG_EPOCH = 100  # batches: from here on (BERT fine-tuning) an epoch gets its own progress bar
 
 
 @dataclass
@@ -171,7 +172,9 @@ def fit(
     for epoch in epochs:
         model.train()
         loss_sum, count = torch.zeros((), device=device), 0
-        for inputs, labels in train_batches:
+        steps = tqdm(train_batches, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                     disable=not config.progress or len(train_batches) < LONG_EPOCH)
+        for inputs, labels in steps:
             inputs, labels = _to_device(inputs, device), labels.to(device, non_blocking=True)
             if augment is not None:
                 with torch.no_grad():
