@@ -75,12 +75,21 @@ def tracking_uri(project: Path) -> str:
 
 
 @pytest.fixture
-def mlflow_client(trained_project):
-    """A client of the trained project's store (the test process's MLflow URIs are reset afterwards)."""
+def client_for():
+    """Connect to a project's store: ``client_for(project)`` gives an MlflowClient; the test process's
+    MLflow URIs are reset afterwards."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(trained_project))
-    mlflow.set_registry_uri(tracking_uri(trained_project))
-    yield mlflow.MlflowClient()
+    def connect(project):
+        mlflow.set_tracking_uri(tracking_uri(project))
+        mlflow.set_registry_uri(tracking_uri(project))
+        return mlflow.MlflowClient()
+
+    yield connect
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+@pytest.fixture
+def mlflow_client(trained_project, client_for):
+    return client_for(trained_project)

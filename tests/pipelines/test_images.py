@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.pipelines.conftest import kedro_env, make_project, run, tracking_uri
+from tests.pipelines.conftest import kedro_env, make_project, run
 
 
 def read_json(project, path):
@@ -32,20 +32,6 @@ def digits_project(tmp_path_factory):
     result = run(project, "dvc", "repro", "digits-release")
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project
-
-
-@pytest.fixture
-def client_for():
-    import mlflow
-
-    def connect(project):
-        mlflow.set_tracking_uri(tracking_uri(project))
-        mlflow.set_registry_uri(tracking_uri(project))
-        return mlflow.MlflowClient()
-
-    yield connect
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
 
 
 def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(digits_project):

@@ -10,7 +10,7 @@ import yaml
 
 from forgeml.datasets import AuditLogDataset
 from forgeml.scheduling import RetrainLock, lock_path
-from tests.pipelines.conftest import kedro, make_project, project_env, tracking_uri
+from tests.pipelines.conftest import kedro, make_project, project_env
 
 MODEL = "breast_cancer"
 RAW = "data/01_raw/breast_cancer.csv"
@@ -49,14 +49,8 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
 
 
 @pytest.fixture
-def client(retrain_project):
-    import mlflow
-
-    mlflow.set_tracking_uri(tracking_uri(retrain_project))
-    mlflow.set_registry_uri(tracking_uri(retrain_project))
-    yield mlflow.MlflowClient()
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+def client(retrain_project, client_for):
+    return client_for(retrain_project)
 
 
 def versions(client) -> list[str]:
