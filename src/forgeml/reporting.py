@@ -6,16 +6,22 @@ from typing import Any
 
 
 def candidate_table(metrics: dict[str, dict[str, float]], promotion: dict[str, Any] | None) -> str:
-    """One row per candidate: accuracy, robustness to noise, size, latency, registered version, and
-    whether it was promoted."""
+    """One row per candidate: accuracy, robustness, size, latency at batch 1 and the largest batch,
+    registered version, and whether it was promoted."""
     from rich.console import Console
     from rich.table import Table
+
+    import re
 
     registered = (promotion or {}).get("registered", {})
     promoted_version = (promotion or {}).get("champion_after")
     challenger = ((promotion or {}).get("challenger") or {}).get("candidate")
-    table = Table(title="ForgeML candidates (test split)", caption="noise acc: mean accuracy over the Gaussian-noise levels")
-    for column in ("candidate", "accuracy", "f1 macro", "noise acc", "size", "latency b1 p50", "latency b256 p50",
+    keys = {key for scores in metrics.values() for key in scores}
+    robustness = sorted(k for k in keys if k.startswith("robustness_"))[:1]  # noise for tables and images, word_dropout for text
+    large = max((int(m.group(1)) for k in keys if (m := re.fullmatch(r"latency_b(\d+)_p50_ms", k))), default=1)
+    kind = robustness[0].removeprefix("robustness_") if robustness else "noise"
+    table = Table(title="ForgeML candidates (test split)", caption=f"{kind} acc: mean accuracy over the {kind} levels")
+    for column in ("candidate", "accuracy", "f1 macro", f"{kind} acc", "size", "latency b1 p50", f"latency b{large} p50",
                    "version", "status"):
         table.add_column(column, justify="left" if column in ("candidate", "status") else "right")
     for name, scores in metrics.items():
@@ -24,14 +30,15 @@ def candidate_table(metrics: dict[str, dict[str, float]], promotion: dict[str, A
             status = "champion (promoted)" if promotion["promoted"] else "challenger (not promoted)"
         else:
             status = "champion" if version == promoted_version else ""
+        size = scores["size_bytes"] / 1024
         table.add_row(
             name,
             f"{scores['accuracy']:.4f}",
             f"{scores['f1_macro']:.4f}",
-            f"{scores['robustness_noise']:.4f}" if "robustness_noise" in scores else "-",
-            f"{scores['size_bytes'] / 1024:.1f} KiB",
+            f"{scores[robustness[0]]:.4f}" if robustness and robustness[0] in scores else "-",
+            f"{size:.1f} KiB" if size < 10_240 else f"{size / 1024:.1f} MiB",
             f"{scores['latency_b1_p50_ms']:.3f} ms",
-            f"{scores['latency_b256_p50_ms']:.3f} ms",
+            f"{scores[f'latency_b{large}_p50_ms']:.3f} ms",
             str(version),
             status,
         )

@@ -62,3 +62,21 @@ def test_tables_get_noise_scaled_by_each_feature_spread():
 def test_metrics_name_each_level_and_summarise_each_perturbation():
     curves = {"noise": {"levels": [0.0, 0.1, 0.3], "accuracy": [1.0, 0.9, 0.5]}}
     assert robustness_metrics(curves) == {"noise_0.1_accuracy": 0.9, "noise_0.3_accuracy": 0.5, "robustness_noise": pytest.approx(0.7)}
+
+
+def test_texts_lose_words_at_each_level_and_get_only_the_text_perturbation():
+    from forgeml.evaluate.robustness import drop_words, robustness_curves
+
+    texts = np.asarray(["the beans were really good"] * 4 + ["the beans were really bad"] * 4, dtype=object)
+    labels = np.asarray([1] * 4 + [0] * 4)
+    dropped = drop_words(texts, 0.5, np.random.default_rng(0))
+    assert all(0 < len(d.split()) <= 5 for d in dropped) and list(dropped) != list(texts)
+
+    def keyword_model(batch):  # right while the telling word survives
+        positive = np.asarray(["good" in t.split() for t in batch], float)
+        return np.stack([1 - positive, positive], axis=1)
+
+    curves = robustness_curves(keyword_model, texts, labels, np.asarray([0, 1]),
+                               {"word_dropout": [0.5, 0.9], "noise": [0.1]}, seed=0)
+    assert set(curves) == {"word_dropout"}
+    assert curves["word_dropout"]["accuracy"][0] == 1.0 and curves["word_dropout"]["accuracy"][2] < 1.0

@@ -1,7 +1,7 @@
-"""Accuracy under perturbation: Gaussian noise, occlusion and rotation, each at several strengths.
+"""Accuracy under perturbation: Gaussian noise, occlusion and rotation, or dropped words, each at several strengths.
 
-Images (N, C, H, W) in [0, 1] get all three; tables get Gaussian noise scaled by each feature's
-standard deviation on the test split. Every candidate is scored on the same perturbed inputs (a
+Images (N, C, H, W) in [0, 1] get the first three; tables get Gaussian noise scaled by each feature's
+standard deviation on the test split; texts get words dropped at random. Every candidate is scored on the same perturbed inputs (a
 fixed seed), so their curves compare directly.
 """
 
@@ -13,7 +13,18 @@ import numpy as np
 import torch
 
 IMAGE_PERTURBATIONS = ("noise", "occlusion", "rotation")
-UNITS = {"noise": "noise std", "occlusion": "occluded side (fraction)", "rotation": "rotation (degrees)"}
+TEXT_PERTURBATIONS = ("word_dropout",)
+UNITS = {"noise": "noise std", "occlusion": "occluded side (fraction)", "rotation": "rotation (degrees)",
+         "word_dropout": "words dropped (fraction)"}
+
+
+def drop_words(texts: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Each word of each text dropped with probability ``rate`` (a text keeps at least its first word)."""
+    kept = []
+    for text in texts:
+        words = str(text).split()
+        kept.append(" ".join([w for w in words if rng.random() >= rate] or words[:1]))
+    return np.asarray(kept, dtype=object)
 
 
 def perturb(kind: str, inputs: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
@@ -51,15 +62,22 @@ def robustness_curves(
 ) -> dict[str, dict[str, list[float]]]:
     """For each perturbation in ``levels``: the accuracy at strength 0 (clean) and at each level.
 
-    Tables support only ``noise``; the other perturbations are skipped for them.
+    Tables support only ``noise``, texts (an object array of strings) only ``word_dropout``; the
+    other perturbations are skipped for them.
     """
+    clean = _accuracy(predict_proba, features, labels, classes)
+    if features.dtype == object:
+        return {kind: {"levels": [0.0, *map(float, strengths)],
+                       "accuracy": [clean, *(_accuracy(predict_proba, drop_words(features, float(strength),
+                                                                                 np.random.default_rng(seed)),
+                                                       labels, classes) for strength in strengths)]}
+                for kind, strengths in levels.items() if kind in TEXT_PERTURBATIONS}
     inputs = torch.tensor(features, dtype=torch.float32)
     if image_shape is not None:
         inputs = inputs.reshape(-1, *image_shape)
-    clean = _accuracy(predict_proba, features, labels, classes)
     curves = {}
     for kind, strengths in levels.items():
-        if image_shape is None and kind != "noise":
+        if kind in TEXT_PERTURBATIONS or (image_shape is None and kind != "noise"):
             continue
         accuracies = [clean]
         for strength in strengths:

@@ -44,7 +44,7 @@ def evaluate_candidates(
     report, the confusion-matrix plots, the robustness plots, and the machine latency was measured on."""
     from forgeml.compression.cards import measurement_environment
 
-    target, text = experiment["target"], experiment.get("text")
+    target = experiment["target"]
     features = model_inputs(test, experiment)
     labels = test[target].to_numpy()
     rng = np.random.default_rng(params["seed"])
@@ -66,7 +66,7 @@ def evaluate_candidates(
             scores[f"latency_b{size}_p50_ms"], scores[f"latency_b{size}_p95_ms"] = timing["p50_ms"], timing["p95_ms"]
             if "ratio_p50" in timing:
                 scores[f"latency_b{size}_ratio_p50"], scores[f"latency_b{size}_ratio_p95"] = timing["ratio_p50"], timing["ratio_p95"]
-        curves = {} if text else robustness_curves(  # perturbing texts: not yet (word-level noise is the plan)
+        curves = robustness_curves(
             classifier.predict_proba, features, labels, classifier.classes_, params["robustness"]["levels"],
             image_shape, params["robustness"]["seed"],
         )
@@ -78,6 +78,5 @@ def evaluate_candidates(
         }
         metrics[name] = scores
         figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
-        if curves:
-            robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
+        robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
     return evaluation, metrics, figures, robustness_figures, measurement_environment(params["latency_threads"])
