@@ -142,3 +142,15 @@ def test_student_keeps_chosen_layers_and_freezing_stops_their_gradients():
     assert logits.shape == (3, 2)
     with pytest.raises(ConfigError, match="among 0..3"):
         build_model({"family": "bert", "config": TINY_BERT, "layers": [5]}, (2, 8), 2)
+
+
+def test_token_splits_keep_the_tokens_and_index_labels_by_sorted_class(tokenizer):
+    from forgeml.training.candidates import token_splits
+
+    train = pd.DataFrame({"review": ["b", "a", "c"], "score": ["other", "great", "other"]})
+    val = pd.DataFrame({"review": ["d"], "score": ["great"]})
+    tokens = {name: tokenize(frame["review"], tokenizer, 6) for name, frame in (("train", train), ("val", val))}
+    data = token_splits(train, val, tokens, "score", "cpu")
+    assert list(data.classes) == ["great", "other"] and data.shape == (2, 6)
+    assert data.y_train.tolist() == [1, 0, 1] and data.y_val.tolist() == [0]
+    assert torch.equal(data.x_train, torch.from_numpy(tokens["train"])) and data.x_train.dtype == torch.int64

@@ -34,6 +34,10 @@ class TokenAugmentation(nn.Module):
         self.mask_token_id, self.pad_token_id = mask_token_id, pad_token_id
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
 
+    @classmethod
+    def for_tokenizer(cls, policy: dict[str, Any], tokenizer, seed: int | None = None) -> "TokenAugmentation":
+        return cls(policy, tokenizer.mask_token_id, tokenizer.pad_token_id, seed)
+
     def _rand(self, *shape: int, device) -> torch.Tensor:
         return torch.rand(*shape, generator=self.generator).to(device)
 

@@ -50,6 +50,19 @@ class TensorSplits:
         return self.x_train.mean(dims, keepdim=True)[0], self.x_train.std(dims, keepdim=True)[0]
 
 
+def _splits_on(device, x_train, x_val, train_labels, val_labels) -> TensorSplits:
+    """Inputs as given, labels as indices into the sorted training classes, all on ``device``."""
+    import torch
+
+    classes = np.unique(train_labels)
+    to_index = {label: i for i, label in enumerate(classes)}
+    return TensorSplits(
+        x_train.to(device), torch.as_tensor([to_index[v] for v in train_labels]).to(device),
+        x_val.to(device), torch.as_tensor([to_index[v] for v in val_labels]).to(device),
+        classes, tuple(x_train.shape[1:]), device,
+    )
+
+
 def tensor_splits(train: pd.DataFrame, val: pd.DataFrame, target: str, image: dict[str, Any] | None, device) -> TensorSplits:
     """Small data sets sit on the training device whole: no loader for the GPU to wait on."""
     import torch
@@ -57,13 +70,16 @@ def tensor_splits(train: pd.DataFrame, val: pd.DataFrame, target: str, image: di
     x_train, y_train = _split_xy(train, target)
     x_val, y_val = _split_xy(val, target)
     shape = input_shape(x_train.shape[1], image)
-    classes = np.unique(y_train)
-    to_index = {label: i for i, label in enumerate(classes)}
-    return TensorSplits(
-        torch.tensor(x_train).reshape(-1, *shape).to(device), torch.as_tensor([to_index[v] for v in y_train]).to(device),
-        torch.tensor(x_val).reshape(-1, *shape).to(device), torch.as_tensor([to_index[v] for v in y_val]).to(device),
-        classes, shape, device,
-    )
+    return _splits_on(device, torch.tensor(x_train).reshape(-1, *shape), torch.tensor(x_val).reshape(-1, *shape),
+                      y_train, y_val)
+
+
+def token_splits(train: pd.DataFrame, val: pd.DataFrame, tokens: dict[str, np.ndarray], target: str, device) -> TensorSplits:
+    """A text experiment's splits: the persisted token ids and masks, ``(n, 2, max_length)``."""
+    import torch
+
+    return _splits_on(device, torch.from_numpy(tokens["train"]), torch.from_numpy(tokens["val"]),
+                      train[target].to_numpy(), val[target].to_numpy())
 
 
 def fit_on(module, data: TensorSplits, config, **fit_options):
@@ -189,20 +205,12 @@ def train_text_candidate(
     if family != "bert":
         raise ConfigError(f"Candidate {name!r}: a text experiment trains `bert` or `tfidf_logreg`, not {family!r}.")
     config = _train_config(dict(spec.get("training") or {}), seed)
-    device = resolve_device(config.device)
-    classes = np.unique(train[target])
-    to_index = {label: i for i, label in enumerate(classes)}
-    shape = tuple(tokens["train"].shape[1:])
-    data = TensorSplits(
-        torch.from_numpy(tokens["train"]).to(device), torch.as_tensor([to_index[v] for v in train[target]]).to(device),
-        torch.from_numpy(tokens["val"]).to(device), torch.as_tensor([to_index[v] for v in val[target]]).to(device),
-        classes, shape, device,
-    )
+    data = token_splits(train, val, tokens, target, resolve_device(config.device))
     tokenizer = load_tokenizer(text["tokenizer"])
     policy = spec.get("augmentation") or {}
-    augment = TokenAugmentation(policy, tokenizer.mask_token_id, tokenizer.pad_token_id, seed) if policy else None
+    augment = TokenAugmentation.for_tokenizer(policy, tokenizer, seed) if policy else None
     torch.manual_seed(seed)
-    module = build_model(model_spec, shape, len(classes))
+    module = build_model(model_spec, data.shape, len(data.classes))
     started = time.perf_counter()
     result = fit_on(module, data, config, description=name, augment=augment)
     info = {
@@ -211,4 +219,4 @@ def train_text_candidate(
         "train_seconds": round(time.perf_counter() - started, 2), "training": asdict(config), "model": model_spec,
         "augmentation": policy, "parameters": count_parameters(module),
     }
-    return TextClassifier(module, classes, tokenizer, shape[-1]), info
+    return TextClassifier(module, data.classes, tokenizer, data.shape[-1]), info
