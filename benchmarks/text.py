@@ -4,6 +4,8 @@ Reads what `make run EXPERIMENT=reviews` left (the candidates, trained and compr
 split), then times each candidate alternately, call by call, against the reference (TF-IDF + logistic
 regression by default) on fixed threads, at batch 1 and batch 32 (median and p95 of the per-pair
 ratios, and each one's own median in ms). Texts are raw strings: tokenization is part of the time.
+A compressed candidate (distilled student, INT8) is also timed against its base model alone, module
+against module on one batch of token ids (batch x max_length), which is how the compression bars are set.
 Writes benchmarks/reports/text_<experiment>.{json,md}.
 
     python benchmarks/text.py --experiment reviews [--pairs 15] [--threads 2] [--batch 32] [--reference tfidf_logreg]
@@ -45,8 +47,11 @@ def main() -> None:
         sys.exit(f"Missing {', '.join(missing)}: run `make run EXPERIMENT={args.experiment}` first.")
     candidates = pickle.loads(paths[0].read_bytes())
     compressed_path = models / "compressed_candidates.pkl"
+    bases = {}
     if compressed_path.exists():
         candidates.update(pickle.loads(compressed_path.read_bytes()))
+        infos = json.loads((models / "compression_info.json").read_text())
+        bases = {name: info["compression"]["base"] for name, info in infos.items()}
     if args.reference not in candidates:
         sys.exit(f"No candidate {args.reference!r}; candidates: {', '.join(candidates)}.")
     test = pd.read_parquet(paths[1])
@@ -68,6 +73,10 @@ def main() -> None:
                                                      threads=args.threads)
             row[f"latency_b{size}_p50_ms"] = own["p50_ms"]
             row[f"latency_b{size}_ratio_p50"], row[f"latency_b{size}_ratio_p95"] = own["ratio_p50"], own["ratio_p95"]
+        if name in bases:
+            row.update(_against_base(classifier, candidates[bases[name]], batches[args.batch], args))
+            row["base"], row["accuracy_ratio_to_base"] = bases[name], row["accuracy"] / next(
+                r["accuracy"] for r in rows if r["candidate"] == bases[name])
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -79,14 +88,31 @@ def main() -> None:
     lines = [
         f"# Text candidates: {args.experiment} ({len(test)} test reviews; latency alternated with {args.reference}, "
         f"{args.pairs} pairs, {args.threads} thread(s), raw strings in)", "",
-        f"| candidate | accuracy | file size | tensor bytes | latency b1 p50 | latency b{big} p50 | b{big} vs {args.reference} (p50) |",
-        "|---|---|---|---|---|---|---|",
+        f"| candidate | accuracy | file size | tensor bytes | latency b1 p50 | latency b{big} p50 | b{big} vs {args.reference} (p50) "
+        f"| compressed: accuracy, size, b{big} tokens latency vs base (p50 / p95) |",
+        "|---|---|---|---|---|---|---|---|",
         *(f"| {r['candidate']} | {r['accuracy']:.4f} | {r['file_bytes'] / 2**20:.1f} MiB | {r['tensor_bytes'] / 2**20:.1f} MiB | "
-          f"{r['latency_b1_p50_ms']:.2f} ms | {r[f'latency_b{big}_p50_ms']:.1f} ms | {r[f'latency_b{big}_ratio_p50']:.2f}x |"
+          f"{r['latency_b1_p50_ms']:.2f} ms | {r[f'latency_b{big}_p50_ms']:.1f} ms | {r[f'latency_b{big}_ratio_p50']:.2f}x | "
+          + (f"{r['accuracy_ratio_to_base']:.3f}x, {r['tensor_bytes_ratio_to_base']:.2f}x, {r['tokens_ratio_to_base_p50']:.2f}x / "
+             f"{r['tokens_ratio_to_base_p95']:.2f}x of `{r['base']}` |" if "base" in r else "- |")
           for r in rows),
     ]
     (args.out / f"text_{args.experiment}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _against_base(classifier, base, texts, args) -> dict[str, float]:
+    """The compressed module against its base's, alternated call by call on one batch of token ids."""
+    import torch
+
+    from forgeml.text.tokenization import tokenize
+
+    tokens = torch.from_numpy(tokenize(texts, base.tokenizer, base.max_length))
+    with torch.inference_mode():
+        _, own = measure_latency_side_by_side([base.module, classifier.module], tokens, args.pairs, threads=args.threads)
+    return {"tokens_ratio_to_base_p50": own["ratio_p50"], "tokens_ratio_to_base_p95": own["ratio_p95"],
+            "tokens_p50_ms": own["p50_ms"], "tokens_shape": list(tokens.shape),
+            "tensor_bytes_ratio_to_base": tensor_bytes(classifier) / tensor_bytes(base)}
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The project's pipelines: one per DVC stage, chained by ``__default__`` (a table experiment).
 
 An image experiment (one with ``experiment.image`` in its parameters) runs ``images`` as its data
-stage instead of ``data``; a text experiment (``experiment.text``) runs ``texts``, then ``train_texts``
-and no tuning. `make run EXPERIMENT=NAME` and the generated dvc.yaml pick them.
+stage instead of ``data``; a text experiment (``experiment.text``) runs ``texts``, ``train_texts`` and
+``compress_texts``, and no tuning. `make run EXPERIMENT=NAME` and the generated dvc.yaml pick them.
 """
 
 from kedro.pipeline import Pipeline
@@ -22,7 +22,7 @@ def stage_pipelines(kind: str) -> dict[str, str]:
     stages = {stage: stage for stage in STAGES if not (kind == "text" and stage == "tune")}
     stages["data"] = {"table": "data", "image": "images", "text": "texts"}[kind]
     if kind == "text":
-        stages["train"] = "train_texts"
+        stages["train"], stages["compress"] = "train_texts", "compress_texts"
     return stages
 
 
@@ -35,6 +35,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "tune": tune.create_pipeline(),
         "train": train.create_pipeline(),
         "compress": compress.create_pipeline(),
+        "compress_texts": compress.create_text_pipeline(),
         "evaluate": evaluate.create_pipeline(),
         "release": release.create_pipeline(),
         "retrain": retrain.create_pipeline(),  # not a stage: `forgeml retrain` runs it when the raw data changes

@@ -99,13 +99,14 @@ def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_pr
     assert (text_project / "data/04_feature/reviews/tokens.pkl").read_bytes() == tokens
 
 
-TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-             "intermediate_size": 64, "max_position_embeddings": 64}
+TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "num_attention_heads": 2,
+             "intermediate_size": 64, "max_position_embeddings": 64}  # six layers, as MiniLM: the shipped student applies
 
 
 @pytest.fixture(scope="module")
 def trained_text_project(tmp_path_factory):
-    """conf/reviews as shipped, with a tiny BERT (randomly initialised, MiniLM's tokenizer) on 800 reviews."""
+    """conf/reviews as shipped (compression included), with a tiny BERT (randomly initialised, MiniLM's
+    tokenizer) on 800 reviews."""
     from forgeml.text.data import load_reviews
 
     project = make_project(tmp_path_factory.mktemp("reviews"))
@@ -121,13 +122,16 @@ def trained_text_project(tmp_path_factory):
     train["train"]["candidates"]["minilm"]["augmentation"] = {"deletion": {"p": 0.05}, "span_mask": {"p": 0.3}}
     train["train"]["defaults"] = {"progress": False}
     (tiny / "parameters_train.yml").write_text(yaml.safe_dump(train))
+    compress = yaml.safe_load((tiny / "parameters_compress.yml").read_text())
+    compress["compress"]["methods"]["distilled_3_layers"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
     params = yaml.safe_load((tiny / "parameters.yml").read_text())
     params["experiment"]["text"]["max_length"] = MAX_LENGTH
     (tiny / "parameters.yml").write_text(yaml.safe_dump(params))
     evaluate = yaml.safe_load((tiny / "parameters_evaluate.yml").read_text())
     evaluate["evaluate"]["latency_repeats"] = 5
     (tiny / "parameters_evaluate.yml").write_text(yaml.safe_dump(evaluate))
-    result = kedro_env(project, "reviews_tiny", "--pipelines", "texts,train_texts,compress,evaluate,release")
+    (tiny / "parameters_compress.yml").write_text(yaml.safe_dump(compress))
+    result = kedro_env(project, "reviews_tiny", "--pipelines", "texts,train_texts,compress_texts,evaluate,release")
     (project / "run.log").write_text(result.stdout + result.stderr)
     return project
 
@@ -136,7 +140,7 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
     import json
 
     metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
-    assert set(metrics) == {"tfidf_logreg", "minilm"}
+    assert set(metrics) == {"tfidf_logreg", "minilm", *COMPRESSED}
     assert 0.5 <= metrics["tfidf_logreg"]["accuracy"] <= 1.0 and metrics["minilm"]["latency_b32_p50_ms"] > 0
     info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
     assert info["minilm"]["training"]["scheduler"] == "linear" and info["minilm"]["parameters"] > 900_000
@@ -162,8 +166,36 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
     champion = promotion["champion_after"]
     champion_name = next(n for n, v in promotion["registered"].items() if v["version"] == champion)
     assert scores["champion"] == pytest.approx(metrics[champion_name]["accuracy"])  # as evaluated, in a fresh process
-    for name in ("tfidf_logreg", "minilm"):  # each predicts labels from raw strings, tokenizer included
+    assert set(promotion["registered"]) == set(metrics)
+    for name in metrics:  # each predicts labels from raw strings, tokenizer included
         assert set(scores[name]) <= {"great", "other"} and len(scores[name]) == 2
+
+
+COMPRESSED = ("distilled_3_layers", "int8_static", "int8_dynamic")
+
+
+def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_int8(trained_text_project):
+    import json
+
+    info = json.loads((trained_text_project / "data/06_models/reviews/compression_info.json").read_text())
+    metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
+    student = info["distilled_3_layers"]
+    assert student["compression"]["method"] == "distillation" and student["compression"]["base"] == "minilm"
+    assert student["model"]["layers"] == [0, 2, 4] and student["model"]["config"]["num_hidden_layers"] == 6
+    layer = 4 * 32 * 32 + 2 * 32 * 64  # a tiny layer's weights: four attention and two feed-forward matrices
+    assert student["compression"]["base_parameters"] - student["parameters"] >= 3 * layer
+    with open(trained_text_project / "data/06_models/reviews/compressed_candidates.pkl", "rb") as stream:
+        compressed = pickle.load(stream)
+    assert len(compressed["distilled_3_layers"].module.bert.bert.encoder.layer) == 3
+    for name in ("int8_static", "int8_dynamic"):
+        quantized = info[name]["compression"]
+        assert quantized["method"] == "int8" and len(quantized["int8_layers"]) == 6 * 6 + 2  # + pooler and classifier
+        # a quarter of the bytes, plus scales and zero points (per output channel: much, for 32-wide layers)
+        assert quantized["quantized_int8_bytes"] < 0.4 * quantized["quantized_fp32_bytes"]
+        # INT8 rounding moves a few borderline reviews at most; a broken quantization scores near chance
+        assert abs(metrics[name]["accuracy"] - metrics["minilm"]["accuracy"]) <= 0.05
+    cards = trained_text_project / "data/08_reporting/reviews/compression/cards"
+    assert {path.stem for path in cards.iterdir()} >= set(COMPRESSED)
 
 
 def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path):
@@ -172,6 +204,20 @@ def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path)
     result = kedro_env(text_project, env, "--pipelines", "texts", check=False)
     assert result.returncode == 2
     assert "no-model' does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("compress.methods.int8_static.method=unstructured",
+     "choose one of int8, distillation (a text experiment's BERT is not pruned)"),
+    ("compress.methods.distilled_3_layers.student.family=mlp", "`from_base` takes a `bert` student"),
+], ids=["pruning", "student"])
+def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, setting, message):
+    saved = trained_text_project / "data/06_models/reviews/compressed_candidates.pkl"
+    before = saved.read_bytes()
+    result = kedro_env(trained_text_project, "reviews_tiny", "--pipelines", "compress_texts", "--params", setting, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+    assert saved.read_bytes() == before
 
 
 def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_project, tmp_path):
@@ -183,10 +229,13 @@ def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_pr
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "text_reviews.json").read_text())
     rows = {row["candidate"]: row for row in report["rows"]}
-    assert set(rows) == {"tfidf_logreg", "minilm"} and report["threads"] == 2
+    assert set(rows) == {"tfidf_logreg", "minilm", *COMPRESSED} and report["threads"] == 2
     metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
     for name, row in rows.items():
         assert row["accuracy"] == pytest.approx(metrics[name]["accuracy"])
         assert row["latency_b32_p50_ms"] > 0 and row["tensor_bytes"] > 0
     assert rows["minilm"]["latency_b32_ratio_p50"] > 0
+    for name in COMPRESSED:  # timed against the base, module against module, on 32 reviews' tokens
+        assert rows[name]["base"] == "minilm" and rows[name]["tokens_shape"] == [32, 2, MAX_LENGTH]
+        assert rows[name]["tokens_ratio_to_base_p50"] > 0 and rows[name]["tensor_bytes_ratio_to_base"] < 1
     assert "| minilm |" in (tmp_path / "text_reviews.md").read_text()

@@ -114,13 +114,15 @@ class QuantizedModule(nn.Module):
     """A quantized model as the bytes ``torch.export.save`` wrote, compiled on first use.
 
     Pickling keeps only the bytes, so the model travels in a Kedro pickle or an MLflow pyfunc and
-    is rebuilt in whichever process loads it.
+    is rebuilt in whichever process loads it. ``dynamic_shapes``: compile once for any batch size
+    instead of once per shape (convolutions need static shapes, see ``_runtime``).
     """
 
-    def __init__(self, program: bytes, report: dict):
+    def __init__(self, program: bytes, report: dict, dynamic_shapes: bool = False):
         super().__init__()
         self.program = program
         self.report = report
+        self.dynamic_shapes = dynamic_shapes
 
     def tensor_bytes(self) -> int:
         return self.report["tensor_bytes"]
@@ -130,8 +132,8 @@ class QuantizedModule(nn.Module):
             import torch.ao.quantization.fx._decomposed  # noqa: F401  registers the quantize/dequantize ops the graph uses
 
             module = torch.export.load(io.BytesIO(self.program)).module()
-            # Static shapes: with a symbolic batch the x86 INT8 convolution lowering asserts on strides.
-            self.__dict__["_compiled"] = torch.compile(module, dynamic=False)
+            # Static shapes by default: with a symbolic batch the x86 INT8 convolution lowering asserts on strides.
+            self.__dict__["_compiled"] = torch.compile(module, dynamic=self.dynamic_shapes)
         return self.__dict__["_compiled"]
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -146,8 +148,10 @@ class QuantizedModule(nn.Module):
         return state
 
 
-def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tensor, batch_size: int = 256) -> QuantizedModule:
-    """INT8 copy of ``module`` (which takes a batch of inputs shaped like ``calibration``) under ``plan``."""
+def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tensor, batch_size: int = 256,
+             dynamic_shapes: bool = False) -> QuantizedModule:
+    """INT8 copy of ``module`` (which takes a batch of inputs shaped like ``calibration``) under ``plan``;
+    ``dynamic_shapes``: see ``QuantizedModule``."""
     import copy
 
     from neural_compressor.torch.export import export
@@ -172,7 +176,7 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
     report["tensor_bytes"] = sum(tensor.nbytes for tensor in converted.state_dict().values())
     buffer = io.BytesIO()
     torch.export.save(torch.export.export(converted, example, dynamic_shapes=dynamic_batch), buffer)
-    return QuantizedModule(buffer.getvalue(), report)
+    return QuantizedModule(buffer.getvalue(), report, dynamic_shapes)
 
 
 def fallback_plans(layers: Sequence[str]) -> list[QuantizationPlan]:

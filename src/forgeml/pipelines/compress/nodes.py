@@ -16,6 +16,7 @@ import pandas as pd
 from forgeml.errors import ConfigError
 
 METHODS = ("unstructured", "structured", "int8", "distillation")
+TEXT_METHODS = ("int8", "distillation")  # BERT: INT8 and a student with fewer of the teacher's layers
 
 
 def choose_base(training_info: dict[str, Any], base: str) -> str:
@@ -33,13 +34,17 @@ def choose_base(training_info: dict[str, Any], base: str) -> str:
     return min(torch_candidates, key=lambda n: torch_candidates[n]["history"]["val_loss"][torch_candidates[n]["best_epoch"]])
 
 
-def _check(name: str, spec: dict[str, Any], layers: list[str]) -> None:
+def _check(name: str, spec: dict[str, Any], layers: list[str], text: bool) -> None:
     from forgeml.compression.pruning import check_fraction
     from forgeml.compression.quantization import QuantizationPlan
 
     method = spec.get("method")
-    if method not in METHODS:
-        raise ConfigError(f"compress.methods.{name}.method is {method!r}; choose one of {', '.join(METHODS)}.")
+    known = TEXT_METHODS if text else METHODS
+    if method not in known:
+        raise ConfigError(
+            f"compress.methods.{name}.method is {method!r}; choose one of {', '.join(known)}"
+            + (" (a text experiment's BERT is not pruned)." if text and method in METHODS else ".")
+        )
     if method == "unstructured":
         check_fraction(spec.get("sparsity"), f"compress.methods.{name}.sparsity")
     elif method == "structured":
@@ -52,19 +57,28 @@ def _check(name: str, spec: dict[str, Any], layers: list[str]) -> None:
         else:
             QuantizationPlan.from_params(spec).check(layers)
     elif method == "distillation":
-        if not (spec.get("student") or {}).get("family"):
+        student = spec.get("student") or {}
+        if not student.get("family"):
             raise ConfigError(f"compress.methods.{name}.student needs a model `family` (and its options).")
+        if student.get("from_base") and not (student["family"] == "bert" and student.get("layers")):
+            raise ConfigError(f"compress.methods.{name}.student: `from_base` takes a `bert` student and the base's "
+                              "encoder `layers` it keeps, e.g. {family: bert, from_base: true, layers: [0, 2, 4]}.")
     if method in ("unstructured", "structured") and int(spec.get("steps", 1)) < 1:
         raise ConfigError(f"compress.methods.{name}.steps must be 1 or more.")
 
 
 class Compressor:
-    """What every method needs: the base model, the data as tensors, and how to fine-tune."""
+    """What every method needs: the base model, the data as tensors, and how to fine-tune.
+
+    A text experiment's base is a ``TextClassifier``: its inputs are token tensors, and every
+    candidate made from it carries its tokenizer.
+    """
 
     def __init__(self, base: str, classifier, info: dict[str, Any], data, train_params: dict[str, Any], params: dict[str, Any]):
         self.base, self.classifier, self.info, self.data, self.params = base, classifier, info, data, params
         self.seed = train_params["seed"]
         self.base_training = info["training"]
+        self.takes_text = getattr(classifier, "takes_text", False)
 
     def config(self, overrides: dict[str, Any]):
         from forgeml.training.candidates import _train_config
@@ -77,9 +91,14 @@ class Compressor:
         """The base's augmentation policy, built for the data: pruned models fine-tune and students learn
         on the inputs the base learned on (a teacher's knowledge transfers best on those)."""
         from forgeml.data.augmentation import build_augmentation
+        from forgeml.text import TokenAugmentation
 
         policy = self.info.get("augmentation")
-        return build_augmentation(policy, self.data.shape[1:]) if policy else None
+        if not policy:
+            return None
+        if self.takes_text:
+            return TokenAugmentation.for_tokenizer(policy, self.classifier.tokenizer, self.seed)
+        return build_augmentation(policy, self.data.shape[1:])
 
     def fine_tune(self, name: str):
         from forgeml.training.candidates import fit_on
@@ -91,36 +110,56 @@ class Compressor:
     def copy_of_base(self):
         return copy.deepcopy(self.classifier.module).to(self.data.device)
 
-    @staticmethod
-    def flat(inputs):
-        """Rows as the registered models receive them (image models reshape flat pixel rows themselves);
-        an exported INT8 model accepts only the shape it was exported with."""
-        return inputs.flatten(1).cpu()
+    def model_input(self, inputs):
+        """Inputs as the registered modules receive them: token tensors as they are, flat pixel rows for
+        images (image models reshape them themselves; an exported INT8 model accepts only the rank it was
+        exported with)."""
+        return inputs.cpu() if self.takes_text else inputs.flatten(1).cpu()
 
     def val_accuracy(self, module) -> float:
         import torch
 
         with torch.no_grad():
-            predicted = module(self.flat(self.data.x_val)).argmax(1)
+            predicted = module(self.model_input(self.data.x_val)).argmax(1)
         return float((predicted == self.data.y_val.cpu()).float().mean())
+
+    def student(self, spec: dict[str, Any]):
+        """A fresh student and its model spec: built from ``spec``, or (``from_base``) the base's own BERT
+        cut to the encoder ``layers`` it keeps, which starts the student from the teacher's weights."""
+        from forgeml.models import build_model
+
+        if spec.get("from_base"):
+            module = self.copy_of_base()
+            module.keep_layers(spec["layers"])
+            return module, {**self.info["model"], "layers": list(spec["layers"])}
+        stats = () if self.takes_text else self.data.input_stats()
+        return build_model(spec, self.data.shape, len(self.data.classes), *stats).to(self.data.device), spec
 
     def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
         """The candidate and what to record about it, in the shape the training stage records."""
         from forgeml.compression import QuantizedModule
-        from forgeml.models import TorchClassifier, count_flops, count_parameters
+        from forgeml.models import TextClassifier, TorchClassifier, count_flops, count_parameters
 
         module = module.cpu().eval()
         # Quantization keeps the base's structure: same parameters and FLOPs (no weights left to count here).
+        # FLOPs are not counted for BERT (the training stage does not count them either).
         same_structure = isinstance(module, QuantizedModule)
+        if same_structure:
+            flops = self.info.get("flops")
+        else:
+            flops = None if self.takes_text else count_flops(module, self.data.shape)
         info = {
             "family": (model or self.info["model"])["family"], "model": model or self.info["model"],
             "training": self.base_training, "augmentation": self.info.get("augmentation") or {},
             "history": history or {}, "device": str(self.data.device),
             "parameters": self.info["parameters"] if same_structure else count_parameters(module),
-            "flops": self.info["flops"] if same_structure else count_flops(module, self.data.shape),
-            "compression": {"base": self.base, "base_parameters": self.info["parameters"], "base_flops": self.info["flops"],
-                            **extra},
+            "flops": flops,
+            "compression": {"base": self.base, "base_parameters": self.info["parameters"],
+                            "base_flops": self.info.get("flops"), **extra},
         }
+        if self.takes_text:
+            base = self.classifier
+            return TextClassifier(module, base.classes_, base.tokenizer, base.max_length), info
         return TorchClassifier(module, self.data.classes), info
 
 
@@ -147,7 +186,6 @@ def _distillation(name, spec, compressor: Compressor):
     import torch
 
     from forgeml.compression import DistillationLoss
-    from forgeml.models import build_model
     from forgeml.training.candidates import fit_on
 
     data = compressor.data
@@ -155,16 +193,16 @@ def _distillation(name, spec, compressor: Compressor):
     variants = {name: DistillationLoss(teacher, spec.get("temperature", 4.0), spec.get("alpha", 0.7))}
     if spec.get("compare_without_teacher", True):
         variants[f"{name}_without_teacher"] = None
+    teacher_accuracy = compressor.val_accuracy(compressor.classifier.module)
     results = {}
     for variant, loss_fn in variants.items():
         torch.manual_seed(compressor.seed)
-        student = build_model(spec["student"], data.shape, len(data.classes), *data.input_stats())
+        student, model = compressor.student(spec["student"])
         fit = fit_on(student, data, compressor.config(spec.get("training")), loss_fn=loss_fn, description=variant,
                      augment=compressor.augmentation())
         extra = {"method": "distillation" if loss_fn else "student without teacher", "settings": spec,
-                 "teacher_val_accuracy": compressor.val_accuracy(teacher.cpu()),
-                 "student_val_accuracy": compressor.val_accuracy(student.cpu())}
-        results[variant] = compressor.candidate(student, extra, model=spec["student"], history=fit.history)
+                 "teacher_val_accuracy": teacher_accuracy, "student_val_accuracy": compressor.val_accuracy(student.cpu())}
+        results[variant] = compressor.candidate(student, extra, model=model, history=fit.history)
     return results
 
 
@@ -174,8 +212,25 @@ def compress_candidates(
 ):
     """Return the compressed candidates and what to record about each (the training record, plus
     ``compression``: method, settings, base and what changed). A method may add more than one."""
-    from forgeml.compression.quantization import quantizable_layers
     from forgeml.training.candidates import tensor_splits
+
+    return _compress(candidates, training_info, lambda device: tensor_splits(
+        train, val, experiment["target"], experiment.get("image"), device), train_params, params)
+
+
+def compress_text_candidates(
+    candidates: dict[str, Any], training_info: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame,
+    tokens: dict[str, Any], experiment: dict[str, Any], train_params: dict[str, Any], params: dict[str, Any],
+):
+    """``compress_candidates`` for a text experiment: the base is a BERT candidate, the data its tokens."""
+    from forgeml.training.candidates import token_splits
+
+    return _compress(candidates, training_info, lambda device: token_splits(train, val, tokens, experiment["target"], device),
+                     train_params, params)
+
+
+def _compress(candidates, training_info, splits_on, train_params, params):
+    from forgeml.compression.quantization import quantizable_layers
     from forgeml.training.loop import resolve_device
 
     methods = {name: spec for name, spec in (params.get("methods") or {}).items() if spec}
@@ -184,13 +239,12 @@ def compress_candidates(
     base = choose_base(training_info, params.get("base", "best"))
     layers = quantizable_layers(candidates[base].module)
     for name, spec in methods.items():
-        _check(name, spec, layers)
+        _check(name, spec, layers, text=getattr(candidates[base], "takes_text", False))
     clash = {*methods, *(f"{n}_without_teacher" for n, s in methods.items() if s["method"] == "distillation")} & set(candidates)
     if clash:
         raise ConfigError(f"compress.methods names {sorted(clash)}, which train.candidates already uses; rename them.")
 
-    device = resolve_device(training_info[base]["training"].get("device", "auto"))
-    data = tensor_splits(train, val, experiment["target"], experiment.get("image"), device)
+    data = splits_on(resolve_device(training_info[base]["training"].get("device", "auto")))
     compressor = Compressor(base, candidates[base], training_info[base], data, train_params, params)
     quantizer = _Quantizer(compressor, params.get("quantization") or {})
     compressed, infos = {}, {}
@@ -211,13 +265,16 @@ class _Quantizer:
 
         self.compressor = compressor
         self.settings = settings
-        calibration = compressor.flat(compressor.data.x_train[: int(settings.get("calibration_rows", 512))])
-        self.build = cache(lambda plan: quantize(compressor.classifier.module, plan, calibration))
+        calibration = compressor.model_input(compressor.data.x_train[: int(settings.get("calibration_rows", 512))])
+        # Text models are called at every batch size (the classifier's batches, latency probes): compile
+        # them once for any batch rather than once per shape.
+        self.build = cache(lambda plan: quantize(compressor.classifier.module, plan, calibration,
+                                                 dynamic_shapes=compressor.takes_text))
 
     def latency_ratio(self, model) -> float:
         from forgeml.evaluate.footprint import measure_latency_side_by_side
 
-        batch = self.compressor.flat(self.compressor.data.x_val)  # the rows accuracy is scored on: one shape, one compile
+        batch = self.compressor.model_input(self.compressor.data.x_val)  # the rows accuracy is scored on: one shape, one compile
         timings = measure_latency_side_by_side(
             [self.compressor.classifier.module, model], batch, pairs=int(self.settings.get("search_pairs", 15)),
             threads=int(self.settings.get("threads", 1)),
