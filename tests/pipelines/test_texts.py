@@ -184,6 +184,7 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
     assert student["model"]["layers"] == [0, 2, 4] and student["model"]["config"]["num_hidden_layers"] == 6
     layer = 4 * 32 * 32 + 2 * 32 * 64  # a tiny layer's weights: four attention and two feed-forward matrices
     assert student["compression"]["base_parameters"] - student["parameters"] >= 3 * layer
+    assert student["flops"] < 0.6 * student["compression"]["base_flops"]  # half the layers: about half the work
     with open(trained_text_project / "data/06_models/reviews/compressed_candidates.pkl", "rb") as stream:
         compressed = pickle.load(stream)
     assert len(compressed["distilled_3_layers"].module.bert.bert.encoder.layer) == 3

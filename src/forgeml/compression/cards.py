@@ -37,10 +37,6 @@ def _ratio(value, base) -> str:
     return f"{value / base:.2f}x" if value is not None and base else "n/a"
 
 
-def _count(value) -> str:
-    return f"{value:,}" if value is not None else "n/a"
-
-
 def _what_changed(compression: dict[str, Any]) -> list[str]:
     method = compression["method"]
     if method == "unstructured pruning":
@@ -87,9 +83,8 @@ def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[st
     settings = ", ".join(f"{k}={v}" for k, v in compression["settings"].items() if k != "method")
     rows = [
         ("test accuracy", f"{base['accuracy']:.4f}", f"{own['accuracy']:.4f}", f"{own['accuracy'] - base['accuracy']:+.4f}"),
-        ("parameters", _count(compression["base_parameters"]), _count(info["parameters"]),
-         _ratio(info["parameters"], compression["base_parameters"])),
-        ("FLOPs per input", _count(compression["base_flops"]), _count(info["flops"]), _ratio(info["flops"], compression["base_flops"])),
+        ("parameters", f"{compression['base_parameters']:,}", f"{info['parameters']:,}", _ratio(info["parameters"], compression["base_parameters"])),
+        ("FLOPs per input", f"{compression['base_flops']:,}", f"{info['flops']:,}", _ratio(info["flops"], compression["base_flops"])),
         ("tensor bytes", f"{base['tensor_bytes']:,}", f"{own['tensor_bytes']:,}", _ratio(own["tensor_bytes"], base["tensor_bytes"])),
         ("file bytes", f"{base['size_bytes']:,}", f"{own['size_bytes']:,}", _ratio(own["size_bytes"], base["size_bytes"])),
     ]

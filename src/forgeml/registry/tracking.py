@@ -75,8 +75,7 @@ def log_and_register_candidate(
         augmentation = {f"augmentation.{k}": v for k, v in (training.get("augmentation") or {}).items()}
         mlflow.log_params({"family": training.get("family"), **training.get("training", {}), **model_options, **augmentation})
         mlflow.log_metrics({f"test_{key}": value for key, value in evaluation["metrics"].items()})
-        mlflow.log_metrics({key: training[key] for key in ("parameters", "flops", "train_seconds")
-                            if training.get(key) is not None})
+        mlflow.log_metrics({key: training[key] for key in ("parameters", "flops", "train_seconds") if key in training})
         history = training.get("history") or {}
         now = int(datetime.now(timezone.utc).timestamp() * 1000)
         epoch_metrics = [Metric(key, float(v), now, step) for key, values in history.items() for step, v in enumerate(values)]

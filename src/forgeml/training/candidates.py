@@ -190,7 +190,7 @@ def train_text_candidate(
     """A text experiment's candidate: ``tfidf_logreg`` on the raw texts, or ``bert`` on the persisted tokens."""
     import torch
 
-    from forgeml.models import TextClassifier, build_model, count_parameters
+    from forgeml.models import TextClassifier, build_model, count_flops, count_parameters
     from forgeml.text import TokenAugmentation, load_tokenizer
     from forgeml.text.data import fit_tfidf_logreg
     from forgeml.training.loop import resolve_device
@@ -211,12 +211,13 @@ def train_text_candidate(
     augment = TokenAugmentation.for_tokenizer(policy, tokenizer, seed) if policy else None
     torch.manual_seed(seed)
     module = build_model(model_spec, data.shape, len(data.classes))
+    parameters, flops = count_parameters(module), count_flops(module.to(data.device), data.shape)
     started = time.perf_counter()
     result = fit_on(module, data, config, description=name, augment=augment)
     info = {
         "family": family, "history": result.history, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
         "stopped_early": result.stopped_early, "device": result.device,
         "train_seconds": round(time.perf_counter() - started, 2), "training": asdict(config), "model": model_spec,
-        "augmentation": policy, "parameters": count_parameters(module),
+        "augmentation": policy, "parameters": parameters, "flops": flops,
     }
     return TextClassifier(module, data.classes, tokenizer, data.shape[-1]), info

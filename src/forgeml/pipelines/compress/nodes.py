@@ -142,20 +142,15 @@ class Compressor:
 
         module = module.cpu().eval()
         # Quantization keeps the base's structure: same parameters and FLOPs (no weights left to count here).
-        # FLOPs are not counted for BERT (the training stage does not count them either).
         same_structure = isinstance(module, QuantizedModule)
-        if same_structure:
-            flops = self.info.get("flops")
-        else:
-            flops = None if self.takes_text else count_flops(module, self.data.shape)
         info = {
             "family": (model or self.info["model"])["family"], "model": model or self.info["model"],
             "training": self.base_training, "augmentation": self.info.get("augmentation") or {},
             "history": history or {}, "device": str(self.data.device),
             "parameters": self.info["parameters"] if same_structure else count_parameters(module),
-            "flops": flops,
-            "compression": {"base": self.base, "base_parameters": self.info["parameters"],
-                            "base_flops": self.info.get("flops"), **extra},
+            "flops": self.info["flops"] if same_structure else count_flops(module, self.data.shape),
+            "compression": {"base": self.base, "base_parameters": self.info["parameters"], "base_flops": self.info["flops"],
+                            **extra},
         }
         if self.takes_text:
             base = self.classifier
