@@ -117,7 +117,9 @@ def trained_text_project(tmp_path_factory):
     shutil.copytree(project / "conf/reviews", tiny)
     (tiny / "catalog.yml").write_text(yaml.safe_dump({"source_table": {"type": "pandas.CSVDataset", "filepath": str(raw)}}))
     train = yaml.safe_load((tiny / "parameters_train.yml").read_text())
-    train["train"]["candidates"]["minilm"]["model"] = {"family": "bert", "config": TINY_BERT, "dropout": 0.1}
+    model = train["train"]["candidates"]["minilm"]["model"]
+    del model["pretrained"]
+    model["config"] = TINY_BERT  # the shipped recipe (pooling, dropout) on a tiny random BERT
     train["train"]["candidates"]["minilm"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
     train["train"]["candidates"]["minilm"]["augmentation"] = {"deletion": {"p": 0.05}, "span_mask": {"p": 0.3}}
     train["train"]["defaults"] = {"progress": False}
@@ -125,7 +127,7 @@ def trained_text_project(tmp_path_factory):
     compress = yaml.safe_load((tiny / "parameters_compress.yml").read_text())
     compress["compress"]["methods"]["distilled_3_layers"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
     params = yaml.safe_load((tiny / "parameters.yml").read_text())
-    params["experiment"]["text"]["max_length"] = MAX_LENGTH
+    params["experiment"]["text"].update({"max_length": MAX_LENGTH, "head_tokens": 8})
     (tiny / "parameters.yml").write_text(yaml.safe_dump(params))
     evaluate = yaml.safe_load((tiny / "parameters_evaluate.yml").read_text())
     evaluate["evaluate"]["latency_repeats"] = 5
@@ -144,6 +146,8 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
     assert 0.5 <= metrics["tfidf_logreg"]["accuracy"] <= 1.0 and metrics["minilm"]["latency_b32_p50_ms"] > 0
     info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
     assert info["minilm"]["training"]["scheduler"] == "linear" and info["minilm"]["parameters"] > 900_000
+    with open(trained_text_project / "data/06_models/reviews/candidates.pkl", "rb") as stream:
+        assert pickle.load(stream)["minilm"].head_tokens == 8  # served with the truncation it was trained on
     promotion = json.loads((trained_text_project / "data/08_reporting/reviews/promotion.json").read_text())
     test = trained_text_project / "data/05_model_input/reviews/test.parquet"
     script = (
@@ -188,9 +192,10 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
     with open(trained_text_project / "data/06_models/reviews/compressed_candidates.pkl", "rb") as stream:
         compressed = pickle.load(stream)
     assert len(compressed["distilled_3_layers"].module.bert.bert.encoder.layer) == 3
+    assert {candidate.head_tokens for candidate in compressed.values()} == {8}  # the base's truncation
     for name in ("int8_static", "int8_dynamic"):
         quantized = info[name]["compression"]
-        assert quantized["method"] == "int8" and len(quantized["int8_layers"]) == 6 * 6 + 2  # + pooler and classifier
+        assert quantized["method"] == "int8" and len(quantized["int8_layers"]) == 6 * 6 + 1  # + the classifier (mean pooling)
         # a quarter of the bytes, plus scales and zero points (per output channel: much, for 32-wide layers)
         assert quantized["quantized_int8_bytes"] < 0.4 * quantized["quantized_fp32_bytes"]
         # INT8 rounding moves a few borderline reviews at most; a broken quantization scores near chance

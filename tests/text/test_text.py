@@ -78,6 +78,19 @@ def test_tokens_are_ids_and_masks_of_fixed_length(tokenizer):
     assert tokens[0, 0, 0] == tokenizer.cls_token_id and tokens[0, 0, 3] == tokenizer.sep_token_id
 
 
+def test_head_tail_truncation_keeps_the_start_and_the_verdict_at_the_end(tokenizer):
+    texts = ["great coffee", "the tin arrived dented " * 40 + "but the coffee is superb"]
+    plain = tokenize(texts, tokenizer, max_length=16)
+    head_tail = tokenize(texts, tokenizer, max_length=16, head_tokens=3)
+    assert (head_tail[0] == plain[0]).all()  # a text that fits is untouched
+    kept = tokenizer.convert_ids_to_tokens(head_tail[1, 0].tolist())
+    assert kept[:4] == ["[CLS]", "the", "tin", "arrived"] and head_tail[1, 1].all()
+    assert kept[-6:] == ["but", "the", "coffee", "is", "superb", "[SEP]"]
+    assert (head_tail[1, 0, :4] == plain[1, 0, :4]).all() and "superb" not in tokenizer.convert_ids_to_tokens(plain[1, 0].tolist())
+    with pytest.raises(ConfigError, match="head_tokens"):
+        tokenize(texts, tokenizer, max_length=16, head_tokens=15)
+
+
 def test_augmentation_touches_only_real_tokens_and_keeps_shapes(tokenizer):
     texts = ["the coffee was fresh and the price was fair for such a big bag of beans"] * 32
     batch = torch.tensor(tokenize(texts, tokenizer, max_length=32))
@@ -142,6 +155,25 @@ def test_student_keeps_chosen_layers_and_freezing_stops_their_gradients():
     assert logits.shape == (3, 2)
     with pytest.raises(ConfigError, match="among 0..3"):
         build_model({"family": "bert", "config": TINY_BERT, "layers": [5]}, (2, 8), 2)
+
+
+def test_mean_pooling_averages_the_real_tokens_only_and_drops_the_pooler():
+    from forgeml.models import build_model
+
+    torch.manual_seed(0)
+    cls = build_model({"family": "bert", "config": TINY_BERT}, (2, 8), 2).eval()
+    mean = build_model({"family": "bert", "config": TINY_BERT, "pooling": "mean"}, (2, 8), 2).eval()
+    assert mean.bert.bert.pooler is None
+    assert sum(p.numel() for p in cls.parameters()) - sum(p.numel() for p in mean.parameters()) == 32 * 32 + 32
+    tokens = torch.stack([torch.randint(1000, 2000, (3, 8)), torch.tensor([[1] * 8, [1] * 5 + [0] * 3, [1] * 3 + [0] * 5])], 1)
+    other_padding = tokens.clone()
+    other_padding[1, 0, 5:], other_padding[2, 0, 3:] = 0, 7
+    with torch.no_grad():
+        assert torch.allclose(mean(tokens), mean(other_padding), atol=1e-5)  # what the mask hides never counts
+        hidden = mean.bert.bert(input_ids=tokens[:, 0], attention_mask=tokens[:, 1]).last_hidden_state
+        assert torch.allclose(mean(tokens)[2], mean.bert.classifier(hidden[2, :3].mean(0)), atol=1e-5)
+    with pytest.raises(ConfigError, match="pooling"):
+        build_model({"family": "bert", "config": TINY_BERT, "pooling": "max"}, (2, 8), 2)
 
 
 def test_token_splits_keep_the_tokens_and_index_labels_by_sorted_class(tokenizer):

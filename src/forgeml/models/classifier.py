@@ -30,11 +30,13 @@ class TextClassifier:
     """
 
     takes_text = True
+    head_tokens = None  # plain truncation: also what versions pickled before head+tail truncation use
 
-    def __init__(self, module: nn.Module, classes: np.ndarray, tokenizer, max_length: int, batch_size: int = 64):
+    def __init__(self, module: nn.Module, classes: np.ndarray, tokenizer, max_length: int, head_tokens: int | None = None,
+                 batch_size: int = 64):
         self.module = module.cpu().eval()
         self.classes_ = np.asarray(classes)
-        self.tokenizer, self.max_length, self.batch_size = tokenizer, int(max_length), batch_size
+        self.tokenizer, self.max_length, self.head_tokens, self.batch_size = tokenizer, int(max_length), head_tokens, batch_size
 
     def predict_proba(self, texts) -> np.ndarray:
         from forgeml.text.tokenization import tokenize
@@ -43,7 +45,8 @@ class TextClassifier:
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
-                tokens = torch.from_numpy(tokenize(texts[start:start + self.batch_size], self.tokenizer, self.max_length))
+                tokens = torch.from_numpy(tokenize(texts[start:start + self.batch_size], self.tokenizer, self.max_length,
+                                                  self.head_tokens))
                 outputs.append(torch.softmax(self.module(tokens).float(), dim=1).numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
 

@@ -11,8 +11,14 @@ from torch import nn
 from forgeml.errors import ConfigError
 
 
+POOLINGS = ("cls", "mean")
+
+
 class BertClassifier(nn.Module):
-    """A BERT encoder with a classification head on [CLS].
+    """A BERT encoder with a classification head on its pooled output.
+
+    ``pooling``: "cls", BERT's pooler on the [CLS] token, or "mean", the average of the real tokens'
+    last hidden states, as sentence-transformers models (all-MiniLM-L6-v2) were trained to be used.
 
     ``pretrained``: a model folder (or forgeml.text.BUNDLED_MODEL) whose encoder weights start
     training; without it, ``config`` (BertConfig options) builds a randomly initialised encoder, as
@@ -22,7 +28,7 @@ class BertClassifier(nn.Module):
 
     def __init__(self, input_shape: Sequence[int], n_classes: int, pretrained: str | None = None,
                  config: dict[str, Any] | None = None, dropout: float = 0.1, freeze_layers: int = 0,
-                 layers: Sequence[int] | None = None):
+                 layers: Sequence[int] | None = None, pooling: str = "cls"):
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import BertConfig, BertForSequenceClassification
@@ -38,6 +44,11 @@ class BertClassifier(nn.Module):
             self.bert = BertForSequenceClassification(BertConfig(**{**config, **options}))
         else:
             raise ConfigError("A BERT candidate needs `pretrained` (a model folder) or `config` (BertConfig options).")
+        if pooling not in POOLINGS:
+            raise ConfigError(f"Unknown `pooling` {pooling!r}; choose one of {', '.join(POOLINGS)}.")
+        self.pooling = pooling
+        if pooling == "mean":
+            self.bert.bert.pooler = None  # unused: its weights would only inflate the model
         if layers is not None:
             self.keep_layers(layers)
         self.freeze(freeze_layers)
@@ -64,4 +75,9 @@ class BertClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.long()
-        return self.bert(input_ids=x[:, 0], attention_mask=x[:, 1]).logits
+        if self.pooling == "cls":
+            return self.bert(input_ids=x[:, 0], attention_mask=x[:, 1]).logits
+        hidden = self.bert.bert(input_ids=x[:, 0], attention_mask=x[:, 1]).last_hidden_state
+        mask = x[:, 1].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return self.bert.classifier(self.bert.dropout(pooled))

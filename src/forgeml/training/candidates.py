@@ -220,4 +220,4 @@ def train_text_candidate(
         "train_seconds": round(time.perf_counter() - started, 2), "training": asdict(config), "model": model_spec,
         "augmentation": policy, "parameters": parameters, "flops": flops,
     }
-    return TextClassifier(module, data.classes, tokenizer, data.shape[-1]), info
+    return TextClassifier(module, data.classes, tokenizer, data.shape[-1], text.get("head_tokens")), info

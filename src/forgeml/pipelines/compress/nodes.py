@@ -154,7 +154,7 @@ class Compressor:
         }
         if self.takes_text:
             base = self.classifier
-            return TextClassifier(module, base.classes_, base.tokenizer, base.max_length), info
+            return TextClassifier(module, base.classes_, base.tokenizer, base.max_length, base.head_tokens), info
         return TorchClassifier(module, self.data.classes), info
 
 

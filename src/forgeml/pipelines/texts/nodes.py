@@ -30,5 +30,5 @@ def tokenize_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, 
 
     text = experiment["text"]
     tokenizer = load_tokenizer(text["tokenizer"])
-    return {name: tokenize(split[text["column"]], tokenizer, int(text["max_length"]))
+    return {name: tokenize(split[text["column"]], tokenizer, int(text["max_length"]), text.get("head_tokens"))
             for name, split in {"train": train, "val": val, "test": test}.items()}
