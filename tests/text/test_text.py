@@ -172,6 +172,8 @@ def test_mean_pooling_averages_the_real_tokens_only_and_drops_the_pooler():
         assert torch.allclose(mean(tokens), mean(other_padding), atol=1e-5)  # what the mask hides never counts
         hidden = mean.bert.bert(input_ids=tokens[:, 0], attention_mask=tokens[:, 1]).last_hidden_state
         assert torch.allclose(mean(tokens)[2], mean.bert.classifier(hidden[2, :3].mean(0)), atol=1e-5)
+        del cls.__dict__["pooling"]  # a module pickled before `pooling` existed still classifies on [CLS]
+        assert cls(tokens).shape == (3, 2)
     with pytest.raises(ConfigError, match="pooling"):
         build_model({"family": "bert", "config": TINY_BERT, "pooling": "max"}, (2, 8), 2)
 

@@ -26,6 +26,8 @@ class BertClassifier(nn.Module):
     student initialised from it); ``freeze_layers`` freezes the embeddings and the first N layers.
     """
 
+    pooling = "cls"  # also what modules pickled before `pooling` existed use
+
     def __init__(self, input_shape: Sequence[int], n_classes: int, pretrained: str | None = None,
                  config: dict[str, Any] | None = None, dropout: float = 0.1, freeze_layers: int = 0,
                  layers: Sequence[int] | None = None, pooling: str = "cls"):
