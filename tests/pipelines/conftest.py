@@ -39,6 +39,19 @@ def make_project(root: Path) -> Path:
     return root
 
 
+def override_conf(project: Path, env: str, file: str, changes: dict) -> None:
+    """Deep-merge ``changes`` into ``conf/<env>/<file>`` of a test project (the shipped file, or a new one)."""
+    import yaml
+
+    def merge(into: dict, update: dict) -> dict:
+        for key, value in update.items():
+            into[key] = merge(into.get(key) or {}, value) if isinstance(value, dict) else value
+        return into
+
+    path = project / "conf" / env / file
+    path.write_text(yaml.safe_dump(merge(yaml.safe_load(path.read_text()) if path.exists() else {}, changes)))
+
+
 def run(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(args, cwd=project, env=project_env(), capture_output=True, text=True)
     if check and result.returncode != 0:

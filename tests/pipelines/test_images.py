@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.pipelines.conftest import kedro_env, make_project, run
+from tests.pipelines.conftest import kedro_env, make_project, override_conf, run
 
 
 def read_json(project, path):
@@ -24,31 +24,76 @@ def init_repo(project):
     run(project, "dvc", "config", "core.analytics", "false")
 
 
-@pytest.fixture(scope="module")
-def digits_project(tmp_path_factory):
-    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC."""
-    project = make_project(tmp_path_factory.mktemp("digits"))
+def repro_digits(project):
     init_repo(project)
     result = run(project, "dvc", "repro", "digits-release")
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project
 
 
-def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(digits_project):
+# The shipped digits recipe with fewer epochs and trials: the same stages, candidates and artifacts in about
+# half the time. Briefly trained, the ResNet may trail the MLP on validation loss, so it is named the
+# compression base. The shipped defaults' own accuracy bars are the `full` tests below (`make test-full`).
+QUICK_DIGITS = {
+    "parameters_train.yml": {"train": {"defaults": {"epochs": 40, "progress": False}, "candidates": {
+        "resnet": {"training": {"epochs": 30, "patience": 10}}, "densenet": {"training": {"epochs": 8, "patience": 8}}}}},
+    "parameters_tune.yml": {"tune": {"n_trials": 2, "progress": False, "spaces": {"resnet": {
+        "training.epochs": {"low": 3, "high": 5}}}}},
+    "parameters_compress.yml": {"compress": {
+        "base": "resnet", "fine_tune": {"epochs": 2, "progress": False}, "quantization": {"search_pairs": 5},
+        "methods": {"distilled_resnet": {"training": {"epochs": 8}}}}},
+    "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
+}
+
+
+@pytest.fixture(scope="module")
+def digits_project(tmp_path_factory):
+    """`make run EXPERIMENT=digits` through DVC, on the quick recipe."""
+    project = make_project(tmp_path_factory.mktemp("digits"))
+    for file, changes in QUICK_DIGITS.items():
+        override_conf(project, "digits", file, changes)
+    return repro_digits(project)
+
+
+@pytest.fixture(scope="module")
+def shipped_digits_project(tmp_path_factory):
+    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC (about 13 minutes on 2 cores)."""
+    return repro_digits(make_project(tmp_path_factory.mktemp("digits_shipped")))
+
+
+@pytest.mark.full
+def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(shipped_digits_project):
+    metrics = read_json(shipped_digits_project, "data/08_reporting/digits/metrics.json")
+    info = read_json(shipped_digits_project, "data/06_models/digits/training_info.json")
+    for family in ("resnet", "densenet"):
+        assert metrics[family]["accuracy"] >= 0.985, (family, metrics[family]["accuracy"])
+        assert info[family]["train_seconds"] < 600 and info[family]["device"] == "cpu"
+    assert metrics["resnet"]["accuracy"] > metrics["sklearn_logreg"]["accuracy"]
+    # Tuning minimises validation loss, not test accuracy: on 360 test images it may trail its baseline by one.
+    one_image = 1 / len(pd.read_parquet(shipped_digits_project / "data/05_model_input/digits/test.parquet"))
+    assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"] - one_image
+    # The champion is a convolutional network: trained, or compressed from one (a pruned ResNet can tie and win on size).
+    promotion = read_json(shipped_digits_project, "data/08_reporting/digits/promotion.json")
+    infos = {**info, **read_json(shipped_digits_project, "data/06_models/digits/compression_info.json")}
+    assert promotion["promoted"] and infos[promotion["challenger"]["candidate"]]["family"] in ("resnet", "densenet")
+
+
+QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidates"][family]["training"]["epochs"]
+                for family in ("resnet", "densenet")}
+
+
+def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits_project):
     log = (digits_project / "repro.log").read_text()
     assert "Running stage 'digits-data'" in log and "breast_cancer" not in log
     metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     info = read_json(digits_project, "data/06_models/digits/training_info.json")
     for family in ("resnet", "densenet"):
-        assert metrics[family]["accuracy"] >= 0.985, (family, metrics[family]["accuracy"])
-        assert info[family]["train_seconds"] < 600 and info[family]["device"] == "cpu"
+        assert metrics[family]["accuracy"] >= 0.9, (family, metrics[family]["accuracy"])  # chance is 0.1
+        assert info[family]["device"] == "cpu" and info[family]["epochs_run"] <= QUICK_EPOCHS[family]
         assert info[family]["flops"] > 1e6 and info[family]["parameters"] > 10_000
-    assert metrics["resnet"]["accuracy"] > metrics["sklearn_logreg"]["accuracy"]
     best = read_json(digits_project, "data/06_models/digits/best_params.json")
     assert best["candidate"] == "resnet" and len(best["overrides"]["model"]["layers"]) in (2, 3)
-    # Tuning minimises validation loss, not test accuracy: on 360 test images it may trail its baseline by one.
-    one_image = 1 / len(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet"))
-    assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"] - one_image
+    assert 3 <= best["overrides"]["training"]["epochs"] <= 5
 
 
 def test_every_candidate_gets_robustness_curves(digits_project):
@@ -78,19 +123,20 @@ def test_candidate_runs_hold_augmentation_preview_robustness_plot_and_cost(digit
     assert resnet.data.metrics["flops"] > 0 and resnet.data.metrics["test_robustness_noise"] > 0
 
 
-def test_digits_champion_serves_flat_pixel_rows(digits_project, client_for):
+def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client_for):
     import mlflow
 
     client_for(digits_project)
     promotion = read_json(digits_project, "data/08_reporting/digits/promotion.json")
-    # The challenger is a convolutional network: trained, or compressed from one (a pruned ResNet can tie and win on size).
-    infos = {**read_json(digits_project, "data/06_models/digits/training_info.json"),
-             **read_json(digits_project, "data/06_models/digits/compression_info.json")}
-    assert promotion["promoted"] and infos[promotion["challenger"]["candidate"]]["family"] in ("resnet", "densenet")
+    metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
-    model = mlflow.pyfunc.load_model("models:/digits@champion")
-    accuracy = np.mean(model.predict(test.drop(columns=["target"])) == test["target"].to_numpy())
-    assert accuracy == pytest.approx(promotion["challenger"]["score"])
+    pixels, labels = test.drop(columns=["target"]), test["target"].to_numpy()
+    assert promotion["promoted"]
+    champion = mlflow.pyfunc.load_model("models:/digits@champion")
+    assert np.mean(champion.predict(pixels) == labels) == pytest.approx(promotion["challenger"]["score"])
+    # a convolutional network takes the same flat rows: the registered model reshapes them into images
+    resnet = mlflow.pyfunc.load_model(promotion["registered"]["resnet"]["model_uri"])
+    assert np.mean(resnet.predict(pixels) == labels) == pytest.approx(metrics["resnet"]["accuracy"])
 
 
 # --- a user's own images: configuration only ----------------------------------------------------
@@ -104,15 +150,16 @@ USER_CONF = {
         "        images: {channels: 1, min_size: 6, max_size: 64}\n"
         "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
     ),
-    "parameters_tune.yml": "tune:\n  n_trials: 5\n  progress: false\n",
+    "parameters_tune.yml": "tune:\n  n_trials: 2\n  progress: false\n",
+    "parameters_evaluate.yml": "evaluate:\n  latency_repeats: 5\n",
     "parameters_compress.yml": (  # a user may switch methods off: here, all but two
-        "compress:\n  fine_tune: {epochs: 3}\n  methods:\n    pruned_50: null\n    int8_dynamic: null\n"
+        "compress:\n  fine_tune: {epochs: 2}\n  methods:\n    pruned_50: null\n    int8_dynamic: null\n"
         "    int8_tuned: null\n    distilled: null\n"
     ),
     "parameters_train.yml": (
-        "train:\n  defaults: {epochs: 30, progress: false}\n  candidates:\n"
+        "train:\n  defaults: {epochs: 20, progress: false}\n  candidates:\n"
         "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
-        "      training: {epochs: 10, lr: 0.003}\n      augmentation: {rotation: {degrees: 10}}\n"
+        "      training: {epochs: 6, lr: 0.003}\n      augmentation: {rotation: {degrees: 10}}\n"
     ),
 }
 
@@ -202,25 +249,34 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     assert (user_project / "data/05_model_input/my_images/train.parquet").read_bytes() == train_before
 
 
-def test_compressing_the_digits_resnet_meets_the_issue_bars(digits_project):
+def test_every_compression_method_makes_a_smaller_digits_candidate(digits_project):
     metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     info = read_json(digits_project, "data/06_models/digits/compression_info.json")
-    base_name = info["pruned_50"]["compression"]["base"]
-    base = metrics[base_name]["accuracy"]
-    assert read_json(digits_project, "data/06_models/digits/training_info.json")[base_name]["family"] in ("resnet", "densenet")
+    assert {entry["compression"]["base"] for entry in info.values()} == {"resnet"}
+    base = metrics["resnet"]["accuracy"]
     assert info["pruned_50"]["compression"]["sparsity"]["overall"] == pytest.approx(0.5, abs=0.01)
-    assert metrics["pruned_50"]["accuracy"] >= base - 0.01
     assert info["pruned_channels"]["flops"] <= 0.7 * info["pruned_channels"]["compression"]["base_flops"]
-    assert metrics["pruned_channels"]["accuracy"] >= base - 0.015
     for name in ("int8_static", "int8_dynamic", "int8_tuned"):
         compression = info[name]["compression"]
         assert compression["quantized_int8_bytes"] <= 0.35 * compression["quantized_fp32_bytes"]
+        assert metrics[name]["accuracy"] >= base - 0.03  # rounding moves a few images; a broken model scores near 0.1
+    assert info["distilled_resnet"]["parameters"] <= info["distilled_resnet"]["compression"]["base_parameters"] / 3
+    assert min(metrics[name]["accuracy"] for name in info) >= 0.8
+
+
+@pytest.mark.full
+def test_compressing_the_shipped_digits_resnet_meets_the_issue_bars(shipped_digits_project):
+    project = shipped_digits_project
+    metrics = read_json(project, "data/08_reporting/digits/metrics.json")
+    info = read_json(project, "data/06_models/digits/compression_info.json")
+    base = metrics[info["pruned_50"]["compression"]["base"]]["accuracy"]
+    assert metrics["pruned_50"]["accuracy"] >= base - 0.01
+    assert metrics["pruned_channels"]["accuracy"] >= base - 0.015
+    for name in ("int8_static", "int8_dynamic", "int8_tuned"):
         assert (base - metrics[name]["accuracy"]) / base <= 0.01
-    student = info["distilled_resnet"]
-    assert student["parameters"] <= student["compression"]["base_parameters"] / 3
     assert metrics["distilled_resnet"]["accuracy"] >= 0.97 * base
     # The teacher closes at least half the gap between the same student trained alone and itself (often the
     # student alone already matches the teacher here: then it must not do worse), give or take one test image.
     alone = metrics["distilled_resnet_without_teacher"]["accuracy"]
-    one_image = 1 / len(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet"))
+    one_image = 1 / len(pd.read_parquet(project / "data/05_model_input/digits/test.parquet"))
     assert metrics["distilled_resnet"]["accuracy"] >= alone + 0.5 * max(0.0, base - alone) - one_image
