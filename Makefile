@@ -60,7 +60,7 @@ serve: install
 test: $(TEST_STAMP)
 	pytest
 
-## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 13 minutes)
+## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 5 minutes)
 test-full: $(TEST_STAMP)
 	pytest -m full
 

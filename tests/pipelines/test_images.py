@@ -57,7 +57,7 @@ def digits_project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped_digits_project(tmp_path_factory):
-    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC (about 13 minutes on 2 cores)."""
+    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC (5 to 13 minutes on 2 cores)."""
     return repro_digits(make_project(tmp_path_factory.mktemp("digits_shipped")))
 
 
