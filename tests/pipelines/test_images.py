@@ -44,6 +44,8 @@ QUICK_DIGITS = {
         "methods": {"distilled_resnet": {"training": {"epochs": 8}}}}},
     "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
 }
+QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidates"][family]["training"]["epochs"]
+                for family in ("resnet", "densenet")}
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +78,6 @@ def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(shipped_digi
     promotion = read_json(shipped_digits_project, "data/08_reporting/digits/promotion.json")
     infos = {**info, **read_json(shipped_digits_project, "data/06_models/digits/compression_info.json")}
     assert promotion["promoted"] and infos[promotion["challenger"]["candidate"]]["family"] in ("resnet", "densenet")
-
-
-QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidates"][family]["training"]["epochs"]
-                for family in ("resnet", "densenet")}
 
 
 def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits_project):
