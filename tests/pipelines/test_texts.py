@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, kedro_env, make_project, project_env
+from tests.pipelines.conftest import REPO, kedro_env, make_project, override_conf, project_env
 
 ENV = "reviews_data"  # conf/reviews as a data-stage-only env, with short token sequences
 MAX_LENGTH = 32
@@ -113,26 +113,19 @@ def trained_text_project(tmp_path_factory):
     raw = project / "data/01_raw/reviews.csv"
     raw.parent.mkdir(exist_ok=True)
     load_reviews().head(800).to_csv(raw, index=False)
-    tiny = project / "conf/reviews_tiny"
-    shutil.copytree(project / "conf/reviews", tiny)
-    (tiny / "catalog.yml").write_text(yaml.safe_dump({"source_table": {"type": "pandas.CSVDataset", "filepath": str(raw)}}))
-    train = yaml.safe_load((tiny / "parameters_train.yml").read_text())
-    model = train["train"]["candidates"]["minilm"]["model"]
-    del model["pretrained"]
-    model["config"] = TINY_BERT  # the shipped recipe (pooling, dropout) on a tiny random BERT
-    train["train"]["candidates"]["minilm"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
-    train["train"]["candidates"]["minilm"]["augmentation"] = {"deletion": {"p": 0.05}, "span_mask": {"p": 0.3}}
-    train["train"]["defaults"] = {"progress": False}
-    (tiny / "parameters_train.yml").write_text(yaml.safe_dump(train))
-    compress = yaml.safe_load((tiny / "parameters_compress.yml").read_text())
-    compress["compress"]["methods"]["distilled_3_layers"]["training"].update({"epochs": 2, "batch_size": 32, "lr": 1.0e-3})
-    params = yaml.safe_load((tiny / "parameters.yml").read_text())
-    params["experiment"]["text"].update({"max_length": MAX_LENGTH, "head_tokens": 8})
-    (tiny / "parameters.yml").write_text(yaml.safe_dump(params))
-    evaluate = yaml.safe_load((tiny / "parameters_evaluate.yml").read_text())
-    evaluate["evaluate"]["latency_repeats"] = 5
-    (tiny / "parameters_evaluate.yml").write_text(yaml.safe_dump(evaluate))
-    (tiny / "parameters_compress.yml").write_text(yaml.safe_dump(compress))
+    shutil.copytree(project / "conf/reviews", project / "conf/reviews_tiny")
+    tiny = {"epochs": 2, "batch_size": 32, "lr": 1.0e-3}
+    for file, changes in {
+        "catalog.yml": {"source_table": {"type": "pandas.CSVDataset", "filepath": str(raw)}},
+        # the shipped recipe (pooling, dropout) on a tiny random BERT
+        "parameters_train.yml": {"train": {"defaults": {"progress": False}, "candidates": {"minilm": {
+            "model": {"pretrained": None, "config": TINY_BERT}, "training": tiny,
+            "augmentation": {"deletion": {"p": 0.05}, "span_mask": {"p": 0.3}}}}}},
+        "parameters_compress.yml": {"compress": {"methods": {"distilled_3_layers": {"training": tiny}}}},
+        "parameters.yml": {"experiment": {"text": {"max_length": MAX_LENGTH, "head_tokens": 8}}},
+        "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
+    }.items():
+        override_conf(project, "reviews_tiny", file, changes)
     result = kedro_env(project, "reviews_tiny", "--pipelines", "texts,train_texts,compress_texts,evaluate,release")
     (project / "run.log").write_text(result.stdout + result.stderr)
     return project
