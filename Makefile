@@ -3,16 +3,21 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+VIZ_STAMP := $(VENV)/.installed-viz
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export KEDRO_DISABLE_TELEMETRY := 1
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 export DVC_NO_ANALYTICS := 1
+# What runs (a folder under conf/experiments) and where (a Kedro env: local, test, postgres) are independent.
 EXPERIMENT ?= breast_cancer
+ENV ?= local
 WORKERS ?= 2
-ENV ?= $(if $(filter breast_cancer,$(EXPERIMENT)),local,$(EXPERIMENT))
+VIZ_PORT ?= 4141
+export FORGEML_EXPERIMENT := $(EXPERIMENT)
+export KEDRO_ENV := $(ENV)
 PG := postgresql://postgres@127.0.0.1:5432
 
-.PHONY: install run tune retrain serve test test-full ui mlflow-server bench dvc-yaml airflow-dag
+.PHONY: install run tune retrain serve test test-full ui viz mlflow-server bench dvc-yaml airflow-dag
 
 install: $(STAMP)
 
@@ -23,9 +28,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
-# The tests also need Airflow (to import the retrain DAG) and Chromium (to look at the MLflow UI).
+# The tests also need Airflow (to import the retrain DAG), kedro-viz and Chromium (to look at the MLflow UI
+# and the pipelines' DAG).
 $(TEST_STAMP): $(STAMP)
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev,airflow]"
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev,airflow,viz]"
+	touch $(VIZ_STAMP)
 	command -v chromium >/dev/null || { $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium >/dev/null; }
 	touch $(TEST_STAMP)
@@ -34,8 +41,8 @@ $(TEST_STAMP): $(STAMP)
 	dvc init --quiet $$(git rev-parse --git-dir >/dev/null 2>&1 || echo --no-scm)
 	dvc config core.analytics false
 
-## run: an experiment (EXPERIMENT=breast_cancer by default; digits, or your own conf/NAME) through
-##      every pipeline as DVC stages, then the table of its candidates
+## run: an experiment (EXPERIMENT=breast_cancer by default; digits, reviews, or your own conf/experiments/NAME)
+##      through every pipeline as DVC stages in ENV (local by default; test, postgres), then its candidates
 run: install .dvc/config
 	@grep -q "^  $(EXPERIMENT)-release:" dvc.yaml || forgeml dvc
 	dvc repro $(EXPERIMENT)-release
@@ -44,12 +51,12 @@ run: install .dvc/config
 ## tune: the tuning study of EXPERIMENT alone, with WORKERS local worker processes (resumes the study);
 ##       ENV=postgres puts the study and the runs on PostgreSQL (start `make mlflow-server` first)
 tune: install
-	kedro run --env $(ENV) --pipelines tune --params tune.workers=$(WORKERS)
+	kedro run --pipelines tune --params tune.workers=$(WORKERS)
 
 ## retrain: retrain the champion's recipe of EXPERIMENT if its raw data changed; promote only past the gate
 ##          (what cron or a systemd timer calls; see README, Scheduling)
 retrain: install
-	forgeml retrain --env $(ENV)
+	forgeml retrain
 
 ## serve: the champion of EXPERIMENT over HTTP on http://127.0.0.1:5002/invocations
 serve: install
@@ -63,6 +70,14 @@ test: $(TEST_STAMP)
 ## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 5 minutes)
 test-full: $(TEST_STAMP)
 	pytest -m full
+
+$(VIZ_STAMP): $(STAMP)
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[dev,viz]"
+	touch $(VIZ_STAMP)
+
+## viz: the pipelines as one DAG (the same for tables, images and texts) with kedro-viz, on http://127.0.0.1:$(VIZ_PORT)
+viz: $(VIZ_STAMP)
+	kedro viz run --host 127.0.0.1 --port $(VIZ_PORT) --no-browser
 
 ## ui: the MLflow UI over the embedded store, on http://127.0.0.1:5000
 ui: install

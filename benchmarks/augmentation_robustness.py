@@ -1,6 +1,6 @@
 """Does augmentation buy robustness? The digits ResNet trained with and without its augmentation policy.
 
-Both variants use the model, training options and augmentation policy of conf/digits (the policy
+Both variants use the model, training options and augmentation policy of conf/experiments/digits (the policy
 is dropped for the second), the same split and the same seeds; each is scored on the test split
 under the Gaussian-noise levels of conf/base/parameters_evaluate.yml. The report gives, per seed
 and as the median over seeds, clean accuracy and accuracy at the middle noise level.
@@ -16,15 +16,13 @@ import json
 import statistics
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
 from forgeml.data import split_table
 from forgeml.data.images import images_to_table, load_bundled_images
-from forgeml.evaluate import robustness_curves
+from forgeml.modality import modality_of
 from forgeml.training import train_candidate
-from forgeml.training.candidates import input_shape
 
 ROOT = Path(__file__).parents[1]
 
@@ -37,23 +35,25 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    spec = yaml.safe_load((ROOT / "conf/digits/parameters_train.yml").read_text())["train"]["candidates"]["resnet"]
-    image = yaml.safe_load((ROOT / "conf/digits/parameters.yml").read_text())["experiment"]["image"]
+    spec = yaml.safe_load((ROOT / "conf/experiments/digits/parameters_train.yml").read_text())["train"]["candidates"]["resnet"]
+    experiment = {"name": "digits", "target": "target",
+                  **yaml.safe_load((ROOT / "conf/experiments/digits/parameters.yml").read_text())["experiment"]}
+    modality, image = modality_of(experiment), experiment["image"]
     noise = yaml.safe_load((ROOT / "conf/base/parameters_evaluate.yml").read_text())["evaluate"]["robustness"]["levels"]["noise"]
     middle = len(noise) // 2 + 1  # index in the curve, whose first point is the clean accuracy
     table, _ = images_to_table(load_bundled_images("digits"), int(image["size"]), "target")
     train, val, test = split_table(table, "target", 0.2, 0.15, seed=42)
-    features, labels = test.drop(columns="target").to_numpy(np.float32), test["target"].to_numpy()
-    shape = input_shape(features.shape[1], image)
+    features, labels = modality.inputs(test), test["target"].to_numpy()
+    tensors = modality.tensors({"train": train, "val": val})
 
     rows = []
     for seed in args.seeds:
         for augmented in (True, False):
             variant = {**spec, "augmentation": spec["augmentation"] if augmented else {},
                        "training": {**spec["training"], "progress": False}}
-            classifier, _ = train_candidate("resnet", variant, train, val, "target", seed, image)
-            curve = robustness_curves(classifier.predict_proba, features, labels, classifier.classes_,
-                                      {"noise": noise}, shape)["noise"]
+            classifier, _ = train_candidate("resnet", variant, modality, train, val, tensors, seed)
+            curve = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
+                                        {"noise": noise}, 0)["noise"]
             rows.append({"seed": seed, "augmentation": augmented, "clean": curve["accuracy"][0],
                          "noise_std": curve["levels"][middle], "at_middle_noise": curve["accuracy"][middle]})
             print(rows[-1], flush=True)

@@ -1,6 +1,6 @@
 """Tuning, measured: median pruner against none, TPE against random search, two workers against one.
 
-All three tune the breast-cancer MLP over the search space of conf/base/parameters_tune.yml (epochs
+All three tune the breast-cancer MLP over the search space of conf/experiments/breast_cancer/parameters_tune.yml (epochs
 capped by --epochs so a study takes minutes). Each comparison alternates its two variants, seed
 by seed (pair by pair), and reports medians. Writes benchmarks/reports/tuning.{json,md}.
 
@@ -28,6 +28,7 @@ import torch
 import yaml
 
 from forgeml.data import load_bundled, split_table
+from forgeml.modality import modality_of
 from forgeml.training import train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
 from forgeml.tuning.study import TrialData, counted_trials, open_study, study_name
@@ -37,8 +38,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def setup(epochs: int):
-    train_params = yaml.safe_load((ROOT / "conf/base/parameters_train.yml").read_text())["train"]
-    tune_params = yaml.safe_load((ROOT / "conf/base/parameters_tune.yml").read_text())["tune"]
+    train_params = {**yaml.safe_load((ROOT / "conf/base/parameters_train.yml").read_text())["train"],
+                    **yaml.safe_load((ROOT / "conf/experiments/breast_cancer/parameters_train.yml").read_text())["train"]}
+    tune_params = yaml.safe_load((ROOT / "conf/experiments/breast_cancer/parameters_tune.yml").read_text())["tune"]
     space = {k: v for k, v in tune_params["spaces"]["mlp"].items() if k != "training.epochs"}
     base = train_params["candidates"]["mlp"]
     base = {**base, "training": {**train_params["defaults"], **base["training"], "epochs": epochs, "progress": False, "device": "cpu"}}
@@ -46,8 +48,14 @@ def setup(epochs: int):
     return base, space, train, val
 
 
+def modality_and_tensors(train, val):
+    modality = modality_of({"name": "breast_cancer", "target": "target", "modality": "table"})
+    return modality, modality.tensors({"train": train, "val": val})
+
+
 def objective_for(base, space, train, val, epochs_seen: list[int], pruning: bool):
     search = SearchSpace.from_config(space, "mlp")
+    modality, tensors = modality_and_tensors(train, val)
 
     def objective(trial):
         spec = apply_overrides(base, search.suggest(trial))
@@ -61,7 +69,7 @@ def objective_for(base, space, train, val, epochs_seen: list[int], pruning: bool
                     raise optuna.TrialPruned()
 
         try:
-            _, info = train_candidate("trial", spec, train, val, "target", 0, None, report)
+            _, info = train_candidate("trial", spec, modality, train, val, tensors, 0, report)
         finally:
             epochs_seen.append(seen[0])
         return min(info["history"]["val_loss"])
@@ -125,6 +133,7 @@ def samplers(args) -> dict:
 
 def workers(args) -> dict:
     base, space, train, val = setup(args.epochs)
+    modality, tensors = modality_and_tensors(train, val)
     rates = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as folder:
         tracking = f"sqlite:///{folder}/mlflow.db"
@@ -135,7 +144,7 @@ def workers(args) -> dict:
                                         seed=pair)
                 name = study_name("bench", settings, base)
                 run_id = ensure_study_run(open_study(name, settings, args.epochs), tracking, "bench", None, {})
-                study = run_study(settings, name, TrialData(train, val, "target", None, base, 0, "bench", tracking, run_id))
+                study = run_study(settings, name, TrialData(train, val, tensors, modality, base, 0, "bench", tracking, run_id))
                 trials = counted_trials(study)
                 span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
                 rates[count].append(len(trials) / span * 60)

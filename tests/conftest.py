@@ -20,5 +20,5 @@ def breast_cancer_suite(breast_cancer) -> dict:
 
     import yaml
 
-    conf = yaml.safe_load((Path(__file__).parents[1] / "conf/base/parameters_data.yml").read_text())
+    conf = yaml.safe_load((Path(__file__).parents[1] / "conf/experiments/breast_cancer/parameters_data.yml").read_text())
     return conf["data"]["validation"]["suites"]["breast_cancer"]

@@ -1,8 +1,8 @@
 """Kedro project commands: ``kedro run`` with errors a user can act on.
 
-Kedro loads ``cli`` from here and lets it override its own commands. Our ``run`` takes exactly
-kedro's options; it only turns a ForgeML error (bad data, bad configuration) into its message and
-exit code 2, instead of a traceback.
+Kedro loads ``cli`` from here and lets it override its own commands. Our ``run`` takes kedro's options
+plus ``--experiment`` (the folder under conf/experiments; FORGEML_EXPERIMENT), and turns a ForgeML error
+(bad data, bad configuration) into its message and exit code 2, instead of a traceback.
 """
 
 import sys
@@ -17,19 +17,27 @@ def cli() -> None:
 
 
 @cli.command(name="run", params=kedro_run.params, help=kedro_run.help, short_help=kedro_run.short_help)
+@click.option("--experiment", envvar="FORGEML_EXPERIMENT", default=None,
+              help="The experiment to run: a folder under conf/experiments [default: breast_cancer].")
 @click.pass_context
-def run(context: click.Context, **options) -> None:
+def run(context: click.Context, experiment: str | None, **options) -> None:
+    import os
+
     from kedro.io import DatasetError
 
     from forgeml.errors import ForgeMLError
+    from forgeml.experiments import EXPERIMENT_VARIABLE
 
+    if experiment:
+        os.environ[EXPERIMENT_VARIABLE] = experiment  # read by the config loader the session creates
     try:
         context.invoke(kedro_run.callback, **options)
     except ForgeMLError as error:
         _stop(f"ForgeML stopped: {type(error).__name__}\n{error}")
     except DatasetError as error:  # most often a missing or unreadable input file
         _stop(f"ForgeML stopped: a catalog entry could not be read or written.\n{error}\n"
-              "Check the entry's filepath in conf/base/catalog.yml (or your override in conf/local/catalog.yml).")
+              "Check the entry's filepath in conf/base/catalog.yml or in the experiment's own catalog.yml "
+              "(conf/experiments/<name>/catalog.yml).")
 
 
 def _stop(message: str) -> None:

@@ -125,10 +125,12 @@ def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audi
 
 
 @main.command(name="retrain")
-@click.option("--env", default="local", show_default=True,
-              help="The Kedro env of the experiment (local: the base experiment; or a conf folder).")
+@click.option("--experiment", envvar="FORGEML_EXPERIMENT", default="breast_cancer", show_default=True,
+              help="The experiment (a folder under conf/experiments).")
+@click.option("--env", envvar="KEDRO_ENV", default="local", show_default=True,
+              help="The Kedro env it runs in (local, test, postgres).")
 @click.option("--wait", is_flag=True, help="Wait for a retrain that is already running, instead of stopping.")
-def retrain_command(env: str, wait: bool) -> None:
+def retrain_command(experiment: str, env: str, wait: bool) -> None:
     """Retrain the champion's recipe if the raw data changed, and promote it only past the gate.
 
     For cron or a systemd timer: with no new data it does nothing (exit 0); a second retrain of the
@@ -140,7 +142,7 @@ def retrain_command(env: str, wait: bool) -> None:
     from forgeml.scheduling import RetrainBusy, retrain
 
     try:
-        promotion = retrain(Path.cwd(), env, wait, echo=click.echo)
+        promotion = retrain(Path.cwd(), experiment, env, wait, echo=click.echo)
     except RetrainBusy as error:
         click.secho(str(error), fg="yellow", err=True)
         sys.exit(3)

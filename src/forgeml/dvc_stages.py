@@ -1,11 +1,11 @@
 """Generate dvc.yaml from the Kedro pipelines: per experiment, one stage per pipeline, so the two cannot drift apart.
 
-An experiment is the base one (conf/base/globals.yml, with conf/local on top) or a conf folder
-with its own globals.yml (conf/digits, or a user's conf/my_images); its stages are named
-``<experiment>-<stage>`` and run ``kedro run --env <folder> --pipelines <pipeline>``.
-A stage's deps are the project's code and conf, the parameter keys its nodes read, and the
-file-backed datasets it reads; its outs are the file-backed datasets it writes. Reports under
-08_reporting are left out of the DVC cache (small, meant to be read).
+Every folder under conf/experiments is an experiment; its stages are named ``<experiment>-<stage>`` and run
+``kedro run --experiment <experiment> --pipelines <stage>`` in whatever environment the caller chose
+(``KEDRO_ENV``: where things run, not what runs). A stage's deps are the project's code, the catalog, the
+parameter keys its nodes read (in conf/base and in the experiment's folder) and the file-backed datasets it
+reads; its outs are the file-backed datasets it writes. Reports under 08_reporting are left out of the DVC
+cache (small, meant to be read).
 """
 
 from __future__ import annotations
@@ -14,30 +14,28 @@ from pathlib import Path
 
 import yaml
 
+from forgeml.experiments import EXPERIMENTS_FOLDER, experiment_names, experiment_selected
+
 REPORTING = "data/08_reporting"
-CODE_DEPS = ("src/forgeml", "conf/base/catalog.yml", "conf/base/globals.yml")
-NOT_EXPERIMENTS = ("base", "local", "test")  # conf folders that are not experiments of their own
-DEFAULT_ENV = "local"
+CODE_DEPS = ("src/forgeml", "conf/base/catalog.yml")
 
 
-def experiment_envs(project: Path) -> list[str]:
-    """The Kedro envs that each run one experiment: ``local`` (the base experiment), then every conf
-    folder with a globals.yml that names an experiment."""
-    envs = [DEFAULT_ENV]
-    for folder in sorted(p for p in (project / "conf").iterdir() if p.is_dir() and p.name not in NOT_EXPERIMENTS):
-        globals_file = folder / "globals.yml"
-        if globals_file.exists() and "experiment" in (yaml.safe_load(globals_file.read_text()) or {}):
-            envs.append(folder.name)
-    return envs
+def _parameter_files(project: Path, experiment: str) -> dict[str, dict]:
+    """The parameter files of conf/base and of the experiment's folder, each with what it declares."""
+    files = {}
+    for layer in (project / "conf" / "base", project / "conf" / EXPERIMENTS_FOLDER / experiment):
+        for path in sorted(layer.glob("parameters*.yml")):
+            files[path.relative_to(project).as_posix()] = yaml.safe_load(path.read_text()) or {}
+    return files
 
 
-def _parameter_files(project: Path) -> dict[str, str]:
-    """Top-level parameter key -> the conf/base file that declares it."""
-    owners = {}
-    for path in sorted((project / "conf" / "base").glob("parameters*.yml")):
-        for key in yaml.safe_load(path.read_text()) or {}:
-            owners[key] = path.relative_to(project).as_posix()
-    return owners
+def _declares(params: dict, key: str) -> bool:
+    """Whether ``params`` holds the dotted ``key`` (DVC refuses a stage whose file lacks a key it tracks)."""
+    for part in key.split("."):
+        if not isinstance(params, dict) or part not in params:
+            return False
+        params = params[part]
+    return True
 
 
 def _filepath(catalog, name: str, project: Path) -> str | None:
@@ -53,26 +51,28 @@ def _filepath(catalog, name: str, project: Path) -> str | None:
     return (path.relative_to(project) if path.is_absolute() else path).as_posix()
 
 
-def _experiment_stages(project: Path, env: str, owners: dict[str, str]) -> dict:
+def _experiment_stages(project: Path, experiment: str) -> dict:
     from kedro.framework.project import pipelines
     from kedro.framework.session import KedroSession
 
-    from forgeml.pipeline_registry import experiment_kind, stage_pipelines
+    from forgeml.pipeline_registry import STAGES
 
-    with KedroSession.create(project_path=project, env=env) as session:
-        context = session.load_context()
-        catalog, experiment = context.catalog, context.params["experiment"]
-    kind, name = experiment_kind(experiment), experiment["name"]
+    with experiment_selected(experiment), KedroSession.create(project_path=project) as session:
+        catalog = session.load_context().catalog
+    files = _parameter_files(project, experiment)
+    own_catalog = project / "conf" / EXPERIMENTS_FOLDER / experiment / "catalog.yml"
     stages = {}
-    for stage_name, pipeline_name in stage_pipelines(kind).items():
-        pipeline = pipelines[pipeline_name]
+    for stage_name in STAGES:
+        pipeline = pipelines[stage_name]
         params: dict[str, set[str]] = {}
         for dataset in pipeline.inputs():
             if dataset.startswith("params:"):
                 key = dataset.removeprefix("params:")
-                params.setdefault(owners[key.split(".")[0]], set()).add(key)
+                for file, declared in files.items():
+                    if _declares(declared, key):
+                        params.setdefault(file, set()).add(key)
         inputs = sorted(filter(None, (_filepath(catalog, d, project) for d in pipeline.inputs())))
-        deps = [*CODE_DEPS, f"conf/{env}", *inputs]
+        deps = [*CODE_DEPS, *([own_catalog.relative_to(project).as_posix()] if own_catalog.exists() else []), *inputs]
         outs, metrics = [], []
         for dataset in sorted(pipeline.all_outputs()):
             path = _filepath(catalog, dataset, project)
@@ -84,16 +84,15 @@ def _experiment_stages(project: Path, env: str, owners: dict[str, str]) -> dict:
                 outs.append({path: {"cache": False}})
             else:
                 outs.append(path)
-        env_option = "" if env == DEFAULT_ENV else f" --env {env}"
         stage = {
-            "cmd": f"kedro run{env_option} --pipelines {pipeline_name}",
+            "cmd": f"kedro run --experiment {experiment} --pipelines {stage_name}",
             "deps": deps,
             "params": [{file: sorted(keys)} for file, keys in sorted(params.items())],
             "outs": outs,
         }
         if metrics:
             stage["metrics"] = metrics
-        stages[f"{name}-{stage_name}"] = stage
+        stages[f"{experiment}-{stage_name}"] = stage
     return stages
 
 
@@ -101,10 +100,9 @@ def build_stages(project: Path) -> dict:
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(project)
-    owners = _parameter_files(project)
     stages = {}
-    for env in experiment_envs(project):
-        stages.update(_experiment_stages(project, env, owners))
+    for experiment in experiment_names(project / "conf"):
+        stages.update(_experiment_stages(project, experiment))
     return {"stages": stages}
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from forgeml.data.sources import file_md5, raw_data_hash
+
 DATA_DATASET = "table"  # the validated table every later stage trains and evaluates on
-SOURCE_DATASET = "source_table"  # the raw data: a user's file, or a bundled data set
+SOURCE_DATASET = "source"  # the raw data: a user's file or folder, or a bundled data set
 
 
 def _git(*args: str) -> str:
@@ -18,29 +19,6 @@ def _git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
-
-
-def file_md5(path: Path) -> str:
-    """The MD5 DVC records for a file."""
-    digest = hashlib.md5()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def source_hash(catalog) -> str | None:
-    """The raw table's version: DVC's MD5 of the source file, or for bundled data (no file) an MD5 of its
-    content. ``forgeml retrain`` compares it with the last gated version's to notice new or changed data."""
-    if SOURCE_DATASET not in catalog or (catalog.load("params:experiment") or {}).get("image"):
-        return None  # image experiments read an image folder, not this table
-    filepath = getattr(catalog[SOURCE_DATASET], "_filepath", None)
-    if filepath is not None:
-        return file_md5(Path(str(filepath))) if Path(str(filepath)).is_file() else None
-    import pandas as pd
-
-    frame = catalog.load(SOURCE_DATASET)
-    return "content-" + hashlib.md5(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
 
 
 class LineageHooks:
@@ -69,7 +47,7 @@ class LineageHooks:
         if filepath is not None and Path(str(filepath)).exists():
             tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
             tags["forgeml.data_path"] = str(filepath)
-        raw = source_hash(catalog)
+        raw = raw_data_hash(catalog[SOURCE_DATASET]) if SOURCE_DATASET in catalog else None
         if raw is not None:
             tags["forgeml.raw_md5"] = raw
         mlflow.set_tags(tags)

@@ -86,35 +86,38 @@ def lock_path(project: Path, experiment: str) -> Path:
 
 
 def check_for_new_data(context) -> DataCheck:
-    """Compare the raw data's hash now (forgeml.hooks.source_hash) with the ``forgeml.raw_md5`` tag of the
+    """Compare the raw data's hash now (forgeml.data.sources.raw_data_hash) with the ``forgeml.raw_md5`` tag of the
     last version to face the gate (the challenger alias; the champion before any challenger), so that a
     challenger the gate refused is not retrained again on the same data."""
     import mlflow
 
     from forgeml.errors import ConfigError
-    from forgeml.hooks import source_hash
+    from forgeml.data.sources import raw_data_hash
+    from forgeml.hooks import SOURCE_DATASET
+    from forgeml.modality import modality_of
     from forgeml.registry.tracking import alias_version
 
     experiment = context.params["experiment"]
-    if experiment.get("image") or experiment.get("text"):
+    if modality_of(experiment).kind != "table":
         raise ConfigError(f"Experiment {experiment['name']!r} is not a table experiment; `retrain` handles table experiments.")
     if alias_version(experiment["name"], "champion") is None:
         raise ConfigError(f"Registered model {experiment['name']!r} has no champion: run `make run` first.")
     version = alias_version(experiment["name"], "challenger") or alias_version(experiment["name"], "champion")
     tags = mlflow.MlflowClient().get_model_version(experiment["name"], version).tags
-    return DataCheck(experiment["name"], source_hash(context.catalog), version, tags.get("forgeml.raw_md5"))
+    return DataCheck(experiment["name"], raw_data_hash(context.catalog[SOURCE_DATASET]), version, tags.get("forgeml.raw_md5"))
 
 
-def retrain(project: Path, env: str, wait: bool = False, echo=print) -> dict[str, Any] | None:
+def retrain(project: Path, experiment: str, env: str, wait: bool = False, echo=print) -> dict[str, Any] | None:
     """Under the experiment's lock: retrain when the raw data changed, and return the gate's decision;
     None when there was nothing to do."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
+    from forgeml.experiments import experiment_selected
+
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, env=env) as session:
+    with experiment_selected(experiment), KedroSession.create(project_path=project, env=env) as session:
         context = session.load_context()
-        experiment = context.params["experiment"]["name"]
         with RetrainLock(lock_path(project, experiment), wait=wait):
             check = check_for_new_data(context)
             echo(check.describe())

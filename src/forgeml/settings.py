@@ -2,18 +2,17 @@
 
 import warnings
 
-from kedro.config import OmegaConfigLoader
-
+from forgeml.config_loader import ExperimentConfigLoader
 from forgeml.hooks import LineageHooks
 
 # kedro-mlflow's own PythonModel triggers this advice at import; it is not actionable here.
 warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method", category=UserWarning)
 
 HOOKS = (LineageHooks(),)
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = ExperimentConfigLoader  # base -> experiment -> env
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # an environment overrides single parameters (train.defaults.epochs), not whole blocks
+    # an experiment or environment overrides single parameters (train.defaults.epochs), not whole blocks
     "merge_strategy": {"parameters": "soft"},
 }

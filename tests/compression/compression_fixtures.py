@@ -7,7 +7,7 @@ import torch
 
 from forgeml.models import build_model
 from forgeml.training import TrainConfig
-from forgeml.training.candidates import TensorSplits, fit_on
+from forgeml.training.data import TensorSplits, fit_on
 
 
 def _splits(features, labels, shape) -> TensorSplits:
@@ -37,7 +37,9 @@ def digits():
 
 def train(spec: dict, data: TensorSplits, epochs: int, seed: int = 0, **fit_options) -> torch.nn.Module:
     torch.manual_seed(seed)
-    module = build_model(spec, data.shape, len(data.classes), *data.input_stats())
+    dims = (0, 2, 3) if len(data.shape) == 3 else (0,)  # per channel for images, per feature for tables
+    stats = data.x_train.mean(dims, keepdim=True)[0], data.x_train.std(dims, keepdim=True)[0]
+    module = build_model(spec, data.shape, len(data.classes), *stats)
     fit_on(module, data, TrainConfig(epochs=epochs, lr=3e-3, patience=epochs, progress=False, seed=seed), **fit_options)
     return module.eval()
 

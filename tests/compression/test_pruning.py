@@ -8,7 +8,7 @@ from forgeml.compression import prune_structured, prune_unstructured, sparsity
 from forgeml.errors import ConfigError
 from forgeml.models import count_flops
 from forgeml.training import TrainConfig
-from forgeml.training.candidates import fit_on
+from forgeml.training.data import fit_on
 
 
 def fine_tuner(data, calls):

@@ -17,7 +17,8 @@ BIN = Path(sys.executable).parent
 def project_env() -> dict[str, str]:
     """The environment of a project command: the test process's own, less any MLflow URI a test set
     (MLflow exports them as environment variables, which would point the project at another store)."""
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    inherited = {key: value for key, value in os.environ.items()
+                 if not key.startswith("MLFLOW_") and key not in ("KEDRO_ENV", "FORGEML_EXPERIMENT")}
     return {
         **inherited,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -39,8 +40,9 @@ def make_project(root: Path) -> Path:
     return root
 
 
-def override_conf(project: Path, env: str, file: str, changes: dict) -> None:
-    """Deep-merge ``changes`` into ``conf/<env>/<file>`` of a test project (the shipped file, or a new one)."""
+def override_conf(project: Path, layer: str, file: str, changes: dict) -> None:
+    """Deep-merge ``changes`` into ``conf/<layer>/<file>`` of a test project (the shipped file, or a new one);
+    ``layer`` is an env (``test``) or an experiment (``experiments/digits``)."""
     import yaml
 
     def merge(into: dict, update: dict) -> dict:
@@ -48,7 +50,8 @@ def override_conf(project: Path, env: str, file: str, changes: dict) -> None:
             into[key] = merge(into.get(key) or {}, value) if isinstance(value, dict) else value
         return into
 
-    path = project / "conf" / env / file
+    path = project / "conf" / layer / file
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(merge(yaml.safe_load(path.read_text()) if path.exists() else {}, changes)))
 
 
@@ -65,6 +68,12 @@ def kedro(project: Path, *args: str, check: bool = True) -> subprocess.Completed
 
 def kedro_env(project: Path, env: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run(project, "kedro", "run", "--env", env, *args, check=check)
+
+
+def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "test",
+                     check: bool = True) -> subprocess.CompletedProcess:
+    """``kedro run`` of ``experiment`` (a folder under conf/experiments) in ``env``."""
+    return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.pipelines.conftest import kedro_env, make_project, override_conf, run
+from tests.pipelines.conftest import kedro_experiment, make_project, override_conf, run
 
 
 def read_json(project, path):
@@ -24,9 +24,9 @@ def init_repo(project):
     run(project, "dvc", "config", "core.analytics", "false")
 
 
-def repro_digits(project):
+def repro_digits(project, env="local"):
     init_repo(project)
-    result = run(project, "dvc", "repro", "digits-release")
+    result = run(project, "env", f"KEDRO_ENV={env}", "dvc", "repro", "digits-release")
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project
 
@@ -50,11 +50,11 @@ QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidate
 
 @pytest.fixture(scope="module")
 def digits_project(tmp_path_factory):
-    """`make run EXPERIMENT=digits` through DVC, on the quick recipe."""
+    """`make run EXPERIMENT=digits ENV=test` through DVC, the quick recipe in this project's test env."""
     project = make_project(tmp_path_factory.mktemp("digits"))
-    for file, changes in QUICK_DIGITS.items():
-        override_conf(project, "digits", file, changes)
-    return repro_digits(project)
+    for changes in QUICK_DIGITS.values():  # an env folder declares each top-level key once: one file
+        override_conf(project, "test", "parameters.yml", changes)
+    return repro_digits(project, env="test")
 
 
 @pytest.fixture(scope="module")
@@ -140,22 +140,27 @@ def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client
 # --- a user's own images: configuration only ----------------------------------------------------
 
 USER_CONF = {
-    "globals.yml": "experiment: my_images\n",
-    "catalog.yml": "source_images:\n  type: forgeml.datasets.ImageFolderDataset\n  path: {folder}\n  channels: 1\n",
-    "parameters.yml": "experiment:\n  image: {channels: 1, size: 8}\n",
+    "catalog.yml": "source:\n  type: forgeml.datasets.ImageFolderDataset\n  path: {folder}\n  channels: 1\n",
+    "parameters.yml": "experiment:\n  modality: image\n  image: {channels: 1, size: 8}\n",
     "parameters_data.yml": (
         "data:\n  validation:\n    suites:\n      my_images:\n"
         "        images: {channels: 1, min_size: 6, max_size: 64}\n"
         "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
     ),
-    "parameters_tune.yml": "tune:\n  n_trials: 2\n  progress: false\n",
+    "parameters_tune.yml": (
+        "tune:\n  candidate: mlp\n  n_trials: 2\n  progress: false\n"
+        "  spaces:\n    mlp: {training.lr: {low: 1.0e-3, high: 1.0e-2, log: true}}\n"
+    ),
     "parameters_evaluate.yml": "evaluate:\n  latency_repeats: 5\n",
-    "parameters_compress.yml": (  # a user may switch methods off: here, all but two
-        "compress:\n  fine_tune: {epochs: 2}\n  methods:\n    pruned_50: null\n    int8_dynamic: null\n"
-        "    int8_tuned: null\n    distilled: null\n"
+    "parameters_compress.yml": (
+        "compress:\n  fine_tune: {epochs: 2}\n  methods:\n"
+        "    pruned_channels: {method: structured, channel_ratio: 0.4, steps: 2}\n"
+        "    int8_static: {method: int8, mode: static, granularity: per_channel}\n"
     ),
     "parameters_train.yml": (
         "train:\n  defaults: {epochs: 20, progress: false}\n  candidates:\n"
+        "    logreg: {model: {family: logreg}}\n    mlp: {model: {family: mlp, hidden: [32]}}\n"
+        "    sklearn_logreg: {model: {family: sklearn_logreg, max_iter: 2000}}\n"
         "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
         "      training: {epochs: 6, lr: 0.003}\n      augmentation: {rotation: {degrees: 10}}\n"
     ),
@@ -173,8 +178,8 @@ def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40):
             Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / str(label) / f"{index}.png")
 
 
-def write_experiment(project, env, folder):
-    conf = project / "conf" / env
+def write_experiment(project, folder):
+    conf = project / "conf/experiments/my_images"
     conf.mkdir()
     for name, text in USER_CONF.items():
         (conf / name).write_text(text.replace("{folder}", str(folder.relative_to(project))))
@@ -186,7 +191,7 @@ def user_project(tmp_path_factory):
     init_repo(project)
     folder = project / "data/01_raw/my_images"
     write_digit_pngs(folder)
-    write_experiment(project, "my_images", folder)
+    write_experiment(project, folder)
     run(project, "forgeml", "dvc")  # what `make run EXPERIMENT=my_images` does for a new experiment
     (project / "repro.log").write_text(run(project, "dvc", "repro", "my_images-release").stdout)
     return project
@@ -194,8 +199,8 @@ def user_project(tmp_path_factory):
 
 def test_a_folder_of_user_images_trains_and_registers_through_configuration_alone(user_project, client_for):
     assert "Running stage 'my_images-train'" in (user_project / "repro.log").read_text()
-    manifest = pd.read_parquet(user_project / "data/02_intermediate/my_images/image_manifest.parquet")
-    assert len(manifest) == 120 and manifest["path"].str.endswith(".png").all()
+    report = read_json(user_project, "data/08_reporting/my_images/validation/data.json")
+    assert report["success"] and report["rows"] == 120
     metrics = read_json(user_project, "data/08_reporting/my_images/metrics.json")
     compressed = {"pruned_channels", "int8_static"}
     assert set(read_json(user_project, "data/06_models/my_images/compression_info.json")) == compressed
@@ -206,11 +211,12 @@ def test_a_folder_of_user_images_trains_and_registers_through_configuration_alon
 
 
 def broken_copy(project, name, damage):
-    """A copy of the user's folder, damaged, behind its own conf env."""
+    """A copy of the user's folder, damaged, behind its own conf env (the same experiment, another source)."""
     folder = project / "data/01_raw" / name
     shutil.copytree(project / "data/01_raw/my_images", folder)
     damage(folder)
-    write_experiment(project, name, folder)
+    (project / "conf" / name).mkdir()
+    (project / "conf" / name / "catalog.yml").write_text(USER_CONF["catalog.yml"].replace("{folder}", str(folder.relative_to(project))))
     return name
 
 
@@ -236,7 +242,7 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     train_before = (user_project / "data/05_model_input/my_images/train.parquet").read_bytes()
     env = broken_copy(user_project, f"bad_{case.replace('-', '_')}", BAD_IMAGES[case][0])
 
-    result = kedro_env(user_project, env, "--pipelines", "images,train,evaluate,release", check=False)
+    result = kedro_experiment(user_project, "my_images", "--pipelines", "data,train,evaluate,release", env=env, check=False)
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert "ForgeML stopped" in result.stderr or "Data validation 'images' failed" in result.stderr

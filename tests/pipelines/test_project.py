@@ -102,7 +102,7 @@ def write_source(project, frame: pd.DataFrame, env: str = "corrupt"):
     conf = project / "conf" / env
     conf.mkdir(exist_ok=True)
     (conf / "catalog.yml").write_text(
-        "source_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/source.csv\n"
+        "source:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/source.csv\n"
     )
 
 
@@ -126,9 +126,9 @@ def test_corrupt_input_stops_before_training_and_keeps_everything(trained_projec
 
     assert result.returncode == 2
     assert "Data validation 'table' failed" in result.stderr and expected in result.stderr
-    assert "data/08_reporting/breast_cancer/validation/table.html" in result.stderr
-    assert (trained_project / "data/08_reporting/breast_cancer/validation/table.html").stat().st_size > 10_000
-    assert not read_json(trained_project, "data/08_reporting/breast_cancer/validation/table.json")["success"]
+    assert "data/08_reporting/breast_cancer/validation/data.html" in result.stderr
+    assert (trained_project / "data/08_reporting/breast_cancer/validation/data.html").stat().st_size > 10_000
+    assert not read_json(trained_project, "data/08_reporting/breast_cancer/validation/data.json")["success"]
     assert "Running node: train_candidates" not in result.stderr + result.stdout
     assert (trained_project / "data/05_model_input/breast_cancer/train.parquet").read_bytes() == train_before
     assert champion(mlflow_client) == champion_before
@@ -138,7 +138,7 @@ def test_corrupt_input_stops_before_training_and_keeps_everything(trained_projec
 def test_users_own_csv_goes_through_configuration_alone(trained_project, breast_cancer):
     write_source(trained_project, breast_cancer, env="own_csv")
     kedro(trained_project, "--env", "own_csv", "--pipelines", "data")
-    assert read_json(trained_project, "data/08_reporting/breast_cancer/validation/table.json")["success"]
+    assert read_json(trained_project, "data/08_reporting/breast_cancer/validation/data.json")["success"]
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -149,7 +149,7 @@ def test_users_own_csv_goes_through_configuration_alone(trained_project, breast_
 def test_configuration_errors_exit_2_with_a_paragraph(trained_project, args, message):
     missing = trained_project / "conf/missing_file"
     missing.mkdir(exist_ok=True)
-    (missing / "catalog.yml").write_text("source_table:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/nowhere.csv\n")
+    (missing / "catalog.yml").write_text("source:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/nowhere.csv\n")
     result = kedro(trained_project, *args, check=False)
     assert result.returncode == 2
     assert "ForgeML stopped" in result.stderr and message in result.stderr

@@ -71,10 +71,11 @@ def release(name, models, data, registry, **overrides):
     train, test = data
     experiment = {"name": MODEL, "target": TARGET}
     candidates = {name: models[name]}
-    evaluation = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)[0]
+    evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)
     infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}}}
     params = {**RELEASE, **overrides}
-    registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, train, test, experiment, params)
+    registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, confusion_matrices, robustness_curves,
+                                        train, test, experiment, params)
     promotion, records = promote_challenger(registrations, evaluation, test, {"success": True}, experiment, params)
     AuditLogDataset(str(registry[0] / "audit.jsonl")).save(records)
     return promotion

@@ -25,7 +25,7 @@ def _quick(project):
     params["tune"]["n_trials"] = 2
     params["compress"]["methods"] = None
     path.write_text(yaml.safe_dump(params))
-    (project / "conf/test/catalog.yml").write_text(f"source_table:\n  type: pandas.CSVDataset\n  filepath: {RAW}\n")
+    (project / "conf/test/catalog.yml").write_text(f"source:\n  type: pandas.CSVDataset\n  filepath: {RAW}\n")
 
 
 @pytest.fixture(scope="module")

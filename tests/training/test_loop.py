@@ -65,15 +65,24 @@ def test_l1_penalty_shrinks_weights():
     assert weight_norm(0.05) < 0.5 * weight_norm(0.0)
 
 
-def test_train_candidate_refuses_unknown_family(breast_cancer):
-    with pytest.raises(ConfigError, match="model family 'xgboost'.*Known families: logreg, mlp, resnet, densenet, bert, sklearn_logreg"):
-        train_candidate("x", {"model": {"family": "xgboost"}}, breast_cancer, breast_cancer, "target", 0)
+def _table_modality():
+    from forgeml.modality import modality_of
+
+    return modality_of({"name": "breast_cancer", "target": "target", "modality": "table"})
+
+
+def test_train_candidate_refuses_a_family_its_modality_does_not_train(breast_cancer):
+    with pytest.raises(ConfigError, match="model family 'resnet', which a table experiment does not train.*"
+                                          "Families for tables: logreg, mlp, sklearn_logreg"):
+        train_candidate("x", {"model": {"family": "resnet"}}, _table_modality(), breast_cancer, breast_cancer, {}, 0)
 
 
 def test_train_candidate_refuses_unknown_training_option(breast_cancer):
+    modality = _table_modality()
+    tensors = modality.tensors({"train": breast_cancer, "val": breast_cancer})
     with pytest.raises(ConfigError, match="Unknown training options \\['learning_rate'\\]"):
-        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}},
-                        breast_cancer, breast_cancer, "target", 0)
+        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}}, modality,
+                        breast_cancer, breast_cancer, tensors, 0)
 
 
 def test_augmentation_is_applied_to_training_batches_only():

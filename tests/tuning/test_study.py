@@ -4,6 +4,7 @@ import pytest
 
 from forgeml.data import load_bundled, split_table
 from forgeml.errors import ConfigError
+from forgeml.modality import modality_of
 from forgeml.tuning import TuneSettings, tune_candidate
 
 BASE = {"model": {"family": "mlp", "hidden": [16], "batch_norm": False},
@@ -34,8 +35,9 @@ def stores(tmp_path):
 def tune(splits, stores, **settings):
     options = {"candidate": "mlp", "n_trials": 6, "space": SPACE, "storage": stores["storage"], "progress": False, **settings}
     train, val = splits
-    return tune_candidate(TuneSettings(**options), "bc", BASE, train, val, "target", None, 0,
-                          stores["tracking"], stores["parent"])
+    modality = modality_of({"name": "bc", "target": "target", "modality": "table"})
+    return tune_candidate(TuneSettings(**options), "bc", BASE, train, val, modality.tensors({"train": train, "val": val}),
+                          modality, 0, stores["tracking"], stores["parent"])
 
 
 def runs_by_parent(client, experiment_name="bc"):

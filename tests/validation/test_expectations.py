@@ -32,9 +32,10 @@ def test_each_corruption_is_caught_with_its_column(breast_cancer, breast_cancer_
     assert not report["success"]
     assert expected in failures_by_column(report)
     with pytest.raises(DataValidationError) as error:
-        check_passed(report, "data/08_reporting/validation/table.html")
+        check_passed(report, "breast_cancer", "data")
     message = str(error.value)
-    assert expected[0] in message and "observed" in message and "table.html" in message
+    assert expected[0] in message and "observed" in message and "breast_cancer/validation/data.html" in message
+    assert "conf/experiments/breast_cancer/parameters_data.yml" in message
     if expected[1]:
         assert repr(expected[1]) in message
 

@@ -3,76 +3,12 @@ Pareto plot (accuracy against latency, marker size = model size) over every cand
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
-INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx_vnni", "fma")
-
-
-def measurement_environment(threads: int) -> dict[str, Any]:
-    """The machine latencies were measured on: without it, a latency ratio means little."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import cpuinfo
-    import torch
-
-    info = cpuinfo.get_cpu_info()
-    flags = set(info.get("flags", []))
-
-    def installed(package: str) -> str:
-        try:
-            return version(package)
-        except PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "cpu": info.get("brand_raw", platform.processor()), "cores": info.get("count"),
-        "instruction_sets": [name for name in INSTRUCTION_SETS if name in flags], "threads": threads,
-        "torch": torch.__version__, "neural_compressor": installed("neural-compressor-pt"),
-        "torch_pruning": installed("torch-pruning"), "python": platform.python_version(),
-    }
-
+from forgeml.compression.methods import DESCRIBED_BY
 
 def _ratio(value, base) -> str:
     return f"{value / base:.2f}x" if value is not None and base else "n/a"
-
-
-def _what_changed(compression: dict[str, Any]) -> list[str]:
-    method = compression["method"]
-    if method == "unstructured pruning":
-        layers = {k: v for k, v in compression["sparsity"].items() if k != "overall"}
-        return [f"Overall weight sparsity: {compression['sparsity']['overall']:.1%}. Per layer: "
-                + ", ".join(f"`{k}` {v:.0%}" for k, v in layers.items()) + ".",
-                "Zeros do not make dense kernels faster: expect the latency ratio near 1."]
-    if method == "structured pruning":
-        return [f"Parameters {compression['parameters_before']:,} -> {compression['parameters_after']:,} "
-                "(whole channels and hidden units removed with torch-pruning's dependency graph)."]
-    if method == "int8":
-        lines = [
-            f"Configuration: {compression['plan']}.",
-            f"INT8 layers: {', '.join(f'`{n}`' for n in compression['int8_layers']) or 'none'}; "
-            f"left in FP32: {', '.join(f'`{n}`' for n in compression['fp32_layers']) or 'none'}.",
-            f"Quantized layers' weights: {compression['quantized_fp32_bytes']:,} B in FP32 -> "
-            f"{compression['quantized_int8_bytes']:,} B in INT8 with scales "
-            f"({_ratio(compression['quantized_int8_bytes'], compression['quantized_fp32_bytes'])}).",
-        ]
-        search = compression.get("search")
-        if search:
-            lines.append(f"Accuracy-aware search: {search['reason']}."
-                         + ("" if search["meets_budget"] else " **This model does not meet the accuracy budget.**"))
-            inc = search["inc_choice"]
-            lines.append("INC's own autotune would have stopped at: "
-                         + (search["trials"][inc]["plan"] if inc is not None else "nothing (no configuration within tolerance)") + ".")
-            lines.append("\n| configuration | val accuracy | relative loss | latency ratio (val batch) | within budget |\n|---|---|---|---|---|")
-            lines += [f"| {t['plan']} | {t['accuracy']:.4f} | {t['relative_loss']:+.2%} | {t['latency_ratio']:.2f} | "
-                      f"{'yes' if t['within_budget'] else 'no'} |" for t in search["trials"]]
-        return lines
-    if method in ("distillation", "student without teacher"):
-        return [f"Validation accuracy: teacher {compression['teacher_val_accuracy']:.4f}, this student "
-                f"{compression['student_val_accuracy']:.4f}.",
-                f"Student: {compression['settings']['student']}; temperature {compression['settings'].get('temperature')}, "
-                f"teacher's weight {compression['settings'].get('alpha')}."]
-    return []
 
 
 def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[str, float]],
@@ -106,7 +42,7 @@ def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[st
 {table}
 
 ## What changed
-""" + "\n".join(line if line.startswith(("|", "\n")) else f"- {line}" for line in _what_changed(compression)) + "\n"
+""" + "\n".join(line if line.startswith(("|", "\n")) else f"- {line}" for line in DESCRIBED_BY[info['compression']['method']].describe(compression)) + "\n"
 
 
 def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, dict[str, Any]], large_batch: int):

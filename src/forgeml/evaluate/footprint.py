@@ -8,11 +8,39 @@ per-pair ratio stays stable where block timings do not.
 from __future__ import annotations
 
 import io
+import platform
 import time
 from contextlib import contextmanager
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+
+INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx_vnni", "fma")
+
+
+def measurement_environment(threads: int) -> dict[str, Any]:
+    """The machine latencies were measured on: without it, a latency ratio means little."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import cpuinfo
+    import torch
+
+    info = cpuinfo.get_cpu_info()
+    flags = set(info.get("flags", []))
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {
+        "cpu": info.get("brand_raw", platform.processor()), "cores": info.get("count"),
+        "instruction_sets": [name for name in INSTRUCTION_SETS if name in flags], "threads": threads,
+        "torch": torch.__version__, "neural_compressor": installed("neural-compressor-pt"),
+        "torch_pruning": installed("torch-pruning"), "python": platform.python_version(),
+    }
+
 
 
 def serialized_size(model) -> int:

@@ -29,7 +29,6 @@ class TextClassifier:
     The tokenizer travels inside (pickled), so a registered version predicts from raw text in a fresh process.
     """
 
-    takes_text = True
     head_tokens = None  # plain truncation: also what versions pickled before head+tail truncation use
 
     def __init__(self, module: nn.Module, classes: np.ndarray, tokenizer, max_length: int, head_tokens: int | None = None,

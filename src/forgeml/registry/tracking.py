@@ -1,4 +1,4 @@
-"""Log a candidate as a nested MLflow run, register it, and move aliases with a recorded reason."""
+"""Log a candidate as a nested MLflow run, register it, attach its card, and move aliases with a recorded reason."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from forgeml.registry.model_card import model_card
 
 LINEAGE_PREFIX = "forgeml."
 RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml retrain` trains again
@@ -24,31 +22,39 @@ def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
     return [f"{package}=={version(package).split('+')[0]}" for package in packages]
 
 
-def _lineage_tags(client, run_id: str) -> dict[str, str]:
-    tags = client.get_run(run_id).data.tags
-    return {key: value for key, value in tags.items() if key.startswith(LINEAGE_PREFIX)}
+def pipeline_lineage() -> tuple[dict[str, str], str | None]:
+    """The active (pipeline) run's ``forgeml.*`` tags (commit, data hashes, env) and its id: what every
+    candidate run and version inherits."""
+    import mlflow
+
+    parent = mlflow.active_run()
+    if parent is None:
+        return {}, None
+    tags = mlflow.MlflowClient().get_run(parent.info.run_id).data.tags
+    return {key: value for key, value in tags.items() if key.startswith(LINEAGE_PREFIX)}, parent.info.run_id
 
 
-def log_and_register_candidate(
-    name: str,
-    classifier,
-    training: dict[str, Any],
-    evaluation: dict[str, Any],
-    test: pd.DataFrame,
-    target: str,
-    registered_model: str,
-    figures: dict[str, Any] | None = None,
-    texts: dict[str, str] | None = None,
-    card: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Log ``name`` in a run nested under the active run, register it, and return its run and version.
+def _log_picture(picture, artifact: str) -> None:
+    """A matplotlib figure (drawn in this process) or an image (a PNG another stage wrote)."""
+    import mlflow
 
-    The run holds the candidate's parameters, test metrics, epoch curves, confusion matrix,
-    robustness curves, any extra ``figures`` (artifact file name -> matplotlib figure) and ``texts``
-    (artifact file name -> text), its recipe (what `forgeml retrain` trains again) and the model. A
-    compressed candidate also gets its compression settings as parameters and its method as a tag.
-    The version gets a model card (``card``: intended_use, limitations) as its description and as
-    ``model_card.md`` in the run.
+    if hasattr(picture, "savefig"):
+        mlflow.log_figure(picture, artifact)
+    else:
+        mlflow.log_image(picture, artifact)
+
+
+def log_candidate(
+    name: str, classifier, training: dict[str, Any], metrics: dict[str, float], example: pd.DataFrame, modality,
+    lineage: dict[str, str], pictures: dict[str, Any], texts: dict[str, str],
+) -> tuple[str, str]:
+    """Log ``name`` in a run nested under the active run; return the run's id and the logged model's URI.
+
+    The run holds the candidate's parameters, test metrics, epoch curves, ``pictures`` (artifact file name ->
+    a figure or an image: the evaluate stage's plots), ``texts`` (artifact file name -> text), its recipe (what
+    `forgeml retrain` trains again) and the model, as ``modality`` (forgeml.modality) serves it: ``example``
+    rows of raw inputs in, labels out. A compressed candidate also gets its compression settings as
+    parameters and its method as a tag.
     """
     import matplotlib.pyplot as plt
     import mlflow
@@ -56,15 +62,9 @@ def log_and_register_candidate(
     from mlflow.models import infer_signature
 
     import forgeml
-    from forgeml.evaluate import confusion_matrix_figure, robustness_figure
-    from forgeml.registry.pyfunc import ClassifierModel
 
     client = mlflow.MlflowClient()
-    parent = mlflow.active_run()
-    lineage = _lineage_tags(client, parent.info.run_id) if parent else {}
-    features = test.drop(columns=[target])
-    example = features.head(5)
-    with mlflow.start_run(run_name=name, nested=parent is not None) as run:
+    with mlflow.start_run(run_name=name, nested=mlflow.active_run() is not None) as run:
         compression = training.get("compression") or {}
         mlflow.set_tags({**lineage, "forgeml.candidate": name, "forgeml.family": training.get("family", ""),
                          **({"forgeml.compression.method": compression["method"],
@@ -74,45 +74,49 @@ def log_and_register_candidate(
         model_options = {f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"}
         augmentation = {f"augmentation.{k}": v for k, v in (training.get("augmentation") or {}).items()}
         mlflow.log_params({"family": training.get("family"), **training.get("training", {}), **model_options, **augmentation})
-        mlflow.log_metrics({f"test_{key}": value for key, value in evaluation["metrics"].items()})
+        mlflow.log_metrics({f"test_{key}": value for key, value in metrics.items()})
         mlflow.log_metrics({key: training[key] for key in ("parameters", "flops", "train_seconds") if key in training})
         history = training.get("history") or {}
         now = int(datetime.now(timezone.utc).timestamp() * 1000)
         epoch_metrics = [Metric(key, float(v), now, step) for key, values in history.items() for step, v in enumerate(values)]
         for start in range(0, len(epoch_metrics), 1000):  # one call per 1,000 points, not one per point
             client.log_batch(run.info.run_id, metrics=epoch_metrics[start : start + 1000])
-        figure = confusion_matrix_figure(np.array(evaluation["confusion_matrix"]), evaluation["classes"], name)
-        mlflow.log_figure(figure, "confusion_matrix.png")
-        if evaluation.get("robustness"):
-            mlflow.log_figure(robustness_figure(evaluation["robustness"], name), "robustness.png")
-        for artifact, extra in (figures or {}).items():
-            mlflow.log_figure(extra, artifact)
-        for artifact, text in (texts or {}).items():
+        for artifact, picture in pictures.items():
+            _log_picture(picture, artifact)
+        for artifact, text in texts.items():
             mlflow.log_text(text, artifact)
         mlflow.log_dict({key: training.get(key) for key in RECIPE_KEYS}, RECIPE_ARTIFACT)
         plt.close("all")  # logged; keeps memory flat over many candidates
-        text = not all(pd.api.types.is_numeric_dtype(features[c]) for c in features.columns)
-        wrapped = ClassifierModel(classifier, list(features.columns), text=text)
+        wrapped = modality.serving_model(classifier, example)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapped,
             signature=infer_signature(example, wrapped.predict(None, example)),
             input_example=example,
-            pip_requirements=_pip_requirements(("transformers", "tokenizers") if text else ()),
+            pip_requirements=_pip_requirements(modality.pip_requirements),
             code_paths=[str(Path(forgeml.__file__).parent)],
-            registered_model_name=registered_model,
         )
-    version = str(info.registered_model_version)
-    client.set_model_version_tag(registered_model, version, "forgeml.candidate", name)
-    for key, value in lineage.items():
+    return run.info.run_id, info.model_uri
+
+
+def register_candidate(registered_model: str, model_uri: str, name: str, lineage: dict[str, str]) -> str:
+    """Register the logged model as a new version of ``registered_model``, tagged with its candidate and lineage."""
+    import mlflow
+
+    version = str(mlflow.register_model(model_uri, registered_model).version)
+    client = mlflow.MlflowClient()
+    for key, value in {"forgeml.candidate": name, **lineage}.items():
         client.set_model_version_tag(registered_model, version, key, value)
-    card_text = model_card(
-        registered_model, version, name, training, evaluation["metrics"], lineage, run.info.run_id,
-        parent.info.run_id if parent else None, **(card or {"intended_use": "Not stated.", "limitations": "Not stated."}),
-    )
-    client.log_text(run.info.run_id, card_text, "model_card.md")
-    client.update_model_version(registered_model, version, description=card_text)
-    return {"run_id": run.info.run_id, "version": version, "model_uri": f"models:/{registered_model}/{version}"}
+    return version
+
+
+def attach_card(registered_model: str, version: str, run_id: str, card: str) -> None:
+    """The model card as the version's description (the MLflow UI shows it) and as ``model_card.md`` in its run."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.log_text(run_id, card, "model_card.md")
+    client.update_model_version(registered_model, version, description=card)
 
 
 def alias_version(registered_model: str, alias: str) -> str | None:

@@ -1,8 +1,6 @@
-"""Text tables: the bundled Amazon fine-food reviews, checks on a user's table, and the TF-IDF reference."""
+"""Text tables: the bundled Amazon fine-food reviews, and checks on a user's table."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pandas as pd
 
@@ -32,15 +30,3 @@ def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: st
     texts = table[[text_column, target]].copy()
     texts[text_column] = texts[text_column].fillna("").astype(str).str.strip()
     return texts.drop_duplicates(ignore_index=True)
-
-
-def fit_tfidf_logreg(texts, labels, options: dict[str, Any], seed: int):
-    """The reference a user would pick instead of BERT: word and bigram TF-IDF + logistic regression."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    vectorizer = TfidfVectorizer(ngram_range=tuple(options.get("ngram_range", (1, 2))), min_df=options.get("min_df", 2),
-                                 sublinear_tf=True, max_features=options.get("max_features"))
-    model = LogisticRegression(C=options.get("C", 4.0), max_iter=options.get("max_iter", 2000), random_state=seed)
-    return make_pipeline(vectorizer, model).fit(list(texts), labels)

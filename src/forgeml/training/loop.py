@@ -42,6 +42,17 @@ class TrainConfig:
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
     progress: bool = True
 
+    @classmethod
+    def from_options(cls, options: dict, seed: int) -> "TrainConfig":
+        """A config from a candidate's ``training`` options (names checked), with the run's seed."""
+        from dataclasses import fields
+
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"Unknown training options {unknown}; known options: {sorted(known)}.")
+        return cls(**{**options, "seed": seed})
+
 
 @dataclass
 class FitResult:

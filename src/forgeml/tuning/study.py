@@ -136,8 +136,8 @@ class TrialData:
 
     train: pd.DataFrame
     val: pd.DataFrame
-    target: str
-    image: dict[str, Any] | None
+    tensors: dict[str, Any]
+    modality: Any  # forgeml.modality: which families fit, how the classifier is built
     base_spec: dict[str, Any]
     seed: int
     experiment: str
@@ -174,7 +174,7 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     started = time.perf_counter()
     try:
         classifier, info = train_candidate(
-            f"trial {trial.number}", spec, data.train, data.val, data.target, data.seed, data.image, on_epoch_end
+            f"trial {trial.number}", spec, data.modality, data.train, data.val, data.tensors, data.seed, on_epoch_end
         )
     except optuna.TrialPruned:
         run.finish("PRUNED", {}, time.perf_counter() - started)
@@ -185,7 +185,7 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     history = info["history"]
     values = {"val_loss": min(history["val_loss"]), "val_accuracy": history["val_accuracy"][info["best_epoch"]]}
     if "latency_ms" in settings.objectives:
-        one_row = data.val.drop(columns=[data.target]).head(1).to_numpy("float32")
+        one_row = data.modality.inputs(data.val.head(1))
         values["latency_ms"] = measure_latency(classifier.predict_proba, one_row, repeats=30, threads=1)["p50_ms"]
     if "size_bytes" in settings.objectives:
         values["size_bytes"] = float(serialized_size(classifier))
@@ -321,7 +321,7 @@ def plots(study, settings: TuneSettings) -> dict[str, str]:
 
 def tune_candidate(
     settings: TuneSettings, experiment: str, base_spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame,
-    target: str, image: dict[str, Any] | None, seed: int, tracking_uri: str, parent_run_id: str | None,
+    tensors: dict[str, Any], modality, seed: int, tracking_uri: str, parent_run_id: str | None,
     tags: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Run (or resume) the study for ``base_spec`` and return its summary and plots, also logged to the study's run."""
@@ -334,7 +334,7 @@ def tune_candidate(
     name = study_name(experiment, settings, base_spec, data_key)
     study = open_study(name, settings, 1)
     run_id = ensure_study_run(study, tracking_uri, experiment, parent_run_id, tags or {})
-    study = run_study(settings, name, TrialData(train, val, target, image, base_spec, seed, experiment, tracking_uri, run_id))
+    study = run_study(settings, name, TrialData(train, val, tensors, modality, base_spec, seed, experiment, tracking_uri, run_id))
     result, pages = summary(study, settings), plots(study, settings)
     client = mlflow.MlflowClient(tracking_uri)
     client.log_dict(run_id, result, "best_params.json")

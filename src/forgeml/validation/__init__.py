@@ -1,12 +1,16 @@
 """Data validation with Great Expectations: declared suites plus checks the platform always runs."""
 
 from forgeml.validation.expectations import (
+    DOCS_PATH,
     check_passed,
     suggest_suite,
+    suite_for,
     validate_images,
     validate_splits,
     validate_table,
     validate_texts,
 )
 
-__all__ = ["check_passed", "suggest_suite", "validate_images", "validate_splits", "validate_table", "validate_texts"]
+__all__ = [
+    "DOCS_PATH", "check_passed", "suggest_suite", "suite_for", "validate_images", "validate_splits", "validate_table", "validate_texts",
+]

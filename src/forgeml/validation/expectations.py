@@ -240,8 +240,25 @@ def validate_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, 
     return report, html
 
 
-def check_passed(report: dict, docs_path: str) -> None:
-    """Raise DataValidationError listing every failed expectation when ``report`` did not pass."""
+DOCS_PATH = "data/08_reporting/{experiment}/validation/{check}.html"  # where the catalog writes each Data Docs page
+
+
+def suite_for(experiment: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's own suite, from ``data.validation.suites.<name>``."""
+    suites = validation.get("suites") or {}
+    if experiment["name"] not in suites:
+        raise ConfigError(
+            f"No expectation suite for experiment {experiment['name']!r} under data.validation.suites in "
+            f"conf/experiments/{experiment['name']}/parameters_data.yml (suites exist for: {', '.join(suites) or 'none'}). "
+            "`forgeml suggest-suite PATH --target COLUMN` writes a starting suite from a table you trust."
+        )
+    return suites[experiment["name"]]
+
+
+def check_passed(report: dict, experiment: str, check: str) -> None:
+    """Raise DataValidationError listing every failed expectation when ``report`` (the ``check`` of
+    ``experiment``, whose Data Docs the catalog writes to DOCS_PATH) did not pass."""
+    docs_path = DOCS_PATH.format(experiment=experiment, check=check)
     if report["success"]:
         return
     lines = [
@@ -253,7 +270,8 @@ def check_passed(report: dict, docs_path: str) -> None:
         expected = f", expected {failure['expected']}" if failure.get("expected") else ""
         lines.append(f"  - {failure['expectation']}{column}: observed {failure['observed']}{expected}")
     lines.append(
-        f"Fix the data (or, if the data is right, the suite in conf/base/parameters_data.yml). Data Docs: {docs_path}"
+        f"Fix the data (or, if the data is right, the suite in conf/experiments/{experiment}/parameters_data.yml). "
+        f"Data Docs: {docs_path}"
     )
     raise DataValidationError("\n".join(lines), report["failures"], docs_path)
 

@@ -1,39 +1,31 @@
-"""Ingest, validate and split: nothing reaches training unless every expectation holds."""
+"""Ingest, validate, split and turn into tensors: nothing reaches training unless every expectation holds.
+
+The experiment's modality (forgeml.modality) says how its raw data is read and what its suite checks:
+a table's rows, an image folder's files, a text table's texts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from forgeml.data import prepare_table, split_table
-from forgeml.errors import ConfigError
-from forgeml.validation import check_passed, validate_splits, validate_table
-
-DOCS_PATH = "data/08_reporting/{experiment}/validation/{name}.html"  # where the catalog writes each Data Docs page
+from forgeml.data import split_table
+from forgeml.modality import modality_of
+from forgeml.validation import check_passed, suite_for, validate_splits
 
 
-def suite_for(experiment: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-    suites = validation.get("suites") or {}
-    if experiment["name"] not in suites:
-        raise ConfigError(
-            f"No expectation suite for experiment {experiment['name']!r} under data.validation.suites in "
-            f"the parameters (suites exist for: {', '.join(suites) or 'none'}). "
-            "`forgeml suggest-suite PATH --target COLUMN` writes a starting suite from a table you trust."
-        )
-    return suites[experiment["name"]]
+def ingest(source, experiment: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return modality_of(experiment).ingest(source)
 
 
-def ingest(source_table: pd.DataFrame, experiment: dict[str, Any]) -> pd.DataFrame:
-    return prepare_table(source_table, experiment["target"], source="the catalog entry `source_table`")
+def check_data(checked: pd.DataFrame, experiment: dict[str, Any], validation: dict[str, Any]) -> tuple[dict, str]:
+    return modality_of(experiment).validate(checked, suite_for(experiment, validation))
 
 
-def check_table(table: pd.DataFrame, experiment: dict[str, Any], validation: dict[str, Any]) -> tuple[dict, str]:
-    return validate_table(table, suite_for(experiment, validation), experiment["target"])
-
-
-def accept_table(table: pd.DataFrame, report: dict, experiment: dict[str, Any]) -> pd.DataFrame:
-    check_passed(report, DOCS_PATH.format(experiment=experiment["name"], name=report["name"]))
+def accept_data(table: pd.DataFrame, report: dict, experiment: dict[str, Any]) -> pd.DataFrame:
+    check_passed(report, experiment["name"], "data")
     return table
 
 
@@ -46,5 +38,11 @@ def check_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, exp
 
 
 def accept_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, report: dict, experiment: dict[str, Any]):
-    check_passed(report, DOCS_PATH.format(experiment=experiment["name"], name=report["name"]))
+    check_passed(report, experiment["name"], "splits")
     return train, val, test
+
+
+def to_tensors(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Each split as the models' input array (features, pixels as images, or token ids and masks): made
+    once and persisted, so no training run tokenizes or reshapes again."""
+    return modality_of(experiment).tensors({"train": train, "val": val, "test": test})

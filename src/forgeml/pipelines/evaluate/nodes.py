@@ -15,21 +15,13 @@ from forgeml.evaluate import (
     classification_metrics,
     confusion_matrix_figure,
     measure_latency_side_by_side,
-    robustness_curves,
+    measurement_environment,
     robustness_figure,
     robustness_metrics,
     serialized_size,
     tensor_bytes,
 )
-from forgeml.training.candidates import input_shape
-
-
-def model_inputs(frame: pd.DataFrame, experiment: dict[str, Any]) -> np.ndarray:
-    """What a model takes: the raw texts of a text experiment, else the feature columns as float32."""
-    text = experiment.get("text")
-    if text:
-        return frame[text["column"]].astype(str).to_numpy(object)
-    return frame.drop(columns=[experiment["target"]]).to_numpy(np.float32)
+from forgeml.modality import modality_of
 
 
 def _compression_base(compression_info: dict[str, Any]) -> str | None:
@@ -42,17 +34,14 @@ def evaluate_candidates(
 ):
     """Return the full evaluation (with confusion matrices and robustness curves), the flat metrics
     report, the confusion-matrix plots, the robustness plots, and the machine latency was measured on."""
-    from forgeml.compression.cards import measurement_environment
-
-    target = experiment["target"]
-    features = model_inputs(test, experiment)
-    labels = test[target].to_numpy()
+    modality = modality_of(experiment)
+    features = modality.inputs(test)
+    labels = test[modality.target].to_numpy()
     rng = np.random.default_rng(params["seed"])
     batches = {size: features[rng.integers(0, len(features), size)] for size in params["latency_batch_sizes"]}
     candidates = {**candidates, **compressed_candidates}
     base = _compression_base(compression_info)
 
-    image_shape = input_shape(features.shape[1], experiment.get("image")) if experiment.get("image") else None
     evaluation, metrics, figures, robustness_figures = {}, {}, {}, {}
     for name, classifier in candidates.items():
         probabilities = classifier.predict_proba(features)
@@ -66,10 +55,8 @@ def evaluate_candidates(
             scores[f"latency_b{size}_p50_ms"], scores[f"latency_b{size}_p95_ms"] = timing["p50_ms"], timing["p95_ms"]
             if "ratio_p50" in timing:
                 scores[f"latency_b{size}_ratio_p50"], scores[f"latency_b{size}_ratio_p95"] = timing["ratio_p50"], timing["ratio_p95"]
-        curves = robustness_curves(
-            classifier.predict_proba, features, labels, classifier.classes_, params["robustness"]["levels"],
-            image_shape, params["robustness"]["seed"],
-        )
+        curves = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
+                                     params["robustness"]["levels"], params["robustness"]["seed"])
         scores.update(robustness_metrics(curves))
         predicted = classifier.classes_[probabilities.argmax(1)]
         matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)

@@ -7,35 +7,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forgeml.registry import decide_promotion, log_and_register_candidate, pick_challenger, promote
+from forgeml.registry import decide_promotion, pick_challenger, promote
 from forgeml.registry.tracking import champion_version, predict_with_version, tag_active_run
 
 LABEL_METRICS = ("accuracy", "f1_macro")
 
 
-PREVIEW_IMAGES = 8
-
-
 def register_candidates(
     candidates: dict[str, Any], compressed_candidates: dict[str, Any], training_info: dict[str, Any],
     compression_info: dict[str, Any], compression_cards: dict[str, Any], evaluation: dict[str, Any],
-    train: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any], release: dict[str, Any],
+    confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
+    experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    """Log and register each candidate, trained or compressed, with its model card. One that trained
-    with augmentation also gets a preview grid of augmented training images in its run; a compressed
-    one, its compression card."""
-    registrations = {}
+    """Log each candidate, trained or compressed, register it and attach its model card.
+
+    Its run gets the evaluate stage's plots of it (``confusion_matrices``, ``robustness_curves``:
+    ``<candidate>.png`` -> the image that stage wrote, or its figure in memory), a grid of augmented training inputs when it trained with
+    augmentation, and its compression card when it is compressed."""
+    from forgeml.modality import modality_of
+    from forgeml.registry.model_card import model_card
+    from forgeml.registry.tracking import attach_card, log_candidate, pipeline_lineage, register_candidate
+
+    modality, model_name = modality_of(experiment), experiment["name"]
+    lineage, parent_run_id = pipeline_lineage()
+    example = test.drop(columns=[modality.target]).head(5)
     infos = {**training_info, **compression_info}
+    registrations = {}
     for name, classifier in {**candidates, **compressed_candidates}.items():
-        policy = infos[name].get("augmentation")
-        figures = {"augmentation.png": _augmentation_preview(train, experiment, policy)} if policy and experiment.get("image") else {}
+        pictures = {artifact: _loaded(plots[f"{name}.png"]) for artifact, plots in
+                    (("confusion_matrix.png", confusion_matrices), ("robustness.png", robustness_curves))
+                    if f"{name}.png" in plots}
+        preview = modality.augmentation_preview(train, infos[name].get("augmentation"))
+        if preview is not None:
+            pictures["augmentation.png"] = preview
         card = compression_cards.get(f"{name}.md")
-        texts = {"compression_card.md": card() if callable(card) else card} if card else {}
-        registrations[name] = log_and_register_candidate(
-            name, classifier, infos[name], evaluation[name], test, experiment["target"], experiment["name"],
-            figures, texts, release["model_card"],
-        )
+        texts = {"compression_card.md": _loaded(card)} if card else {}
+        run_id, model_uri = log_candidate(name, classifier, infos[name], evaluation[name]["metrics"], example, modality,
+                                          lineage, pictures, texts)
+        version = register_candidate(model_name, model_uri, name, lineage)
+        attach_card(model_name, version, run_id, model_card(
+            model_name, version, name, infos[name], evaluation[name]["metrics"], lineage, run_id, parent_run_id,
+            **release["model_card"],
+        ))
+        registrations[name] = {"run_id": run_id, "version": version, "model_uri": f"models:/{model_name}/{version}"}
     return registrations
+
+
+def _loaded(entry):
+    """A partition of a PartitionedDataset is loaded on demand; what another node passed in memory is as it is."""
+    return entry() if callable(entry) else entry
 
 
 def report_compression(
@@ -58,17 +78,6 @@ def report_compression(
         mlflow.log_text(report, "compression/report.md")
         mlflow.log_figure(figure, "compression/pareto.png")
     return cards, report, figure
-
-
-def _augmentation_preview(train: pd.DataFrame, experiment: dict[str, Any], policy: dict[str, Any]):
-    import torch
-
-    from forgeml.data.augmentation import build_augmentation, preview_grid
-    from forgeml.training.candidates import input_shape
-
-    pixels = train.drop(columns=[experiment["target"]]).head(PREVIEW_IMAGES).to_numpy("float32")
-    shape = input_shape(pixels.shape[1], experiment.get("image"))
-    return preview_grid(torch.tensor(pixels).reshape(-1, *shape), build_augmentation(policy, shape[1:]))
 
 
 def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> float:

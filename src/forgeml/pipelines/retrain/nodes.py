@@ -17,28 +17,32 @@ RETRAINED = "retrained"
 
 
 def retrain_champion_recipe(
-    train: pd.DataFrame, val: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
+    train: pd.DataFrame, val: pd.DataFrame, tensors: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
 ):
     """Train the champion's recipe (as registered with it) on the new splits, as candidate ``retrained``."""
+    from forgeml.modality import modality_of
     from forgeml.registry.tracking import champion_recipe
     from forgeml.training import train_candidate
 
     version, recipe = champion_recipe(experiment["name"])
     spec = {key: value for key, value in recipe.items() if value}
-    classifier, info = train_candidate(RETRAINED, spec, train, val, experiment["target"], params["seed"], experiment.get("image"))
+    classifier, info = train_candidate(RETRAINED, spec, modality_of(experiment), train, val, tensors, params["seed"])
     return {RETRAINED: classifier}, {RETRAINED: {**info, "retrained_from": version}}
 
 
 def evaluate_retrained(
     candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
-) -> dict[str, Any]:
-    """The evaluate stage's measurements of the retrained candidate, on the new test split."""
-    return evaluate_candidates(candidates, {}, {}, test, experiment, params)[0]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The evaluate stage's measurements and plots of the retrained candidate, on the new test split."""
+    evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, params)
+    return evaluation, confusion_matrices, robustness_curves
 
 
 def register_retrained(
-    candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any], train: pd.DataFrame,
-    test: pd.DataFrame, experiment: dict[str, Any], release: dict[str, Any],
+    candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
+    confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
+    experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Register the retrained candidate like any other (nothing compressed here)."""
-    return register_candidates(candidates, {}, training_info, {}, {}, evaluation, train, test, experiment, release)
+    return register_candidates(candidates, {}, training_info, {}, {}, evaluation, confusion_matrices, robustness_curves,
+                               train, test, experiment, release)

@@ -14,16 +14,17 @@ def create_pipeline(**kwargs) -> Pipeline:
     lives under the ``retrain`` namespace, in memory (validation reports aside), so the last full run's
     splits and candidates stay as they are, and kedro-airflow can run it as one task."""
     steps = data.create_pipeline() + Pipeline([
-        node(nodes.retrain_champion_recipe, ["train", "val", "params:experiment", "params:train"],
+        node(nodes.retrain_champion_recipe, ["train", "val", "tensors", "params:experiment", "params:train"],
              ["candidates", "training_info"], name="retrain_champion_recipe"),
         node(nodes.evaluate_retrained, ["candidates", "test", "params:experiment", "params:evaluate"],
-             "evaluation", name="evaluate_retrained"),
+             ["evaluation", "confusion_matrices", "robustness_curves"], name="evaluate_retrained"),
         node(nodes.register_retrained,
-             ["candidates", "training_info", "evaluation", "train", "test", "params:experiment", "params:release"],
+             ["candidates", "training_info", "evaluation", "confusion_matrices", "robustness_curves", "train", "test",
+              "params:experiment", "params:release"],
              "registrations", name="register_retrained"),
         node(release_nodes.promote_challenger,
              ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
              ["retrain_promotion", "audit_log"], name="promote_challenger"),
     ])
-    return Pipeline(steps, namespace="retrain", inputs={"source_table"}, outputs={"retrain_promotion", "audit_log"},
+    return Pipeline(steps, namespace="retrain", inputs={"source"}, outputs={"retrain_promotion", "audit_log"},
                     parameters=PARAMETERS)

@@ -1,5 +1,5 @@
-"""The train pipelines: tables and images, and text."""
+"""The train pipeline: every candidate of the experiment, whatever its modality."""
 
-from forgeml.pipelines.train.pipeline import create_pipeline, create_text_pipeline
+from forgeml.pipelines.train.pipeline import create_pipeline
 
-__all__ = ["create_pipeline", "create_text_pipeline"]
+__all__ = ["create_pipeline"]

@@ -7,18 +7,24 @@ from typing import Any
 import pandas as pd
 
 from forgeml.errors import ConfigError
+from forgeml.modality import modality_of
 from forgeml.training.candidates import candidate_spec
 from forgeml.tuning import TuneSettings, tune_candidate
 
+NO_STUDY = {"candidate": None, "overrides": {}}
 
-def tune(train: pd.DataFrame, val: pd.DataFrame, experiment: dict[str, Any], train_params: dict[str, Any],
-         params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+
+def tune(train: pd.DataFrame, val: pd.DataFrame, tensors: dict[str, Any], experiment: dict[str, Any],
+         train_params: dict[str, Any], params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Return the best trial (its overrides become the `tuned` candidate) and the study's plots.
 
-    The study and its trials are MLflow runs nested under this pipeline's run.
+    The study and its trials are MLflow runs nested under this pipeline's run. With ``tune.candidate``
+    null there is no study: the train stage then has no `tuned` candidate.
     """
     import mlflow
 
+    if params.get("candidate") is None:
+        return NO_STUDY, {"index.html": "<p>No tuning study: <code>tune.candidate</code> is null for this experiment.</p>"}
     options = {key: value for key, value in params.items() if key != "spaces"}
     spaces = params.get("spaces") or {}
     if params["candidate"] not in spaces:
@@ -31,6 +37,7 @@ def tune(train: pd.DataFrame, val: pd.DataFrame, experiment: dict[str, Any], tra
     active = mlflow.active_run()
     tags = {k: v for k, v in active.data.tags.items() if k.startswith("forgeml.")} if active else {}
     return tune_candidate(
-        settings, experiment["name"], base, train, val, experiment["target"], experiment.get("image"),
-        train_params["seed"], mlflow.get_tracking_uri(), active.info.run_id if active else None, tags,
+        settings, experiment["name"], base, train, val, {split: tensors[split] for split in ("train", "val")},
+        modality_of(experiment), train_params["seed"], mlflow.get_tracking_uri(), active.info.run_id if active else None,
+        tags,
     )

@@ -5,6 +5,6 @@ from forgeml.pipelines.tune import nodes
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        node(nodes.tune, ["train", "val", "params:experiment", "params:train", "params:tune"],
+        node(nodes.tune, ["train", "val", "tensors", "params:experiment", "params:train", "params:tune"],
              ["best_params", "tuning_plots"], name="tune"),
     ])

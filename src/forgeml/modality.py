@@ -1,0 +1,262 @@
+"""What differs between tables, images and texts, asked of one object: ``modality_of(experiment)``.
+
+The pipelines never look at which keys an experiment has: they ask its modality how raw data is read
+and checked, what the models take as tensors, what a registered model takes as input, which model
+families and compression methods fit, and how robustness is probed. An image experiment is a table
+with a shape (pixels as columns), the way Optuna's ``MedianPruner`` is a ``PercentilePruner``; a text
+experiment reads one column of strings and feeds token ids and masks.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forgeml.errors import ConfigError, DataError
+
+SOURCE = "the catalog entry `source`"
+
+
+class TableModality:
+    """Numeric feature columns and a label column."""
+
+    kind = "table"
+    families = ("logreg", "mlp", "sklearn_logreg")
+    references = ("sklearn_logreg",)  # fitted by scikit-learn on the raw inputs, not by the training loop
+    perturbations = ("noise",)
+    compression_methods = ("unstructured", "structured", "int8", "distillation")
+    pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
+
+    def __init__(self, experiment: dict[str, Any]):
+        self.experiment = experiment
+        self.name, self.target = experiment["name"], experiment["target"]
+
+    # The data stage
+    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
+        from forgeml.data import prepare_table
+
+        table = prepare_table(source, self.target, source=SOURCE)
+        return table, table
+
+    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
+        from forgeml.validation import validate_table
+
+        return validate_table(checked, suite, self.target)
+
+    def inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """What a classifier's ``predict_proba`` takes: the feature columns as float32."""
+        return frame.drop(columns=[self.target]).to_numpy(np.float32)
+
+    def input_shape(self, n_features: int) -> tuple[int, ...]:
+        return (n_features,)
+
+    def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        """Each split as the models' input array, shaped ``(n, *input_shape)``."""
+        arrays = {name: self.inputs(frame) for name, frame in splits.items()}
+        return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+
+    # Training
+    def check_family(self, candidate: str, family: str | None) -> None:
+        if family not in self.families:
+            raise ConfigError(
+                f"Candidate {candidate!r} asks for model family {family!r}, which a {self.kind} experiment does not "
+                f"train. Families for {self.kind}s: {', '.join(self.families)}. Fix `model.family` of that candidate "
+                f"in conf/experiments/{self.name}/parameters_train.yml."
+            )
+
+    def input_stats(self, x_train) -> tuple:
+        """Mean and std the model standardizes its inputs with: per feature."""
+        return x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0]
+
+    def augmentation(self, policy: dict[str, Any] | None, shape: tuple[int, ...], seed: int):
+        if policy:
+            raise ConfigError(f"An `augmentation` policy needs an image or text experiment; {self.name!r} is a table.")
+        return None
+
+    def classifier(self, module, classes: np.ndarray):
+        """The trained module as a classifier on raw inputs (``predict_proba``, ``classes_``)."""
+        from forgeml.models import TorchClassifier
+
+        return TorchClassifier(module, classes)
+
+    def fit_reference(self, model_spec: dict[str, Any], train: pd.DataFrame, seed: int):
+        from forgeml.models.references import fit_reference
+
+        return fit_reference(model_spec, self.inputs(train), train[self.target].to_numpy(), seed)
+
+    def module_input(self, inputs):
+        """Tensors as a registered module receives them (an exported INT8 model takes only that rank)."""
+        return inputs
+
+    # Evaluation and release
+    def robustness(self, predict_proba, features: np.ndarray, labels: np.ndarray, classes: np.ndarray,
+                   levels: dict[str, Any], seed: int) -> dict[str, dict[str, list[float]]]:
+        from forgeml.evaluate import robustness_curves
+
+        kinds = {kind: strengths for kind, strengths in levels.items() if kind in self.perturbations}
+        return robustness_curves(predict_proba, features, labels, classes, kinds, self._image_shape(features), seed)
+
+    def _image_shape(self, features: np.ndarray):
+        return None
+
+    def serving_model(self, classifier, example: pd.DataFrame):
+        """The MLflow pyfunc a version is registered as: a DataFrame of raw inputs in, labels out."""
+        from forgeml.registry.pyfunc import ClassifierModel
+
+        return ClassifierModel(classifier, list(example.columns), text=False)
+
+    def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
+        """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
+        return None
+
+
+class ImageModality(TableModality):
+    """A table with a shape: one row per image, one column per pixel in [0, 1], as ``experiment.image`` says."""
+
+    kind = "image"
+    families = (*TableModality.families, "resnet", "densenet")
+    perturbations = ("noise", "occlusion", "rotation")
+    preview_images = 8
+
+    @property
+    def image(self) -> dict[str, Any]:
+        image = self.experiment.get("image")
+        if not image:
+            raise ConfigError(f"Experiment {self.name!r} reads images but sets no `experiment.image` (channels and size).")
+        return image
+
+    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The pixel table (every image resized to ``image.size``) and the manifest the suite checks, file by file."""
+        from forgeml.data.images import images_to_table
+
+        labels = sorted(set(map(str, source.labels)))
+        if len(labels) < 2:
+            raise DataError(
+                f"The image source has {len(labels)} class(es) ({', '.join(labels) or 'none'}); "
+                "a classifier needs at least two. Add a sub-folder of images per class."
+            )
+        return images_to_table(source, int(self.image["size"]), self.target)
+
+    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
+        from forgeml.validation import validate_images
+
+        return validate_images(checked, suite, self.target)
+
+    def input_shape(self, n_features: int) -> tuple[int, ...]:
+        shape = (int(self.image["channels"]), int(self.image["size"]), int(self.image["size"]))
+        if shape[0] * shape[1] * shape[2] != n_features:
+            raise ConfigError(
+                f"`experiment.image` says {shape[0]} channel(s) of {shape[1]}x{shape[2]} pixels, but the table has "
+                f"{n_features} feature columns; re-run the data stage after changing the image size."
+            )
+        return shape
+
+    def input_stats(self, x_train) -> tuple:
+        """Per channel."""
+        return x_train.mean((0, 2, 3), keepdim=True)[0], x_train.std((0, 2, 3), keepdim=True)[0]
+
+    def augmentation(self, policy, shape, seed):
+        from forgeml.data.augmentation import build_augmentation
+
+        return build_augmentation(policy, shape[1:]) if policy else None
+
+    def module_input(self, inputs):
+        """Flat pixel rows: what the registry serves (image models reshape them as their first layer)."""
+        return inputs.flatten(1)
+
+    def _image_shape(self, features: np.ndarray):
+        return self.input_shape(features.shape[1])
+
+    def augmentation_preview(self, train, policy):
+        import torch
+
+        from forgeml.data.augmentation import preview_grid
+
+        if not policy:
+            return None
+        pixels = self.inputs(train.head(self.preview_images))
+        shape = self.input_shape(pixels.shape[1])
+        return preview_grid(torch.tensor(pixels).reshape(-1, *shape), self.augmentation(policy, shape, 0))
+
+
+class TextModality(TableModality):
+    """One column of strings (``experiment.text.column``), fed to models as token ids and masks ``(n, 2, length)``."""
+
+    kind = "text"
+    families = ("bert", "tfidf_logreg")
+    references = ("tfidf_logreg",)
+    perturbations = ("word_dropout",)
+    compression_methods = ("int8", "distillation")  # BERT: INT8, and a student with fewer of the teacher's layers
+    pip_requirements = ("transformers", "tokenizers")
+
+    @property
+    def text(self) -> dict[str, Any]:
+        text = self.experiment.get("text")
+        if not text:
+            raise ConfigError(f"Experiment {self.name!r} is a text experiment but sets no `experiment.text` "
+                              "(column, tokenizer, max_length).")
+        return text
+
+    @cached_property
+    def tokenizer(self):
+        from forgeml.text import load_tokenizer
+
+        return load_tokenizer(self.text["tokenizer"])
+
+    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
+        from forgeml.text.data import prepare_texts
+
+        table = prepare_texts(source, self.text["column"], self.target, source=SOURCE)
+        return table, table
+
+    def validate(self, checked, suite):
+        from forgeml.validation import validate_texts
+
+        return validate_texts(checked, suite, self.text["column"], self.target)
+
+    def inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw strings: a text classifier tokenizes them itself."""
+        return frame[self.text["column"]].astype(str).to_numpy(object)
+
+    def input_shape(self, n_features: int) -> tuple[int, ...]:
+        return (2, int(self.text["max_length"]))
+
+    def tensors(self, splits):
+        """Token ids and masks with the pretrained model's tokenizer: made once, so training never tokenizes again."""
+        from forgeml.text import tokenize
+
+        return {name: tokenize(frame[self.text["column"]], self.tokenizer, int(self.text["max_length"]),
+                               self.text.get("head_tokens")) for name, frame in splits.items()}
+
+    def input_stats(self, x_train) -> tuple:
+        return ()  # token ids are not standardized
+
+    def augmentation(self, policy, shape, seed):
+        from forgeml.text import TokenAugmentation
+
+        return TokenAugmentation.for_tokenizer(policy, self.tokenizer, seed) if policy else None
+
+    def classifier(self, module, classes):
+        from forgeml.models import TextClassifier
+
+        return TextClassifier(module, classes, self.tokenizer, int(self.text["max_length"]), self.text.get("head_tokens"))
+
+    def serving_model(self, classifier, example):
+        from forgeml.registry.pyfunc import ClassifierModel
+
+        return ClassifierModel(classifier, list(example.columns), text=True)
+
+
+MODALITIES = {modality.kind: modality for modality in (TableModality, ImageModality, TextModality)}
+
+
+def modality_of(experiment: dict[str, Any]) -> TableModality:
+    """The experiment's modality, as ``experiment.modality`` declares it."""
+    kind = experiment.get("modality", "table")
+    if kind not in MODALITIES:
+        raise ConfigError(f"experiment.modality is {kind!r}; choose one of {', '.join(MODALITIES)}.")
+    return MODALITIES[kind](experiment)

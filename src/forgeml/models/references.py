@@ -1,0 +1,39 @@
+"""The reference models a user would pick instead of a neural network, fitted by scikit-learn on raw inputs.
+
+``sklearn_logreg``: standardized features + logistic regression (tables, pixel tables);
+``tfidf_logreg``: word and bigram TF-IDF + logistic regression (texts).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def sklearn_logreg(features: np.ndarray, labels: np.ndarray, options: dict[str, Any], seed: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(random_state=seed, **options)).fit(features, labels)
+
+
+def tfidf_logreg(texts: np.ndarray, labels: np.ndarray, options: dict[str, Any], seed: int):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    vectorizer = TfidfVectorizer(ngram_range=tuple(options.get("ngram_range", (1, 2))), min_df=options.get("min_df", 2),
+                                 sublinear_tf=True, max_features=options.get("max_features"))
+    model = LogisticRegression(C=options.get("C", 4.0), max_iter=options.get("max_iter", 2000), random_state=seed)
+    return make_pipeline(vectorizer, model).fit(list(texts), labels)
+
+
+REFERENCE_FAMILIES = {"sklearn_logreg": sklearn_logreg, "tfidf_logreg": tfidf_logreg}
+
+
+def fit_reference(model_spec: dict[str, Any], inputs: np.ndarray, labels: np.ndarray, seed: int):
+    """Fit ``model_spec["family"]`` with the rest of the spec as its options."""
+    options = {key: value for key, value in model_spec.items() if key != "family"}
+    return REFERENCE_FAMILIES[model_spec["family"]](inputs, labels, options, seed)

@@ -1,0 +1,64 @@
+"""Experiments layered independently of environments: conf/base -> conf/experiments/NAME -> conf/<env>."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from forgeml.config_loader import ExperimentConfigLoader
+from forgeml.errors import ConfigError
+from forgeml.experiments import experiment_names
+from tests.pipelines.conftest import REPO
+
+
+def loader(conf, env, monkeypatch, experiment):
+    monkeypatch.setenv("FORGEML_EXPERIMENT", experiment)
+    return ExperimentConfigLoader(str(conf), env=env, base_env="base", default_run_env="local",
+                                  merge_strategy={"parameters": "soft"},
+                                  config_patterns={"mlflow": ["mlflow*", "mlflow*/**"]})  # as kedro-mlflow adds it
+
+
+@pytest.fixture
+def conf(tmp_path):
+    shutil.copytree(REPO / "conf", tmp_path / "conf")
+    return tmp_path / "conf"
+
+
+@pytest.mark.parametrize("experiment", ["breast_cancer", "digits", "reviews"])
+@pytest.mark.parametrize("env", ["local", "test", "postgres"])
+def test_every_experiment_composes_with_every_environment(conf, monkeypatch, experiment, env):
+    config = loader(conf, env, monkeypatch, experiment)
+    params, catalog = config["parameters"], config["catalog"]
+    assert params["experiment"]["name"] == experiment
+    assert catalog["train"]["filepath"] == f"data/05_model_input/{experiment}/train.parquet"
+    assert params["train"]["candidates"] and catalog["source"]["type"].startswith("forgeml.datasets.")
+    assert params["train"]["defaults"]["progress"] is (env != "test")  # the env's own key, over the experiment's
+    assert params["tune"]["storage"].startswith("postgresql" if env == "postgres" else "sqlite")
+    assert config["mlflow"]["tracking"]["experiment"]["name"] == experiment
+
+
+def test_the_experiment_overrides_base_and_the_env_overrides_the_experiment(conf, monkeypatch):
+    test_env = yaml.safe_load((conf / "test/parameters.yml").read_text())
+    test_env["train"]["candidates"] = {"resnet": {"training": {"epochs": 3}}}
+    (conf / "test/parameters.yml").write_text(yaml.safe_dump(test_env))
+    params = loader(conf, "test", monkeypatch, "digits")["parameters"]
+    resnet = params["train"]["candidates"]["resnet"]
+    assert resnet["training"] == {"epochs": 3, "batch_size": 64, "lr": 0.003, "patience": 12}  # one key changed
+    assert resnet["model"]["family"] == "resnet" and params["train"]["defaults"]["epochs"] == 150  # base kept
+
+
+def test_a_new_experiment_that_states_no_card_text_gets_not_stated(conf, monkeypatch):
+    (conf / "experiments/my_table").mkdir()
+    (conf / "experiments/my_table/catalog.yml").write_text("source:\n  type: pandas.CSVDataset\n  filepath: x.csv\n")
+    params = loader(conf, "local", monkeypatch, "my_table")["parameters"]
+    assert params["release"]["model_card"] == {"intended_use": "Not stated.", "limitations": "Not stated."}
+    assert params["train"]["candidates"] == {} and params["compress"]["methods"] == {}  # nothing of breast cancer's
+    assert params["data"]["validation"]["suites"] == {}
+    assert "my_table" in experiment_names(conf)
+
+
+def test_an_unknown_experiment_names_the_ones_there_are(conf, monkeypatch):
+    with pytest.raises(ConfigError, match="No experiment 'nope'.*Experiments: breast_cancer, digits, reviews"):
+        loader(conf, "local", monkeypatch, "nope")
