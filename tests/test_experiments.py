@@ -10,6 +10,7 @@ import yaml
 from forgeml.config_loader import ExperimentConfigLoader
 from forgeml.errors import ConfigError
 from forgeml.experiments import experiment_names
+from forgeml.registry.model_card import model_card
 from tests.pipelines.conftest import REPO
 
 
@@ -54,6 +55,9 @@ def test_a_new_experiment_that_states_no_card_text_gets_not_stated(conf, monkeyp
     (conf / "experiments/my_table/catalog.yml").write_text("source:\n  type: pandas.CSVDataset\n  filepath: x.csv\n")
     params = loader(conf, "local", monkeypatch, "my_table")["parameters"]
     assert params["release"]["model_card"] == {"intended_use": "Not stated.", "limitations": "Not stated."}
+    card = model_card("my_table", "1", "mlp", {"family": "mlp"}, {"accuracy": 0.9}, {}, "run", None,
+                      **params["release"]["model_card"])
+    assert "## Intended use\n\nNot stated." in card and "tumour" not in card and "breast" not in card
     assert params["train"]["candidates"] == {} and params["compress"]["methods"] == {}  # nothing of breast cancer's
     assert params["data"]["validation"]["suites"] == {}
     assert "my_table" in experiment_names(conf)

@@ -29,6 +29,9 @@ class TableModality:
     perturbations = ("noise",)
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
+    # INT8 models compile for one batch shape (INT8 convolutions need static shapes); texts are called at every
+    # batch size (the classifier's batches, latency probes), so theirs compile once for any batch.
+    int8_any_batch = False
 
     def __init__(self, experiment: dict[str, Any]):
         self.experiment = experiment
@@ -192,6 +195,7 @@ class TextModality(TableModality):
     perturbations = ("word_dropout",)
     compression_methods = ("int8", "distillation")  # BERT: INT8, and a student with fewer of the teacher's layers
     pip_requirements = ("transformers", "tokenizers")
+    int8_any_batch = True
 
     @property
     def text(self) -> dict[str, Any]:

@@ -87,9 +87,7 @@ class CompressionBase:
         from forgeml.compression.quantization import quantize
 
         calibration = self.module_input(self.data.x_train[: int(self.quantization.get("calibration_rows", 512))])
-        # Text models are called at every batch size (the classifier's batches, latency probes): compile them
-        # once for any batch. Image and table models keep static shapes (INT8 convolutions need them).
-        return quantize(self.classifier.module, plan, calibration, dynamic_shapes=self.modality.kind == "text")
+        return quantize(self.classifier.module, plan, calibration, dynamic_shapes=self.modality.int8_any_batch)
 
     def latency_ratio(self, model) -> float:
         """``model``'s latency over the base's, alternated call by call on the validation rows (one shape, one compile)."""
