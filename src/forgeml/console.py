@@ -124,6 +124,31 @@ def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audi
     _move_alias(lambda user: rollback_alias(model, reason, actor or user, alias), model, tracking_uri, audit_log)
 
 
+@main.group()
+def audit() -> None:
+    """The audit log of gate decisions and alias moves."""
+
+
+@audit.command(name="verify")
+@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--audit-log", type=click.Path(path_type=Path), default=None,
+              help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
+def audit_verify(model: str, audit_log: Path | None) -> None:
+    """Check the log's hash chain: exit 1 naming every edited, inserted or deleted record."""
+    from forgeml.registry.audit import read_records, verify
+
+    path = audit_log or Path("data/08_reporting") / model / "audit.jsonl"
+    if not path.exists():
+        raise click.ClickException(f"No audit log at {path}.")
+    problems = verify(path)
+    if problems:
+        click.secho(f"{path}: the audit log does not verify.", fg="red", err=True)
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{path}: {len(read_records(path))} records, hash chain intact.")
+
+
 @main.command(name="retrain")
 @click.option("--experiment", envvar="FORGEML_EXPERIMENT", default="breast_cancer", show_default=True,
               help="The experiment (a folder under conf/experiments).")

@@ -20,3 +20,11 @@ class DataValidationError(DataError):
         super().__init__(message)
         self.failures = failures
         self.docs_path = docs_path
+
+
+class RegistryError(ForgeMLError):
+    """The model registry could not be read or written: nothing was moved, and nothing is assumed."""
+
+
+class TrainingDiverged(ForgeMLError):
+    """A loss became NaN or infinite: the weights are not a model."""

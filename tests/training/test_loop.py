@@ -145,3 +145,15 @@ def test_drop_last_skips_the_ragged_batch_that_would_break_batch_norm():
     batches = TensorBatches(x, y, 16, shuffle=True, drop_last=True)
     assert [len(labels) for _, labels in batches] == [16, 16] and len(batches) == 2
     assert [len(labels) for _, labels in TensorBatches(x, y, 16)] == [16, 16, 1]
+
+
+def test_a_loss_that_is_not_finite_stops_training_naming_the_candidate_and_epoch():
+    from forgeml.errors import TrainingDiverged
+
+    torch.manual_seed(0)
+    inputs = torch.randn(64, 5)
+    inputs[3, 2] = float("nan")  # one bad value poisons the loss from the first epoch
+    labels = (inputs[:, 0] > 0).long()
+    batches = TensorBatches(inputs, labels, 16)
+    with pytest.raises(TrainingDiverged, match="mlp: the loss is not finite at epoch 1"):
+        fit(nn.Linear(5, 2), batches, batches, TrainConfig(epochs=5, progress=False), description="mlp")

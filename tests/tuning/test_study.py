@@ -121,3 +121,14 @@ def test_a_bad_space_fails_before_the_first_trial(splits, stores):
     with pytest.raises(ConfigError, match="no model option 'depth'"):
         tune(splits, stores, space={"model.depth": {"low": 1, "high": 4}})
     assert optuna.get_all_study_names(stores["storage"]) == []
+
+
+def test_a_diverging_trial_is_pruned_and_the_study_goes_on(splits, stores):
+    import optuna
+
+    space = {"training.lr": {"choices": [0.003, 1.0e12]}, "training.optimizer": {"choices": ["sgd"]}}
+    best, _ = tune(splits, stores, space=space, n_trials=6, sampler="random", pruner="none")
+    trials = optuna.load_study(study_name=best["study"], storage=stores["storage"]).trials
+    diverged = [t for t in trials if "diverged" in t.user_attrs]
+    assert diverged and all(t.state.name == "PRUNED" and "not finite" in t.user_attrs["diverged"] for t in diverged)
+    assert best["overrides"]["training"]["lr"] == 0.003 and best["trials"]["complete"] + best["trials"]["pruned"] == 6

@@ -120,14 +120,27 @@ def attach_card(registered_model: str, version: str, run_id: str, card: str) -> 
 
 
 def alias_version(registered_model: str, alias: str) -> str | None:
-    """The version ``alias`` points at, or None when it points nowhere (or the model is not registered)."""
+    """The version ``alias`` points at; None only when the store says the model has no such alias (or is not
+    registered). Any other store error (a locked database, a server that is down) raises RegistryError: a
+    registry that cannot be read must never pass for "no champion yet", which would skip the gate."""
     import mlflow
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    from forgeml.errors import RegistryError
 
     try:
-        return str(mlflow.MlflowClient().get_model_version_by_alias(registered_model, alias).version)
-    except MlflowException:
-        return None
+        aliases = mlflow.MlflowClient().get_registered_model(registered_model).aliases
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise RegistryError(f"The model registry could not be read ({error.error_code}: {error.message}); "
+                            f"the {alias!r} alias of {registered_model!r} is unknown, so nothing was moved.") from error
+    except Exception as error:  # the store's own driver errors (sqlite3, HTTP) reach here unwrapped
+        raise RegistryError(f"The model registry could not be read ({type(error).__name__}: {error}); "
+                            f"the {alias!r} alias of {registered_model!r} is unknown, so nothing was moved.") from error
+    version = aliases.get(alias)
+    return None if version is None else str(version)
 
 
 def champion_version(registered_model: str) -> str | None:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from forgeml.errors import ConfigError
+from forgeml.errors import ConfigError, TrainingDiverged
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "linear")
@@ -205,6 +205,12 @@ def fit(
             scheduler.step()
         val_loss, val_accuracy = _evaluate(model, val_batches, device, config.precision)
         metrics = {"train_loss": loss_sum.item() / count, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": learning_rate}
+        if not (math.isfinite(metrics["train_loss"]) and math.isfinite(val_loss)):
+            raise TrainingDiverged(
+                f"{description}: the loss is not finite at epoch {epoch + 1} (train {metrics['train_loss']}, validation "
+                f"{val_loss}); its weights are not a model. Lower `lr`, check the inputs for NaN or infinite values, "
+                "or add `patience`/regularisation."
+            )
         for key, value in metrics.items():
             result.history[key].append(value)
         result.epochs_run = epoch + 1

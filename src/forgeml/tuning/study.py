@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from forgeml.errors import ConfigError
+from forgeml.errors import ConfigError, TrainingDiverged
 from forgeml.tuning.space import SearchSpace, apply_overrides
 
 DIRECTIONS = {"val_loss": "minimize", "val_accuracy": "maximize", "latency_ms": "minimize", "size_bytes": "minimize"}
@@ -179,6 +179,10 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     except optuna.TrialPruned:
         run.finish("PRUNED", {}, time.perf_counter() - started)
         raise
+    except TrainingDiverged as error:  # a configuration that diverges is a bad one: pruned, the study goes on
+        trial.set_user_attr("diverged", str(error))
+        run.finish("PRUNED", {}, time.perf_counter() - started)
+        raise optuna.TrialPruned(str(error)) from error
     except Exception:
         run.finish("FAIL", {}, time.perf_counter() - started)
         raise
