@@ -58,8 +58,9 @@ tune: install
 retrain: install
 	forgeml retrain
 
-## serve: the champion of EXPERIMENT over HTTP on http://127.0.0.1:5002/invocations
+## serve: the champion of EXPERIMENT over HTTP on http://127.0.0.1:5002/invocations, once its files are verified
 serve: install
+	forgeml verify --model "$(EXPERIMENT)" --alias champion
 	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
 	  --env-manager local --host 127.0.0.1 --port 5002
 

@@ -124,6 +124,32 @@ def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audi
     _move_alias(lambda user: rollback_alias(model, reason, actor or user, alias), model, tracking_uri, audit_log)
 
 
+@main.command(name="verify")
+@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--alias", default="champion", show_default=True, help="The alias whose version to check.")
+@click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry.")
+def verify_model(model: str, alias: str, tracking_uri: str) -> None:
+    """Check that a registered version's files are the ones registered (what `make serve` runs first)."""
+    import tempfile
+
+    import mlflow
+
+    from forgeml.errors import ForgeMLError
+    from forgeml.registry.tracking import alias_version, load_verified
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    try:
+        version = alias_version(model, alias)
+        if version is None:
+            raise click.ClickException(f"{model!r} has no {alias!r} alias.")
+        with tempfile.TemporaryDirectory() as folder:
+            load_verified(model, version, Path(folder))
+    except ForgeMLError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{model}@{alias} (version {version}): files match the SHA-256 recorded at registration.")
+
+
 @main.group()
 def audit() -> None:
     """The audit log of gate decisions and alias moves."""

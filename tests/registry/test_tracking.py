@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from unittest import mock
 
 import pytest
 
 from forgeml.errors import RegistryError
 from forgeml.registry.tracking import alias_version
+from tests.pipelines.conftest import project_env
 
 
 @pytest.fixture
@@ -41,3 +44,31 @@ def test_any_other_store_error_is_an_error_not_no_champion(store, fault):
     with mock.patch("mlflow.MlflowClient.get_registered_model", side_effect=fault):
         with pytest.raises(RegistryError, match="registry could not be read.*nothing was moved"):
             alias_version("m", "champion")
+
+
+class Constant(__import__("mlflow").pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [7] * len(model_input)
+
+
+def test_a_registered_version_whose_files_changed_is_refused_naming_it(store, tmp_path):
+    import mlflow
+    import pandas as pd
+
+    from forgeml.registry.tracking import MODEL_SHA256, load_verified, predict_with_version, register_candidate
+
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
+    version = register_candidate("m", info.model_uri, "constant", {})
+    assert len(store.get_model_version("m", version).tags[MODEL_SHA256]) == 64
+    rows = pd.DataFrame({"x": [1.0, 2.0]})
+    assert list(predict_with_version("m", version, rows)) == [7, 7]
+
+    stored = Path(mlflow.get_logged_model(info.model_id).artifact_location.removeprefix("file://"))
+    (stored / "python_model.pkl").write_bytes((stored / "python_model.pkl").read_bytes() + b"tampered")
+    with pytest.raises(RegistryError, match=f"Version {version} of 'm': its files changed since it was registered"):
+        load_verified("m", version, tmp_path / "copy")
+    store.set_registered_model_alias("m", "champion", version)
+    result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
+                            capture_output=True, text=True, env=project_env())
+    assert result.returncode == 1 and f"Version {version} of 'm': its files changed" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pandas as pd
 LINEAGE_PREFIX = "forgeml."
 RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml retrain` trains again
 RECIPE_KEYS = ("model", "training", "augmentation")
+MODEL_SHA256 = "forgeml.model_sha256"  # of the registered model's files, recorded at registration
 
 
 def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -99,15 +101,58 @@ def log_candidate(
     return run.info.run_id, info.model_uri
 
 
+def files_sha256(folder: Path) -> str:
+    """One SHA-256 over every file below ``folder``, relative paths and contents in a fixed order; less the
+    registry's own bookkeeping (``registered_model_meta``, which MLflow writes when a version is registered)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != "registered_model_meta"):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def register_candidate(registered_model: str, model_uri: str, name: str, lineage: dict[str, str]) -> str:
-    """Register the logged model as a new version of ``registered_model``, tagged with its candidate and lineage."""
+    """Register the logged model as a new version of ``registered_model``, tagged with its candidate, its
+    lineage and the SHA-256 of its files (``load_verified`` checks it before anything loads the version)."""
+    import tempfile
+
     import mlflow
 
+    with tempfile.TemporaryDirectory() as folder:
+        sha256 = files_sha256(Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder)))
     version = str(mlflow.register_model(model_uri, registered_model).version)
     client = mlflow.MlflowClient()
-    for key, value in {"forgeml.candidate": name, **lineage}.items():
+    for key, value in {"forgeml.candidate": name, MODEL_SHA256: sha256, **lineage}.items():
         client.set_model_version_tag(registered_model, version, key, value)
     return version
+
+
+def load_verified(registered_model: str, version: str, folder: Path):
+    """Version ``version`` as a pyfunc, loaded from a copy in ``folder`` whose files match the SHA-256 recorded
+    at registration; a mismatch is a RegistryError naming the version (what is checked is what is loaded)."""
+    import mlflow
+
+    from forgeml.errors import RegistryError
+
+    expected = mlflow.MlflowClient().get_model_version(registered_model, version).tags.get(MODEL_SHA256)
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registered_model}/{version}", dst_path=str(folder)))
+    if expected is None:  # registered before ForgeML recorded hashes: loaded, and said so
+        logging.getLogger(__name__).warning(
+            "Version %s of %r has no recorded %s (registered before ForgeML recorded one): loaded unverified.",
+            version, registered_model, MODEL_SHA256)
+        return mlflow.pyfunc.load_model(str(local))
+    actual = files_sha256(local)
+    if actual != expected:
+        raise RegistryError(
+            f"Version {version} of {registered_model!r}: its files changed since it was registered (SHA-256 "
+            f"{actual[:16]}..., recorded {expected[:16]}...). It is not loaded; restore its files or register it again."
+        )
+    return mlflow.pyfunc.load_model(str(local))
 
 
 def attach_card(registered_model: str, version: str, run_id: str, card: str) -> None:
@@ -148,9 +193,11 @@ def champion_version(registered_model: str) -> str | None:
 
 
 def predict_with_version(registered_model: str, version: str, features: pd.DataFrame) -> np.ndarray:
-    import mlflow
+    """The version's predictions, once its files are verified."""
+    import tempfile
 
-    return np.asarray(mlflow.pyfunc.load_model(f"models:/{registered_model}/{version}").predict(features))
+    with tempfile.TemporaryDirectory() as folder:
+        return np.asarray(load_verified(registered_model, version, Path(folder)).predict(features))
 
 
 def _existing_version(client, registered_model: str, version: str):
