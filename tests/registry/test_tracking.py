@@ -57,7 +57,7 @@ def test_a_registered_version_whose_files_changed_is_refused_naming_it(store, tm
 
     from forgeml.registry.tracking import MODEL_SHA256, load_verified, predict_with_version, register_candidate
 
-    with mlflow.start_run():
+    with mlflow.start_run(experiment_id=store.create_experiment("models")):  # not an experiment id another test left
         info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
     version = register_candidate("m", info.model_uri, "constant", {})
     assert len(store.get_model_version("m", version).tags[MODEL_SHA256]) == 64
