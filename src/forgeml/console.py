@@ -83,22 +83,22 @@ def _registry_command(function):
     return function
 
 
-def _move_alias(move, model: str, tracking_uri: str, audit_log: Path | None) -> None:
-    import getpass
+def _audit_log(model: str, given: Path | None) -> Path:
+    return given or Path("data/08_reporting") / model / "audit.jsonl"  # release.audit_log's default
 
+
+def _move_alias(move, tracking_uri: str) -> None:
     import mlflow
 
     from forgeml.errors import ForgeMLError
-    from forgeml.registry.audit import append_records
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
-        record = move(f"{getpass.getuser()} (by hand)")
+        record = move()
     except ForgeMLError as error:
         raise click.ClickException(str(error)) from None
-    append_records(audit_log or Path("data/08_reporting") / model / "audit.jsonl", [record])
-    click.echo(f"{model}@{record['alias']}: version {record['previous']} -> {record['version']} ({record['reason']}).")
+    click.echo(f"{record['model']}@{record['alias']}: version {record['previous']} -> {record['version']} ({record['reason']}).")
 
 
 @main.command()
@@ -108,10 +108,10 @@ def _move_alias(move, model: str, tracking_uri: str, audit_log: Path | None) -> 
 def promote(model: str, version: str, reason: str, actor: str | None, tracking_uri: str, audit_log: Path | None,
             alias: str) -> None:
     """Point the champion alias at a version by hand (the gate is skipped, the move is recorded)."""
-    from forgeml.registry.tracking import promote as promote_version
+    from forgeml.registry.moves import promote as promote_version
 
-    _move_alias(lambda user: promote_version(model, version, alias, reason, actor or user, rule="manual"),
-                model, tracking_uri, audit_log)
+    _move_alias(lambda: promote_version(model, version, alias, reason, _audit_log(model, audit_log), _by_hand(actor)),
+                tracking_uri)
 
 
 @main.command()
@@ -119,9 +119,42 @@ def promote(model: str, version: str, reason: str, actor: str | None, tracking_u
 @click.option("--alias", default="champion", show_default=True)
 def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audit_log: Path | None, alias: str) -> None:
     """Point the champion alias back at the version it pointed at before its last move."""
-    from forgeml.registry.tracking import rollback as rollback_alias
+    from forgeml.registry.moves import rollback as rollback_alias
 
-    _move_alias(lambda user: rollback_alias(model, reason, actor or user, alias), model, tracking_uri, audit_log)
+    _move_alias(lambda: rollback_alias(model, reason, _audit_log(model, audit_log), _by_hand(actor), alias), tracking_uri)
+
+
+def _by_hand(actor: str | None) -> str:
+    import getpass
+
+    return actor or f"{getpass.getuser()} (by hand)"
+
+
+@main.command()
+@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry.")
+@click.option("--audit-log", type=click.Path(path_type=Path), default=None,
+              help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
+def reconcile(model: str, tracking_uri: str, audit_log: Path | None) -> None:
+    """Complete an alias move a crash left half done (release, retrain, promote and rollback run this first)."""
+    import mlflow
+
+    from forgeml.errors import ForgeMLError
+    from forgeml.registry.moves import reconcile as complete_pending, registry_lock
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    path = _audit_log(model, audit_log)
+    try:
+        with registry_lock(path):
+            plan = complete_pending(model, path)
+    except ForgeMLError as error:
+        raise click.ClickException(str(error)) from None
+    if plan is None:
+        click.echo(f"{model}: no alias move was left half done.")
+        return
+    for move in plan["moves"]:
+        click.echo(f"{model}@{move['alias']} -> version {move['version']}: completed a move a crash had interrupted.")
 
 
 @main.command(name="verify")
@@ -163,7 +196,7 @@ def audit_verify(model: str, audit_log: Path | None) -> None:
     """Check the log's hash chain: exit 1 naming every edited, inserted or deleted record."""
     from forgeml.registry.audit import read_records, verify
 
-    path = audit_log or Path("data/08_reporting") / model / "audit.jsonl"
+    path = _audit_log(model, audit_log)
     if not path.exists():
         raise click.ClickException(f"No audit log at {path}.")
     problems = verify(path)

@@ -42,8 +42,6 @@ def _filepath(catalog, name: str, project: Path) -> str | None:
     if name not in catalog:
         return None
     dataset = catalog.get(name)
-    if not getattr(dataset, "dvc_out", True):  # e.g. the append-only audit log: DVC would delete it before each run
-        return None
     filepath = getattr(dataset, "_filepath", None) or getattr(dataset, "_path", None)  # a file, or a folder of partitions
     if filepath is None:
         return None

@@ -28,3 +28,7 @@ class RegistryError(ForgeMLError):
 
 class TrainingDiverged(ForgeMLError):
     """A loss became NaN or infinite: the weights are not a model."""
+
+
+class RegistryBusy(RegistryError):
+    """Another process held the registry lock past the wait timeout: nothing was moved."""

@@ -107,6 +107,16 @@ def check_for_new_data(context) -> DataCheck:
     return DataCheck(experiment["name"], raw_data_hash(context.catalog[SOURCE_DATASET]), version, tags.get("forgeml.raw_md5"))
 
 
+def _complete_interrupted_move(project: Path, params: dict[str, Any]) -> None:
+    """A release that crashed while moving aliases may have left the challenger (whose data hash the check
+    reads) half moved: complete it first, under the registry lock."""
+    from forgeml.registry.moves import reconcile, registry_lock
+
+    audit_log = project / params["release"]["audit_log"]
+    with registry_lock(audit_log, params["release"]["lock_timeout_s"]):
+        reconcile(params["experiment"]["name"], audit_log)
+
+
 def retrain(project: Path, experiment: str, env: str, wait: bool = False, echo=print) -> dict[str, Any] | None:
     """Under the experiment's lock: retrain when the raw data changed, and return the gate's decision;
     None when there was nothing to do."""
@@ -119,6 +129,7 @@ def retrain(project: Path, experiment: str, env: str, wait: bool = False, echo=p
     with experiment_selected(experiment), KedroSession.create(project_path=project, env=env) as session:
         context = session.load_context()
         with RetrainLock(lock_path(project, experiment), wait=wait):
+            _complete_interrupted_move(project, context.params)
             check = check_for_new_data(context)
             echo(check.describe())
             if not check.changed:

@@ -9,9 +9,9 @@ import copy
 import numpy as np
 import pytest
 
-from forgeml.datasets import AuditLogDataset
 from forgeml.pipelines.evaluate.nodes import evaluate_candidates
 from forgeml.pipelines.release.nodes import promote_challenger, register_candidates
+from forgeml.registry.audit import read_records, verify
 from tests.pipelines.conftest import REPO, run
 
 MODEL = "gate_demo"
@@ -20,7 +20,7 @@ EVALUATE = {"seed": 0, "latency_batch_sizes": [1], "latency_repeats": 3, "latenc
             "robustness": {"seed": 0, "levels": {"noise": [0.1]}}}
 RELEASE = {"primary_metric": "accuracy", "min_improvement": 0.005, "significance": 0.05,
            "constraints": {"max_latency_ms": None, "max_size_bytes": None, "min_robustness": None},
-           "model_card": {"intended_use": "Testing the gate.", "limitations": "Made-up errors."}}
+           "model_card": {"intended_use": "Testing the gate.", "limitations": "Made-up errors."}, "lock_timeout_s": 60}
 
 
 @pytest.fixture(scope="module")
@@ -66,29 +66,32 @@ def models(data):
     return {"base": base, **{f"worse_by_{k}": worse_by(k) for k in (6, 8, 10)}}
 
 
-def release(name, models, data, registry, **overrides):
-    """One release of candidate ``name``: evaluate, register and gate it, as the release stage does."""
+def registered(name, models, data, registry, **overrides):
+    """Candidate ``name`` evaluated and registered, as the release stage does; what its gate takes."""
     train, test = data
     experiment = {"name": MODEL, "target": TARGET}
     candidates = {name: models[name]}
     evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)
     infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}}}
-    params = {**RELEASE, **overrides}
+    params = {**RELEASE, "audit_log": str(audit_log(registry)), **overrides}
     registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, confusion_matrices, robustness_curves,
                                         train, test, experiment, params)
-    promotion, records = promote_challenger(registrations, evaluation, test, {"success": True}, experiment, params)
-    AuditLogDataset(str(registry[0] / "audit.jsonl")).save(records)
-    return promotion
+    return registrations, evaluation, test, {"success": True}, experiment, params
+
+
+def release(name, models, data, registry, **overrides):
+    """One release of candidate ``name``: evaluate, register and gate it."""
+    return promote_challenger(*registered(name, models, data, registry, **overrides))
+
+
+def audit_log(registry):
+    return registry[0] / "audit.jsonl"
 
 
 def champion_version() -> str:
     import mlflow
 
     return str(mlflow.MlflowClient().get_model_version_by_alias(MODEL, "champion").version)
-
-
-def last_gate(registry) -> dict:
-    return [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load() if r["event"] == "gate"][-1]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +124,7 @@ def test_a_worse_challenger_and_one_breaking_a_constraint_are_registered_not_pro
     assert not history["worse"]["promoted"] and history["worse"]["rule"] == "min_improvement"
     assert not history["too big"]["promoted"] and history["too big"]["rule"] == "constraints"
     assert "max_size_bytes 100" in history["too big"]["reason"]
-    gates = [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load() if r["event"] == "gate"]
+    gates = [r for r in read_records(audit_log(registry)) if r["event"] == "gate"]
     assert [g["rule"] for g in gates] == ["first champion", "significance", "min_improvement", "constraints", "gate passed"]
     assert all(g["by"] and g["at"] and g["reason"] for g in gates)
 
@@ -161,21 +164,61 @@ def test_rollback_restores_the_previous_champion_and_the_log_shows_both_moves(hi
     result = forgeml(registry, "rollback", "--reason", "complaints from the field", "--by", "release owner")
     assert f"{promoted} -> {previous}" in result.stdout
     assert champion_version() == previous
-    moves = [r for r in AuditLogDataset(str(registry[0] / "audit.jsonl")).load()
+    moves = [r for r in read_records(audit_log(registry))
              if r["event"] == "alias moved" and r["alias"] == "champion"]
     assert [(m["previous"], m["version"], m["rule"]) for m in moves[-2:]] == [(previous, promoted, "gate passed"),
                                                                             (promoted, previous, "rollback")]
     assert moves[-1]["by"] == "release owner" and moves[-1]["reason"] == "complaints from the field"
     forgeml(registry, "promote", "--version", promoted, "--reason", "fixed upstream")  # and forward again by hand
     assert champion_version() == promoted
-    assert AuditLogDataset(str(registry[0] / "audit.jsonl")).load()[-1]["rule"] == "manual"
+    assert read_records(audit_log(registry))[-1]["rule"] == "manual"
 
 
 def test_promoting_a_version_that_does_not_exist_fails_and_moves_nothing(history, registry):
     before = champion_version()
-    lines = len(AuditLogDataset(str(registry[0] / "audit.jsonl")).load())
+    lines = len(read_records(audit_log(registry)))
     result = forgeml(registry, "promote", "--version", "99", "--reason", "typo", check=False)
     assert result.returncode == 1
     assert f"Registered model '{MODEL}' has no version 99; its versions: 1, 2, 3, 4, 5" in result.stderr
     assert champion_version() == before
-    assert len(AuditLogDataset(str(registry[0] / "audit.jsonl")).load()) == lines
+    assert len(read_records(audit_log(registry))) == lines
+
+
+def test_every_audit_record_reaches_its_version_in_mlflow_and_the_log_verifies(history, registry):
+    import json
+
+    import mlflow
+
+    from forgeml.registry.moves import AUDIT_TAG, PENDING_MOVE
+
+    client = mlflow.MlflowClient()
+    version = history["better"]["challenger"]["version"]
+    records = [r for r in read_records(audit_log(registry)) if r.get("version") == version and r["event"] != "release stopped"]
+    assert {r["event"] for r in records} >= {"gate", "alias moved"}
+    tags = client.get_model_version(MODEL, version).tags
+    for record in records:  # the UI shows the record the log holds, hash and all
+        assert json.loads(tags[f"{AUDIT_TAG}{record['hash'][:16]}"]) == record
+    assert PENDING_MOVE not in client.get_registered_model(MODEL).tags  # every move was completed
+    assert verify(audit_log(registry)) == []
+
+
+def test_a_store_locked_by_another_connection_stops_the_release_and_the_log_says_why(history, models, data, registry):
+    import sqlite3
+
+    from forgeml.errors import RegistryError
+
+    gate_inputs = registered("worse_by_6", models, data, registry)
+    before = champion_version()
+    holder = sqlite3.connect(registry[0] / "mlflow.db")
+    holder.execute("BEGIN EXCLUSIVE")  # another connection holds the store: reads and writes fail
+    try:
+        with pytest.raises(RegistryError, match="registry failed during the release.*no alias was moved"):
+            promote_challenger(*gate_inputs)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert champion_version() == before
+    stopped = read_records(audit_log(registry))[-1]
+    assert stopped["event"] == "release stopped" and "locked" in stopped["reason"]
+    assert stopped["outcome"] == "no alias was moved"
+    assert verify(audit_log(registry)) == []

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from forgeml.datasets import AuditLogDataset
+from forgeml.registry.audit import read_records
 from forgeml.scheduling import RetrainLock, lock_path
 from tests.pipelines.conftest import kedro, make_project, project_env
 
@@ -93,7 +93,7 @@ def test_appended_rows_retrain_once_even_when_two_retrains_start_together(retrai
     version = client.get_model_version(MODEL, new[0])
     assert version.tags["forgeml.candidate"] == "retrained" and "## Intended use" in version.description
     assert alias(client, "challenger") == new[0]
-    gate = [r for r in AuditLogDataset(str(retrain_project / "data/08_reporting/breast_cancer/audit.jsonl")).load()
+    gate = [r for r in read_records(retrain_project / "data/08_reporting/breast_cancer/audit.jsonl")
             if r["event"] == "gate"][-1]
     assert gate["version"] == new[0] and gate["champion"] == champion_before
     # Promoted exactly when the gate passed; either way the reason is on record.

@@ -1,8 +1,7 @@
-"""Log a candidate as a nested MLflow run, register it, attach its card, and move aliases with a recorded reason."""
+"""Log a candidate as a nested MLflow run, register it, attach its card, read aliases, load verified versions."""
 
 from __future__ import annotations
 
-import getpass
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -200,60 +199,20 @@ def predict_with_version(registered_model: str, version: str, features: pd.DataF
         return np.asarray(load_verified(registered_model, version, Path(folder)).predict(features))
 
 
-def _existing_version(client, registered_model: str, version: str):
+def existing_version(client, registered_model: str, version: str) -> str:
+    """``version`` if the registered model has it; else a ConfigError listing the versions it has."""
     from mlflow.exceptions import MlflowException
 
     from forgeml.errors import ConfigError
 
     try:
-        return client.get_model_version(registered_model, str(version))
+        return str(client.get_model_version(registered_model, str(version)).version)
     except MlflowException:
         known = sorted((str(v.version) for v in client.search_model_versions(f"name = '{registered_model}'")), key=int)
         raise ConfigError(
             f"Registered model {registered_model!r} has no version {version}"
             + (f"; its versions: {', '.join(known)}." if known else " (no such registered model, or no versions).")
         ) from None
-
-
-def promote(
-    registered_model: str, version: str, alias: str, reason: str, actor: str | None = None, rule: str = "manual",
-) -> dict[str, Any]:
-    """Point ``alias`` at ``version``; record who moved it, when, why, by which rule and from which version
-    on the version's tags. Returns the record, for the audit log."""
-    import mlflow
-
-    client = mlflow.MlflowClient()
-    version = str(_existing_version(client, registered_model, version).version)
-    record = {
-        "event": "alias moved",
-        "model": registered_model,
-        "alias": alias,
-        "version": version,
-        "previous": alias_version(registered_model, alias),
-        "by": actor or f"{getpass.getuser()} (forgeml pipeline)",
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "rule": rule,
-        "reason": reason,
-    }
-    client.set_registered_model_alias(registered_model, alias, version)
-    for key in ("by", "at", "rule", "reason", "previous"):
-        client.set_model_version_tag(registered_model, version, f"forgeml.{alias}.{key}", str(record[key]))
-    return record
-
-
-def rollback(registered_model: str, reason: str, actor: str | None = None, alias: str = "champion") -> dict[str, Any]:
-    """Point ``alias`` back at the version it pointed at before its last move (a second rollback undoes the first)."""
-    import mlflow
-
-    from forgeml.errors import ConfigError
-
-    current = alias_version(registered_model, alias)
-    if current is None:
-        raise ConfigError(f"Registered model {registered_model!r} has no {alias!r} alias to roll back.")
-    previous = mlflow.MlflowClient().get_model_version(registered_model, current).tags.get(f"forgeml.{alias}.previous")
-    if previous in (None, "None"):
-        raise ConfigError(f"Version {current} of {registered_model!r} was the first {alias}: there is nothing to roll back to.")
-    return promote(registered_model, previous, alias, reason, actor, rule="rollback")
 
 
 def champion_recipe(registered_model: str) -> tuple[str, dict[str, Any]]:

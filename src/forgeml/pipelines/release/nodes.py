@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from forgeml.registry import decide_promotion, pick_challenger, promote
-from forgeml.registry.tracking import champion_version, predict_with_version, tag_active_run
+from forgeml.registry import decide_promotion, pick_challenger
+from forgeml.registry.tracking import alias_version, champion_version, predict_with_version, tag_active_run
 
 LABEL_METRICS = ("accuracy", "f1_macro")
 
@@ -91,10 +93,58 @@ def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> floa
 def promote_challenger(
     registrations: dict[str, dict[str, str]], evaluation: dict[str, Any], test: pd.DataFrame,
     splits_validation: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Score challenger and champion from their registered models on the same test split, run the gate
-    (forgeml.registry.promotion), and return the decision and the audit records of this release."""
+) -> dict[str, Any]:
+    """Under the registry lock, complete any move a crash left half done, score challenger and champion from
+    their registered models on the same test split, run the gate (forgeml.registry.promotion), and move the
+    aliases it decided as one crash-consistent move (forgeml.registry.moves), its records in the audit log.
+
+    Whatever stops the release (a store that cannot be read, a lock held too long) is recorded in the audit
+    log too, with what had happened: nothing moved, or a move that the next reconcile completes."""
+    from forgeml.errors import ForgeMLError, RegistryError
+    from forgeml.registry.audit import append_records
+    from forgeml.registry.moves import actor, carry_out, reconcile, registry_lock
+
+    audit_log, model_name = Path(params["audit_log"]), experiment["name"]
+    moving = False
+    try:
+        with registry_lock(audit_log, params["lock_timeout_s"]):
+            reconcile(model_name, audit_log)
+            promotion, moves, records = _decide(registrations, evaluation, test, splits_validation, experiment, params)
+            moving = True
+            carry_out(model_name, moves, records, audit_log)
+    except Exception as error:
+        why = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"  # a store's first line; not its SQL
+        done = ("the decided move was under way: `forgeml reconcile` (which every release, retrain, promotion and "
+                "rollback runs first) completes it" if moving else "no alias was moved")
+        append_records(audit_log, [{
+            "event": "release stopped", "model": model_name, "by": actor(),
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "reason": why, "outcome": done,
+        }])
+        if isinstance(error, ForgeMLError) or not _is_store_error(error):
+            raise
+        raise RegistryError(f"The model registry failed during the release of {model_name!r} "
+                            f"({why}); {done}. The audit log {audit_log} records it.") from error
+    tag_active_run({
+        "forgeml.promotion.challenger": f"{promotion['challenger']['candidate']} (version {promotion['challenger']['version']})",
+        "forgeml.promotion.promoted": promotion["promoted"],
+        "forgeml.promotion.rule": promotion["rule"],
+        "forgeml.promotion.reason": promotion["reason"],
+    })
+    return promotion
+
+
+def _is_store_error(error: Exception) -> bool:
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(error, (MlflowException, SQLAlchemyError, OSError, ConnectionError))
+
+
+def _decide(registrations, evaluation, test, splits_validation, experiment, params):
+    """The gate's decision, the alias moves it calls for, and their audit records (the gate's first)."""
     from forgeml.errors import ConfigError
+    from forgeml.registry.moves import actor, plan_move
     from forgeml.registry.promotion import constraint_failures, mcnemar_p_value
 
     metric = params["primary_metric"]
@@ -117,20 +167,17 @@ def promote_challenger(
                                    bool(splits_validation["success"]))
     decision = decide_promotion(challenger_score, champion_score, params["min_improvement"], metric,
                                 p_value if p_value is not None else 0.0, params["significance"], failures)
-    moves = [promote(model_name, version, "challenger", f"best {metric} of this run's candidates", rule="best candidate")]
+    by = actor()
+    planned = [plan_move(model_name, "challenger", version, alias_version(model_name, "challenger"),
+                         f"best {metric} of this run's candidates", "best candidate", by)]
     if decision["promote"]:
-        moves.append(promote(model_name, version, "champion", decision["reason"], rule=decision["rule"]))
+        planned.append(plan_move(model_name, "champion", version, champion, decision["reason"], decision["rule"], by))
+    moves, move_records = [move for move, _ in planned], [record for _, record in planned]
     gate = {
         "event": "gate", "model": model_name, "version": version, "candidate": challenger, "champion": champion,
         "promoted": decision["promote"], "rule": decision["rule"], "reason": decision["reason"], "p_value": p_value,
-        "by": moves[0]["by"], "at": moves[0]["at"],
+        "by": by, "at": move_records[0]["at"],
     }
-    tag_active_run({
-        "forgeml.promotion.challenger": f"{challenger} (version {version})",
-        "forgeml.promotion.promoted": decision["promote"],
-        "forgeml.promotion.rule": decision["rule"],
-        "forgeml.promotion.reason": decision["reason"],
-    })
     promotion = {
         "registered_model": model_name,
         "primary_metric": metric,
@@ -141,7 +188,7 @@ def promote_challenger(
         "rule": decision["rule"],
         "p_value": p_value,
         "reason": decision["reason"],
-        "alias_moves": moves,
+        "alias_moves": move_records,
         "registered": registrations,
     }
-    return promotion, [gate, *moves]
+    return promotion, moves, [gate, *move_records]

@@ -13,5 +13,5 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["compression_cards", "compression_report", "compression_pareto"], name="report_compression"),
         node(nodes.promote_challenger,
              ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
-             ["promotion", "audit_log"], name="promote_challenger"),
+             "promotion", name="promote_challenger"),
     ])

@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
              "registrations", name="register_retrained"),
         node(release_nodes.promote_challenger,
              ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
-             ["retrain_promotion", "audit_log"], name="promote_challenger"),
+             "retrain_promotion", name="promote_challenger"),
     ])
-    return Pipeline(steps, namespace="retrain", inputs={"source"}, outputs={"retrain_promotion", "audit_log"},
+    return Pipeline(steps, namespace="retrain", inputs={"source"}, outputs={"retrain_promotion"},
                     parameters=PARAMETERS)

@@ -1,0 +1,180 @@
+"""Alias moves a crash cannot leave half done: intent, move, done; one lock for everything that moves an alias.
+
+A move (a release's ``challenger`` and ``champion``, a promotion or rollback by hand) is decided and planned
+in full first: each alias, the version it goes to, the tags that version gets (who, when, why, by which rule,
+from which version), and the audit records. Then, under the registry lock:
+
+1. intent: the plan is written as the registered model's tag ``forgeml.pending_move``, in the same store as
+   the aliases, so every process and machine sharing the store sees it;
+2. move: each alias is set and its version tagged;
+3. record: the audit records are appended to the log (records already there, from an attempt that was
+   interrupted, are not appended twice), and each one reaches the MLflow UI as a tag on its version;
+4. done: the intent is deleted.
+
+Each step gives the same result when run again, so ``reconcile`` completes any intent it finds. It never
+undoes one: the decision (by the gate, or by a person) was taken and written whole before anything moved,
+so completing it is what was decided; a crash before the intent was written moved nothing. The champion is
+therefore the old version or the new one, never none, and no alias moves that the gate or a person did not
+decide. Release, retrain, promote and rollback reconcile first, under the lock.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from forgeml.registry.audit import append_records, read_records
+
+PENDING_MOVE = "forgeml.pending_move"
+AUDIT_TAG = "forgeml.audit."  # + the record's hash prefix: each audit record, on the version it concerns
+MOVE_TAG_KEYS = ("by", "at", "rule", "reason", "previous")
+DEFAULT_LOCK_TIMEOUT_S = 600.0
+
+
+def lock_path(audit_log: Path) -> Path:
+    """The registry lock of a model lives beside its audit log."""
+    return audit_log.with_suffix(".lock")
+
+
+@contextmanager
+def registry_lock(audit_log: Path, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the model's registry lock, waiting at most ``timeout_s``; a RegistryBusy error past it.
+
+    The OS releases the lock when its holder exits, even by SIGKILL, so a crash never leaves it held. It is
+    local to the machine, like the audit log beside it: releases from several machines need a scheduler
+    that runs one at a time (the Airflow DAG has max_active_runs=1)."""
+    from filelock import FileLock, Timeout
+
+    from forgeml.errors import RegistryBusy
+
+    path = lock_path(audit_log)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=timeout_s)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RegistryBusy(f"Another release, retrain, promotion or rollback held the registry lock {path} for more "
+                           f"than {timeout_s:g} s; nothing was moved. Try again once it is done.") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def actor(name: str | None = None) -> str:
+    return name or f"{getpass.getuser()} (forgeml pipeline)"
+
+
+def plan_move(model: str, alias: str, version: str, previous: str | None, reason: str, rule: str,
+              by: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The move of ``alias`` to ``version`` (with the tags its version gets) and its audit record."""
+    record = {
+        "event": "alias moved", "model": model, "alias": alias, "version": str(version), "previous": previous,
+        "by": by, "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rule": rule, "reason": reason,
+    }
+    tags = {f"forgeml.{alias}.{key}": str(record[key]) for key in MOVE_TAG_KEYS}
+    return {"alias": alias, "version": str(version), "tags": tags}, record
+
+
+def carry_out(model: str, moves: list[dict[str, Any]], records: list[dict[str, Any]], audit_log: Path) -> list[dict[str, Any]]:
+    """Write the intent, then complete it (the caller holds the registry lock). Returns the records as logged."""
+    import mlflow
+
+    move_id = uuid.uuid4().hex
+    plan = {"id": move_id, "moves": moves,
+            "records": [{**record, "move": move_id, "step": step} for step, record in enumerate(records)]}
+    mlflow.MlflowClient().set_registered_model_tag(model, PENDING_MOVE, json.dumps(plan))
+    return _complete(model, plan, audit_log)
+
+
+def _complete(model: str, plan: dict[str, Any], audit_log: Path) -> list[dict[str, Any]]:
+    """Steps 2-4 of the module's docstring: each safe to run again after a crash."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    for move in plan["moves"]:
+        client.set_registered_model_alias(model, move["alias"], move["version"])
+        for key, value in move["tags"].items():
+            client.set_model_version_tag(model, move["version"], key, value)
+    logged = {record["step"] for record in read_records(audit_log) if record.get("move") == plan["id"]}
+    append_records(audit_log, [record for record in plan["records"] if record["step"] not in logged])
+    written = [record for record in read_records(audit_log) if record.get("move") == plan["id"]]
+    for record in written:
+        show_in_mlflow(model, record)
+    client.delete_registered_model_tag(model, PENDING_MOVE)
+    return written
+
+
+def show_in_mlflow(model: str, record: dict[str, Any]) -> None:
+    """An audit record as a tag on the version it concerns (the registered model when none), where a reviewer
+    in the MLflow UI finds it; keyed by its hash, so the tag and the log line are matched one to one."""
+    import mlflow
+
+    client, key, value = mlflow.MlflowClient(), f"{AUDIT_TAG}{record['hash'][:16]}", json.dumps(record, sort_keys=True)
+    if record.get("version"):
+        client.set_model_version_tag(model, record["version"], key, value)
+    else:
+        client.set_registered_model_tag(model, key, value)
+
+
+def pending_move(model: str) -> dict[str, Any] | None:
+    """The intent a crash left behind, if any."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    try:
+        tags = mlflow.MlflowClient().get_registered_model(model).tags
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    return json.loads(tags[PENDING_MOVE]) if PENDING_MOVE in tags else None
+
+
+def reconcile(model: str, audit_log: Path) -> dict[str, Any] | None:
+    """Complete the move a crash left half done (the caller holds the registry lock); the plan, or None when
+    nothing was pending."""
+    plan = pending_move(model)
+    if plan is not None:
+        _complete(model, plan, audit_log)
+    return plan
+
+
+def promote(model: str, version: str, alias: str, reason: str, audit_log: Path, by: str | None = None,
+            rule: str = "manual", lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> dict[str, Any]:
+    """Point ``alias`` at ``version`` by hand (no gate; the record says ``manual``); returns the audit record."""
+    import mlflow
+
+    from forgeml.registry.tracking import alias_version, existing_version
+
+    with registry_lock(audit_log, lock_timeout_s):
+        reconcile(model, audit_log)
+        version = existing_version(mlflow.MlflowClient(), model, version)
+        move, record = plan_move(model, alias, version, alias_version(model, alias), reason, rule, actor(by))
+        return carry_out(model, [move], [record], audit_log)[-1]
+
+
+def rollback(model: str, reason: str, audit_log: Path, by: str | None = None, alias: str = "champion",
+             lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> dict[str, Any]:
+    """Point ``alias`` back at the version it pointed at before its last move (a second rollback undoes the first)."""
+    import mlflow
+
+    from forgeml.errors import ConfigError
+    from forgeml.registry.tracking import alias_version
+
+    with registry_lock(audit_log, lock_timeout_s):
+        reconcile(model, audit_log)
+        current = alias_version(model, alias)
+        if current is None:
+            raise ConfigError(f"Registered model {model!r} has no {alias!r} alias to roll back.")
+        previous = mlflow.MlflowClient().get_model_version(model, current).tags.get(f"forgeml.{alias}.previous")
+        if previous in (None, "None"):
+            raise ConfigError(f"Version {current} of {model!r} was the first {alias}: there is nothing to roll back to.")
+        move, record = plan_move(model, alias, previous, current, reason, "rollback", actor(by))
+        return carry_out(model, [move], [record], audit_log)[-1]

@@ -1,0 +1,176 @@
+"""Alias moves under faults, on a real SQLite registry: a promotion killed (SIGKILL) before each of its steps,
+two promotions at once, and a tracking server stopped during a release."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forgeml.console import main
+from forgeml.registry.audit import read_records, verify
+from forgeml.registry.moves import AUDIT_TAG, PENDING_MOVE
+from tests.pipelines.conftest import REPO, project_env
+
+MODEL = "m"
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A registry with versions 1-3 of ``m``, version 1 champion (set by a promotion, so it is in the log)."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient()
+    client.create_registered_model(MODEL)
+    for _ in range(3):
+        client.create_model_version(MODEL, str(tmp_path))
+    audit_log = tmp_path / "audit.jsonl"
+    assert forgeml("promote", "--version", "1", "--reason", "first", uri=uri, audit_log=audit_log).exit_code == 0
+    yield client, uri, audit_log
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def forgeml(*args: str, uri: str, audit_log) -> object:
+    """The `forgeml` command in this process (the fast path, for what is not under test)."""
+    return CliRunner().invoke(main, [*args, "--model", MODEL, "--tracking-uri", uri, "--audit-log", str(audit_log)])
+
+
+def faulty_promote(mode: str, method: str, amount, version: str, uri: str, audit_log) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tests.registry.faulty_cli", mode, method, str(amount), "--", "promote",
+               "--version", version, "--reason", f"to {version}", "--model", MODEL, "--tracking-uri", uri,
+               "--audit-log", str(audit_log)]
+    return subprocess.Popen(command, cwd=REPO, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# Each step of a promotion of version 2 (forgeml.registry.moves): (method, which call), and whether the intent
+# was written before it. set_model_version_tag: 5 tags for the move, then one per audit record.
+STEPS = {
+    "before the intent": ("set_registered_model_tag", 1, False),
+    "before the alias moves": ("set_registered_model_alias", 1, True),
+    "before the version's tags": ("set_model_version_tag", 1, True),
+    "before the audit log": ("append_records", 1, True),
+    "before the audit tag": ("set_model_version_tag", 6, True),
+    "before done": ("delete_registered_model_tag", 1, True),
+}
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_promotion_killed_at_any_step_is_reconciled_to_old_or_new_never_none(store, step):
+    client, uri, audit_log = store
+    method, nth, intent_written = STEPS[step]
+    process = faulty_promote("kill", method, nth, "2", uri, audit_log)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == -signal.SIGKILL, output
+
+    assert client.get_model_version_by_alias(MODEL, "champion").version is not None  # never none, even before reconcile
+    result = forgeml("reconcile", uri=uri, audit_log=audit_log)
+    assert result.exit_code == 0, result.output
+    assert ("completed a move" in result.output) == intent_written
+
+    champion = str(client.get_model_version_by_alias(MODEL, "champion").version)
+    assert champion == ("2" if intent_written else "1")
+    assert PENDING_MOVE not in client.get_registered_model(MODEL).tags
+    moves = [r for r in read_records(audit_log) if r["event"] == "alias moved"]
+    assert [(m["previous"], m["version"]) for m in moves] == [(None, "1")] + ([("1", "2")] if intent_written else [])
+    assert verify(audit_log) == []
+    tags = client.get_model_version(MODEL, champion).tags  # alias, tags and log agree
+    assert tags["forgeml.champion.reason"] == moves[-1]["reason"] and tags["forgeml.champion.at"] == moves[-1]["at"]
+    assert json.loads(tags[f"{AUDIT_TAG}{moves[-1]['hash'][:16]}"]) == moves[-1]
+
+
+def test_two_promotions_at_once_are_serialized_and_the_log_verifies(store):
+    client, uri, audit_log = store
+    # each slowed down inside its move, so that without the registry lock their steps would interleave
+    promotions = [faulty_promote("slow", "set_registered_model_alias", 2, version, uri, audit_log) for version in ("2", "3")]
+    outputs = [process.communicate(timeout=180)[0] for process in promotions]
+    assert [process.returncode for process in promotions] == [0, 0], outputs
+    first, second = [r for r in read_records(audit_log) if r["event"] == "alias moved"][1:]
+    assert second["previous"] == first["version"]  # the second saw the first's move: one after the other
+    assert {first["version"], second["version"]} == {"2", "3"}
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == second["version"]
+    assert verify(audit_log) == []
+
+
+def test_a_registry_lock_held_past_the_timeout_stops_the_move(store, tmp_path):
+    from forgeml.errors import RegistryBusy
+    from forgeml.registry.moves import promote, registry_lock
+
+    client, uri, audit_log = store
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+                               "from forgeml.registry.moves import registry_lock\n"
+                               "with registry_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(60)",
+                               str(audit_log)], cwd=REPO, env=project_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RegistryBusy, match="registry lock .* nothing was moved"):
+            promote(MODEL, "3", "champion", "impatient", audit_log, lock_timeout_s=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    with registry_lock(audit_log, timeout_s=5):  # the OS released the killed holder's lock
+        pass
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_why(store, monkeypatch):
+    import time
+    import urllib.request
+
+    import mlflow
+
+    from forgeml.errors import RegistryError
+    from forgeml.pipelines.release.nodes import promote_challenger
+
+    client, uri, audit_log = store
+    port = free_port()
+    server = subprocess.Popen(["mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1"], cwd=REPO, env=project_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "the MLflow server did not come up"
+                time.sleep(0.5)
+        mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
+        mlflow.set_registry_uri(f"http://127.0.0.1:{port}")
+        assert str(mlflow.MlflowClient().get_model_version_by_alias(MODEL, "champion").version) == "1"
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # the server stops
+        server.wait()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    test = pd.DataFrame({"x": [0.0, 1.0], "y": [0, 1]})
+    params = {"primary_metric": "accuracy", "min_improvement": 0.0, "significance": 1.0, "constraints": {},
+              "audit_log": str(audit_log), "lock_timeout_s": 5}
+    with pytest.raises(RegistryError, match="no alias was moved"):
+        promote_challenger({"c": {"version": "3"}}, {"c": {"metrics": {"accuracy": 1.0}}}, test, {"success": True},
+                           {"name": MODEL, "target": "y"}, params)
+    stopped = read_records(audit_log)[-1]
+    assert stopped["event"] == "release stopped" and stopped["outcome"] == "no alias was moved"
+    assert "Connection" in stopped["reason"] or "connect" in stopped["reason"]
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
+    assert verify(audit_log) == []
