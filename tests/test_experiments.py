@@ -66,3 +66,12 @@ def test_a_new_experiment_that_states_no_card_text_gets_not_stated(conf, monkeyp
 def test_an_unknown_experiment_names_the_ones_there_are(conf, monkeypatch):
     with pytest.raises(ConfigError, match="No experiment 'nope'.*Experiments: breast_cancer, digits, reviews"):
         loader(conf, "local", monkeypatch, "nope")
+
+
+def test_a_password_in_a_parameter_is_refused_naming_the_key_not_the_password(conf, monkeypatch):
+    (conf / "postgres/parameters_tune.yml").write_text(
+        "tune:\n  storage: postgresql+psycopg2://optuna:s3cret@db.example:5432/forgeml_optuna\n")
+    with pytest.raises(ConfigError, match="Parameter tune.storage holds a password.*PGPASSWORD") as refused:
+        loader(conf, "postgres", monkeypatch, "breast_cancer")["parameters"]
+    assert "s3cret" not in str(refused.value)
+    assert loader(conf, "local", monkeypatch, "breast_cancer")["parameters"]["tune"]["storage"]  # a URL without one is fine

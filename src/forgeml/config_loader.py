@@ -3,6 +3,11 @@
 Each layer overrides single keys of the one below (parameters merge softly, catalog entries whole), and
 ``--params`` on the command line wins over all three. ``globals:experiment`` is the selected experiment's
 name, so every catalog path is scoped by it.
+
+Parameters are logged to the tracking store, so none may hold a password: a URL with one (an Optuna
+storage, say) is refused, naming the key, before anything runs. Passwords come from the environment
+(PGPASSWORD or ~/.pgpass for PostgreSQL; MLFLOW_TRACKING_USERNAME/PASSWORD, or kedro-mlflow's
+``server.credentials`` naming an entry of conf/local/credentials.yml, for the MLflow server).
 """
 
 from __future__ import annotations
@@ -37,4 +42,22 @@ class ExperimentConfigLoader(OmegaConfigLoader):
             config = self._merge_configs(config, self._merge_and_resolve(key, files), key, env_path)
         if key == "globals":
             config = {**config, "experiment": self.experiment}
+        if key == "parameters":
+            refuse_passwords(config)
         return config
+
+
+def refuse_passwords(parameters: dict[str, Any], prefix: str = "") -> None:
+    """A ConfigError naming the first parameter that is a URL with a password (its value is not repeated)."""
+    from urllib.parse import urlsplit
+
+    from forgeml.errors import ConfigError
+
+    for name, value in parameters.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            refuse_passwords(value, f"{key}.")
+        elif isinstance(value, str) and "://" in value and urlsplit(value).password:
+            raise ConfigError(
+                f"Parameter {key} holds a password, and parameters are logged to the tracking store. Remove it "
+                "from the URL and give it through the environment instead (PGPASSWORD or ~/.pgpass for PostgreSQL).")

@@ -65,7 +65,21 @@ def serving(command: list[str], project, health: str, timeout: float = 120):
             _signal_group(process, signal.SIGKILL)
 
 
-def test_champion_served_over_http_predicts_as_offline(trained_project, mlflow_client):
+def post(port: int, rows: pd.DataFrame) -> tuple[int, dict]:
+    """POST ``rows`` to the scoring server; its status and JSON answer (an error's too)."""
+    import urllib.error
+
+    body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_champion_served_over_http_predicts_as_offline_and_answers_bad_rows_with_400(trained_project, mlflow_client):
     import mlflow
 
     test = pd.read_parquet(trained_project / "data/05_model_input/breast_cancer/test.parquet")
@@ -82,6 +96,17 @@ def test_champion_served_over_http_predicts_as_offline(trained_project, mlflow_c
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             served = np.asarray(json.loads(response.read())["predictions"])
+        first = features.columns[0]
+        nan_row = features.head(2).astype(float)
+        nan_row.iloc[1, 0] = float("nan")
+        refused = {
+            "NaN": (nan_row, f"column '{first}' holds NaN, missing or infinite values in rows 1"),
+            "missing": (features.head(2).drop(columns=[first]), f"missing columns ['{first}']"),
+            "extra": (features.head(2).assign(patient_id=[7, 8]), "unknown columns ['patient_id']"),
+        }
+        for what, (rows, message) in refused.items():
+            status, answer = post(port, rows)
+            assert status == 400 and message in answer["message"], (what, answer)
     assert served.shape == (20,)
     np.testing.assert_array_equal(served, offline)
     assert (served == test["target"].head(20).to_numpy()).mean() >= 0.9

@@ -2,5 +2,6 @@
 
 from forgeml.datasets.bundled import BundledDataset
 from forgeml.datasets.images import BundledImagesDataset, ImageFolderDataset
+from forgeml.datasets.verified import VerifiedPickleDataset
 
-__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset"]
+__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedPickleDataset"]

@@ -6,9 +6,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+SHOWN_ROWS = 10  # rows named in an error, at most
+
 
 class ClassifierModel(mlflow.pyfunc.PythonModel):
-    """Wraps any classifier with ``predict`` (a TorchClassifier, a TextClassifier or a scikit-learn estimator)."""
+    """Wraps any classifier with ``predict`` (a TorchClassifier, a TextClassifier or a scikit-learn estimator).
+
+    Input is checked before it reaches the classifier: exactly the columns it was trained on, finite numbers
+    (strings for a text model). Anything else is refused with a message naming the columns and rows, which
+    `mlflow models serve` answers with HTTP 400. The version is therefore logged with an output signature only:
+    MLflow's own input check would drop unknown columns silently, and a caller who sends the wrong table
+    must hear about it."""
 
     def __init__(self, classifier, feature_names: list[str], text: bool = False):
         self.classifier = classifier
@@ -16,8 +24,47 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
         self.text = text  # one column of raw strings (a text experiment), else numeric features
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
-        if isinstance(model_input, pd.DataFrame):
-            model_input = model_input[self.feature_names]
+        frame = self.checked(model_input)
         if self.text:
-            return self.classifier.predict(np.asarray(model_input, dtype=object).reshape(-1).astype(str))
-        return self.classifier.predict(np.asarray(model_input, dtype=np.float32))
+            return self.classifier.predict(frame.iloc[:, 0].to_numpy(dtype=object).astype(str))
+        return self.classifier.predict(frame.to_numpy(dtype=np.float32))
+
+    def checked(self, model_input) -> pd.DataFrame:
+        """The input as a frame of the model's columns, in its order; an MlflowException (HTTP 400) otherwise."""
+        from mlflow.exceptions import MlflowException
+
+        if not isinstance(model_input, pd.DataFrame):
+            array = np.asarray(model_input)
+            if array.ndim != 2 or array.shape[1] != len(self.feature_names):
+                raise MlflowException.invalid_parameter_value(
+                    f"Expected a table with the model's {len(self.feature_names)} columns, got an array of shape {array.shape}.")
+            model_input = pd.DataFrame(array, columns=self.feature_names)
+        missing = [name for name in self.feature_names if name not in model_input.columns]
+        extra = [str(name) for name in model_input.columns if name not in self.feature_names]
+        if missing or extra:
+            problems = ([f"missing columns {missing}"] if missing else []) + ([f"unknown columns {extra}"] if extra else [])
+            raise MlflowException.invalid_parameter_value(
+                f"The input must have exactly the model's columns: {'; '.join(problems)}. "
+                f"Its columns: {self.feature_names}.")
+        frame = model_input[self.feature_names]
+        problems = [problem for name in self.feature_names if (problem := self._column_problem(name, frame[name]))]
+        if problems:
+            raise MlflowException.invalid_parameter_value("Rows the model cannot score: " + "; ".join(problems) + ".")
+        return frame
+
+    def _column_problem(self, name: str, values: pd.Series) -> str | None:
+        def rows(bad: pd.Series) -> str:
+            positions = np.flatnonzero(bad.to_numpy())
+            return ", ".join(map(str, positions[:SHOWN_ROWS])) + (" ..." if len(positions) > SHOWN_ROWS else "")
+
+        if self.text:
+            not_text = ~values.map(lambda value: isinstance(value, str))
+            return f"column {name!r} must hold text, not in rows {rows(not_text)}" if not_text.any() else None
+        numbers = pd.to_numeric(values, errors="coerce")
+        not_numbers = numbers.isna() & values.notna()
+        if not_numbers.any():
+            return f"column {name!r} holds non-numeric values in rows {rows(not_numbers)}"
+        not_finite = ~np.isfinite(numbers.to_numpy(dtype=float))
+        if not_finite.any():
+            return f"column {name!r} holds NaN, missing or infinite values in rows {rows(pd.Series(not_finite))}"
+        return None

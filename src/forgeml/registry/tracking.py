@@ -92,7 +92,7 @@ def log_candidate(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=wrapped,
-            signature=infer_signature(example, wrapped.predict(None, example)),
+            signature=infer_signature(None, wrapped.predict(None, example)),  # outputs only: ClassifierModel checks inputs
             input_example=example,
             pip_requirements=_pip_requirements(modality.pip_requirements),
             code_paths=[str(Path(forgeml.__file__).parent)],
