@@ -12,6 +12,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # What runs (a folder under conf/experiments) and where (a Kedro env: local, test, postgres) are independent.
 EXPERIMENT ?= breast_cancer
 ENV ?= local
+STAGE ?= release
 WORKERS ?= 2
 VIZ_PORT ?= 4141
 export FORGEML_EXPERIMENT := $(EXPERIMENT)
@@ -43,11 +44,13 @@ $(TEST_STAMP): $(STAMP)
 	dvc config core.analytics false
 
 ## run: an experiment (EXPERIMENT=breast_cancer by default; digits, reviews, or your own conf/experiments/NAME)
-##      through every pipeline as DVC stages in ENV (local by default; test, postgres), then its candidates
+##      through every pipeline as DVC stages in ENV (local by default; test, postgres), then its candidates;
+##      STAGE=data (tune, train, compress, evaluate) stops after that stage
 run: install .dvc/config
-	@grep -q "^  $(EXPERIMENT)-release:" dvc.yaml || forgeml dvc
-	dvc repro $(EXPERIMENT)-release
-	forgeml report --experiment $(EXPERIMENT)
+	@# in step with the pipelines, catalog and experiments first, so a changed data path is never skipped
+	forgeml dvc
+	dvc repro $(EXPERIMENT)-$(STAGE)
+	@[ "$(STAGE)" != release ] || forgeml report --experiment $(EXPERIMENT)
 
 ## tune: the tuning study of EXPERIMENT alone, with WORKERS local worker processes (resumes the study);
 ##       ENV=postgres puts the study and the runs on PostgreSQL (start `make mlflow-server` first)
@@ -101,6 +104,7 @@ bench: install
 	python benchmarks/compression.py --experiment digits
 	python benchmarks/text.py --experiment reviews
 	python benchmarks/augmentation_robustness.py
+	python benchmarks/table_augmentation.py
 	python benchmarks/tuning.py
 
 ## airflow-dag: regenerate the retrain DAG in airflow/dags with kedro-airflow (from airflow/dag_template.j2)

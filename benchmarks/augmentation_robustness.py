@@ -19,7 +19,6 @@ from pathlib import Path
 import torch
 import yaml
 
-from forgeml.data import split_table
 from forgeml.data.images import images_to_table, load_bundled_images
 from forgeml.modality import modality_of
 from forgeml.training import train_candidate
@@ -42,7 +41,7 @@ def main() -> None:
     noise = yaml.safe_load((ROOT / "conf/base/parameters_evaluate.yml").read_text())["evaluate"]["robustness"]["levels"]["noise"]
     middle = len(noise) // 2 + 1  # index in the curve, whose first point is the clean accuracy
     table, _ = images_to_table(load_bundled_images("digits"), int(image["size"]), "target")
-    train, val, test = split_table(table, "target", 0.2, 0.15, seed=42)
+    train, val, test = modality.split(table, 0.2, 0.15, seed=42)
     features, labels = modality.inputs(test), test["target"].to_numpy()
     tensors = modality.tensors({"train": train, "val": val})
 

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from forgeml.data import load_bundled, split_table
+from forgeml.data import load_bundled
 from forgeml.data.images import images_to_table, load_bundled_images
+from forgeml.modality import TableModality
 from forgeml.models import build_model
 from forgeml.training import TrainConfig, fit, TensorBatches
 
@@ -41,7 +42,7 @@ def data(model: str):
     else:
         table, _ = images_to_table(load_bundled_images("digits"), 16, "target")
         shape = (1, 16, 16)
-    train, val, _ = split_table(table, "target", 0.2, 0.15, seed=42)
+    train, val, _ = TableModality({"name": "benchmark", "target": "target"}).split(table, 0.2, 0.15, seed=42)
     tensors = []
     for frame in (train, val):
         features = torch.tensor(frame.drop(columns="target").to_numpy("float32"))

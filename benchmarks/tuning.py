@@ -27,8 +27,8 @@ import optuna
 import torch
 import yaml
 
-from forgeml.data import load_bundled, split_table
-from forgeml.modality import modality_of
+from forgeml.data import load_bundled
+from forgeml.modality import TableModality, modality_of
 from forgeml.training import train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
 from forgeml.tuning.study import TrialData, counted_trials, open_study, study_name
@@ -44,7 +44,7 @@ def setup(epochs: int):
     space = {k: v for k, v in tune_params["spaces"]["mlp"].items() if k != "training.epochs"}
     base = train_params["candidates"]["mlp"]
     base = {**base, "training": {**train_params["defaults"], **base["training"], "epochs": epochs, "progress": False, "device": "cpu"}}
-    train, val, _ = split_table(load_bundled("breast_cancer"), "target", 0.2, 0.15, seed=42)
+    train, val, _ = TableModality({"name": "breast_cancer", "target": "target"}).split(load_bundled("breast_cancer"), 0.2, 0.15, seed=42)
     return base, space, train, val
 
 

@@ -16,3 +16,16 @@ def test_gpu_throughput_script_runs_on_the_cpu(tmp_path):
     report = json.loads((tmp_path / "gpu_throughput.json").read_text())
     assert report["fp32_images_per_s"] > 0 and report["bf16_images_per_s"] > 0 and report["bf16_speedup"] > 0
     assert "bf16 / fp32" in (tmp_path / "gpu_throughput.md").read_text()
+
+
+def test_table_augmentation_script_reports_both_variants(tmp_path):
+    subprocess.run(
+        [sys.executable, "benchmarks/table_augmentation.py", "--seeds", "0", "--datasets", "breast_cancer",
+         "--epochs", "3", "--threads", "1", "--out", str(tmp_path)],
+        cwd=REPO, check=True, capture_output=True,
+    )
+    report = json.loads((tmp_path / "table_augmentation.json").read_text())
+    assert [(run["augmentation"], run["dataset"]) for run in report["runs"]] == [(True, "breast_cancer"), (False, "breast_cancer")]
+    summary = report["summary"]["breast_cancer"]
+    assert 0.0 < summary["accuracy_on"] <= 1.0 and 0.0 < summary["accuracy_off"] <= 1.0
+    assert "| breast_cancer | on |" in (tmp_path / "table_augmentation.md").read_text()

@@ -44,5 +44,5 @@ def test_families_and_compression_methods_follow_the_modality():
     assert "bert" in text.families and "resnet" not in text.families and text.compression_methods == ("int8", "distillation")
     with pytest.raises(ConfigError, match="a text experiment does not train"):
         text.check_family("x", "mlp")
-    with pytest.raises(ConfigError, match="needs an image or text experiment"):
+    with pytest.raises(ConfigError, match="Unknown table augmentation \\['rotation'\\]"):  # an image transform
         TableModality({"name": "t", "target": "y"}).augmentation({"rotation": {"degrees": 5}}, (4,), 0)

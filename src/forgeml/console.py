@@ -44,8 +44,56 @@ def dvc_yaml(check: bool) -> None:
             raise click.ClickException("dvc.yaml is out of date with the Kedro pipelines: run `forgeml dvc`.")
         click.echo("dvc.yaml matches the Kedro pipelines.")
         return
+    if path.exists() and path.read_text() == generated:  # unchanged: its timestamp stays too
+        click.echo("dvc.yaml is up to date with the Kedro pipelines, catalog and experiments.")
+        return
     path.write_text(generated)
     click.echo("Wrote dvc.yaml.")
+
+
+@main.command(name="init")
+@click.argument("name")
+@click.option("--table", type=click.Path(path_type=Path), help="A CSV or Parquet file of numeric features.")
+@click.option("--texts", type=click.Path(path_type=Path), help="A CSV or Parquet file with a text column.")
+@click.option("--images", type=click.Path(path_type=Path), help="A folder with one sub-folder of images per class.")
+@click.option("--target", help="The label column (--table, --texts).")
+@click.option("--text-column", help="The column holding the texts (--texts).")
+@click.option("--size", type=int, default=None, help="Side images are resized to [default: 32, or the smallest image's].")
+@click.option("--flips", is_flag=True, help="Augment images with horizontal flips (only where a mirror image means the same).")
+@click.option("--intended-use", required=True, help="What the model is for: the first section of every model card.")
+@click.option("--limitations", required=True, help="What it must not be used for, and what was not tested.")
+def init(name: str, table: Path | None, texts: Path | None, images: Path | None, target: str | None,
+         text_column: str | None, size: int | None, flips: bool, intended_use: str, limitations: str) -> None:
+    """Write conf/experiments/NAME from your data; then `make run EXPERIMENT=NAME`."""
+    import re
+
+    from forgeml.errors import ForgeMLError
+    from forgeml.new_experiment import image_experiment, table_experiment, text_experiment, write_experiment
+
+    if sum(given is not None for given in (table, texts, images)) != 1:
+        raise click.UsageError("Give exactly one of --table, --texts or --images.")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        raise click.UsageError(f"NAME {name!r} must be a letter then letters, digits or underscores (it names the "
+                               "registered model, the MLflow experiment and the DVC stages).")
+    if (table or texts) and not target:
+        raise click.UsageError("--table and --texts need --target (the label column).")
+    if texts and not text_column:
+        raise click.UsageError("--texts needs --text-column.")
+    project = Path.cwd()
+    try:
+        if table:
+            drafted = table_experiment(project, table, target)
+        elif texts:
+            drafted = text_experiment(project, texts, text_column, target)
+        else:
+            drafted = image_experiment(project, images, size)
+        written = write_experiment(project, name, drafted, intended_use, limitations, flips)
+    except ForgeMLError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Wrote the experiment {name!r} ({drafted['experiment']['modality']}):")
+    for path in written:
+        click.echo(f"  {path.relative_to(project)}")
+    click.echo(f"Review the drafted suite in conf/experiments/{name}/parameters_data.yml, then: make run EXPERIMENT={name}")
 
 
 @main.command(name="suggest-suite")

@@ -21,6 +21,14 @@ def _git(*args: str) -> str:
         return ""
 
 
+def _project_relative(path: Path) -> str:
+    """A path as cards and tags show it: relative to the project (the working directory), never this machine's."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:  # outside the project: its name only
+        return path.name
+
+
 class LineageHooks:
     """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened."""
 
@@ -46,7 +54,7 @@ class LineageHooks:
         filepath = getattr(catalog[DATA_DATASET], "_filepath", None) if DATA_DATASET in catalog else None
         if filepath is not None and Path(str(filepath)).exists():
             tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
-            tags["forgeml.data_path"] = str(filepath)
+            tags["forgeml.data_path"] = _project_relative(Path(str(filepath)))
         raw = raw_data_hash(catalog[SOURCE_DATASET]) if SOURCE_DATASET in catalog else None
         if raw is not None:
             tags["forgeml.raw_md5"] = raw

@@ -24,8 +24,8 @@ class TableModality:
     """Numeric feature columns and a label column."""
 
     kind = "table"
-    families = ("logreg", "mlp", "sklearn_logreg")
-    references = ("sklearn_logreg",)  # fitted by scikit-learn on the raw inputs, not by the training loop
+    families = ("logreg", "mlp", "sklearn_logreg", "sklearn_hgb")
+    references = ("sklearn_logreg", "sklearn_hgb")  # fitted by scikit-learn on the raw inputs, not by the training loop
     perturbations = ("noise",)
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
@@ -54,6 +54,18 @@ class TableModality:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""
         return frame.drop(columns=[self.target]).to_numpy(np.float32)
 
+    def input_keys(self, frame: pd.DataFrame) -> pd.Series:
+        """A key per row that identical inputs share (forgeml.data.split): here, the float32 features the model sees."""
+        from forgeml.data.split import content_keys
+
+        return content_keys(self.inputs(frame))
+
+    def split(self, table: pd.DataFrame, test_size: float, val_size: float, seed: int):
+        """Train, validation and test by each row's input key (forgeml.data.split): identical inputs share a split."""
+        from forgeml.data.split import split_table
+
+        return split_table(table, self.input_keys(table), self.target, test_size, val_size, seed)
+
     def input_shape(self, n_features: int) -> tuple[int, ...]:
         return (n_features,)
 
@@ -76,9 +88,10 @@ class TableModality:
         return x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0]
 
     def augmentation(self, policy: dict[str, Any] | None, shape: tuple[int, ...], seed: int):
-        if policy:
-            raise ConfigError(f"An `augmentation` policy needs an image or text experiment; {self.name!r} is a table.")
-        return None
+        """Noise on the features (forgeml.data.augmentation.TableAugmentation); None without a policy."""
+        from forgeml.data.augmentation import build_table_augmentation
+
+        return build_table_augmentation(policy)
 
     def classifier(self, module, classes: np.ndarray):
         """The trained module as a classifier on raw inputs (``predict_proba``, ``classes_``)."""
@@ -225,6 +238,12 @@ class TextModality(TableModality):
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw strings: a text classifier tokenizes them itself."""
         return frame[self.text["column"]].astype(str).to_numpy(object)
+
+    def input_keys(self, frame: pd.DataFrame) -> pd.Series:
+        """Texts that differ only in case or blanks are the same input (the tokenizers fold case too)."""
+        from forgeml.data.split import content_keys
+
+        return content_keys(np.array([" ".join(text.casefold().split()) for text in self.inputs(frame)], dtype=object))
 
     def input_shape(self, n_features: int) -> tuple[int, ...]:
         return (2, int(self.text["max_length"]))

@@ -94,12 +94,9 @@ def check_for_new_data(context) -> DataCheck:
     from forgeml.errors import ConfigError
     from forgeml.data.sources import raw_data_hash
     from forgeml.hooks import SOURCE_DATASET
-    from forgeml.modality import modality_of
     from forgeml.registry.tracking import alias_version
 
     experiment = context.params["experiment"]
-    if modality_of(experiment).kind != "table":
-        raise ConfigError(f"Experiment {experiment['name']!r} is not a table experiment; `retrain` handles table experiments.")
     if alias_version(experiment["name"], "champion") is None:
         raise ConfigError(f"Registered model {experiment['name']!r} has no champion: run `make run` first.")
     version = alias_version(experiment["name"], "challenger") or alias_version(experiment["name"], "champion")

@@ -52,3 +52,27 @@ def test_bad_policies_are_explained(policy, message):
 def test_preview_grid_shows_originals_and_draws():
     figure = preview_grid(torch.rand(5, 1, 8, 8), build_augmentation({"rotation": {"p": 1.0}}, (8, 8)), variants=3)
     assert len(figure.axes) == 4 * 5
+
+
+def test_table_noise_is_scaled_by_each_feature_and_swaps_values_within_a_column():
+    from forgeml.data.augmentation import build_table_augmentation
+
+    torch.manual_seed(0)
+    rows = torch.stack([torch.randn(4096), 1000 * torch.randn(4096)], dim=1)  # two features, 1000x apart in scale
+    noisy = build_table_augmentation({"noise": {"std": 0.1}})(rows)
+    assert torch.allclose((noisy - rows).std(0), 0.1 * rows.std(0), rtol=0.1)
+    swapped = build_table_augmentation({"swap": {"p": 0.3}})(rows)
+    changed = (swapped != rows).float().mean()
+    assert 0.25 < changed < 0.35
+    for column in range(2):  # a swapped value is another row's value of the same feature
+        assert set(swapped[:, column].tolist()) <= set(rows[:, column].tolist())
+
+
+def test_a_table_policy_is_checked():
+    from forgeml.data.augmentation import build_table_augmentation
+
+    assert build_table_augmentation({}) is None and build_table_augmentation({"noise": None}) is None
+    with pytest.raises(ConfigError, match="Unknown table augmentation \\['rotation'\\]"):
+        build_table_augmentation({"rotation": {"degrees": 10}})
+    with pytest.raises(ConfigError, match="swap.p in \\[0, 1\\)"):
+        build_table_augmentation({"swap": {"p": 1.5}})

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from forgeml.data import load_bundled, prepare_table, split_table
+from forgeml.data import load_bundled, prepare_table
 from forgeml.errors import ConfigError, DataError
 
 
@@ -32,23 +32,11 @@ def test_single_class_is_refused(breast_cancer):
         prepare_table(breast_cancer.assign(target=1), "target")
 
 
-def test_exact_duplicates_are_dropped(breast_cancer):
+def test_every_row_is_kept_for_the_duplicates_policy_to_count(breast_cancer):
     doubled = pd.concat([breast_cancer, breast_cancer.head(10)])
-    assert len(prepare_table(doubled, "target")) == len(breast_cancer)
+    assert len(prepare_table(doubled, "target")) == len(breast_cancer) + 10
 
 
-def test_split_is_stratified_seeded_and_disjoint(breast_cancer):
-    train, val, test = split_table(breast_cancer, "target", 0.2, 0.15, seed=1)
-    assert len(train) + len(val) + len(test) == len(breast_cancer)
-    overall = breast_cancer["target"].mean()
-    for part in (train, val, test):
-        assert abs(part["target"].mean() - overall) < 0.02
-    again = split_table(breast_cancer, "target", 0.2, 0.15, seed=1)
-    pd.testing.assert_frame_equal(test, again[2])
-    other = split_table(breast_cancer, "target", 0.2, 0.15, seed=2)
-    assert not test.equals(other[2])
-
-
-def test_split_fractions_are_checked(breast_cancer):
-    with pytest.raises(DataError, match="add up to less than 1"):
-        split_table(breast_cancer, "target", 0.6, 0.5, seed=0)
+def test_a_header_only_table_has_no_rows_not_non_numeric_columns(breast_cancer):
+    with pytest.raises(DataError, match="has no rows"):
+        prepare_table(breast_cancer.head(0).astype(object), "target")

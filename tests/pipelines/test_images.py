@@ -167,15 +167,20 @@ USER_CONF = {
 }
 
 
-def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40):
+def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40, start=0):
+    """``per_class`` digits of each class as PNGs (from the ``start``-th), plus what real folders carry: a hidden
+    file and the ``__MACOSX`` folder of a zip made on a Mac, neither of them an image of a class."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     for label in classes:
-        (folder / str(label)).mkdir(parents=True)
-        images = digits.images[digits.target == label][:per_class]
-        for index, image in enumerate(images):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        images = digits.images[digits.target == label][start:start + per_class]
+        for index, image in enumerate(images, start=start):
             Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / str(label) / f"{index}.png")
+        (folder / str(label) / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (folder / "__MACOSX" / "0").mkdir(parents=True, exist_ok=True)
+    (folder / "__MACOSX" / "0" / "._0.png").write_bytes(b"\0\5\26\7 not a png")
 
 
 def write_experiment(project, folder):
@@ -251,6 +256,25 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     assert client.get_model_version_by_alias("my_images", "champion").version == champion
     assert len(client.search_model_versions("name='my_images'")) == versions
     assert (user_project / "data/05_model_input/my_images/train.parquet").read_bytes() == train_before
+
+
+def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_project, client_for):
+    from forgeml.registry.audit import read_records
+
+    client = client_for(user_project)
+    before = {v.version for v in client.search_model_versions("name='my_images'")}
+    unchanged = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
+    assert "No new data for my_images" in unchanged.stdout
+
+    write_digit_pngs(user_project / "data/01_raw/my_images", classes=(1,), per_class=8, start=40)
+    retrained = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
+    assert "New or changed data for my_images" in retrained.stdout and "Retrained as version" in retrained.stdout
+
+    new = [v for v in client.search_model_versions("name='my_images'") if v.version not in before]
+    assert len(new) == 1 and new[0].tags["forgeml.candidate"] == "retrained"
+    gate = [r for r in read_records(user_project / "data/08_reporting/my_images/audit.jsonl") if r["event"] == "gate"][-1]
+    assert gate["version"] == new[0].version and gate["rule"] and gate["reason"]  # it went through the gate
+    assert "No new data" in run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local").stdout
 
 
 def test_every_compression_method_makes_a_smaller_digits_candidate(digits_project):

@@ -12,7 +12,7 @@ import pytest
 from tests.pipelines.conftest import REPO, kedro, run
 
 MODEL = "breast_cancer"
-TRAINED = {"logreg", "mlp", "sklearn_logreg", "tuned"}
+TRAINED = {"logreg", "mlp", "sklearn_logreg", "sklearn_hgb", "tuned"}
 COMPRESSED = {"pruned_50", "pruned_channels", "int8_static", "int8_dynamic", "int8_tuned", "distilled", "distilled_without_teacher"}
 
 
@@ -160,3 +160,23 @@ def test_non_numeric_feature_is_named(trained_project, breast_cancer):
     write_source(trained_project, breast_cancer.assign(colour="red"), env="text_column")
     result = kedro(trained_project, "--env", "text_column", "--pipelines", "data", check=False)
     assert result.returncode == 2 and "non-numeric feature columns: colour" in result.stderr
+
+
+def test_no_card_tag_or_parameter_in_the_store_names_an_absolute_path(trained_project, mlflow_client):
+    import re
+
+    absolute = re.compile(r"(^|[\s'\"`(=:,\[])/(tmp|home|root|work|srv|usr|var|opt)/")
+
+    def offenders(values: dict[str, str]) -> dict[str, str]:
+        return {key: value for key, value in values.items()
+                if not key.startswith("mlflow.") and (str(trained_project) in value or absolute.search(value))}
+
+    experiments = [experiment.experiment_id for experiment in mlflow_client.search_experiments()]
+    runs = mlflow_client.search_runs(experiments, max_results=5000)
+    assert len(runs) > 10
+    for run_ in runs:
+        assert not offenders({**run_.data.params, **run_.data.tags}), run_.info.run_name
+    versions = mlflow_client.search_model_versions(f"name='{MODEL}'")
+    assert versions
+    for version in versions:
+        assert not offenders({**version.tags, "description": version.description or ""}), version.version

@@ -9,6 +9,8 @@ import copy
 import numpy as np
 import pytest
 
+from forgeml.data.duplicates import resolve_duplicates
+from forgeml.modality import TableModality
 from forgeml.pipelines.evaluate.nodes import evaluate_candidates
 from forgeml.pipelines.release.nodes import promote_challenger, register_candidates
 from forgeml.registry.audit import read_records, verify
@@ -74,8 +76,9 @@ def registered(name, models, data, registry, **overrides):
     evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)
     infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}}}
     params = {**RELEASE, "audit_log": str(audit_log(registry)), **overrides}
+    _, counts = resolve_duplicates(train, TableModality(experiment).input_keys(train), TARGET, {})
     registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, confusion_matrices, robustness_curves,
-                                        train, test, experiment, params)
+                                        train, test, {"duplicates": counts}, experiment, params)
     return registrations, evaluation, test, {"success": True}, experiment, params
 
 
@@ -150,6 +153,8 @@ def test_every_version_has_a_model_card_as_description_and_artifact(history):
         assert heading in version.description
     assert mlflow.artifacts.load_text(f"runs:/{version.run_id}/model_card.md") == version.description
     assert "| accuracy |" in version.description
+    assert "| exact duplicate rows (same input, same label) | 0 |" in version.description
+    assert "| rows kept | 455 |" in version.description  # every training row: the default policy keeps them all
 
 
 def forgeml(registry, *args, check=True):

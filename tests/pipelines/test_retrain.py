@@ -18,12 +18,13 @@ NEW_ROWS = 60
 
 
 def _quick(project):
-    """conf/test, quicker still: the MLP and its tuned version, two trials, no compression."""
+    """conf/test, quicker still: the MLP and its tuned version, two trials, one INT8 candidate of the best."""
     path = project / "conf/test/parameters.yml"
     params = yaml.safe_load(path.read_text())
-    params["train"]["candidates"] = {"logreg": None, "sklearn_logreg": None}
+    params["train"]["candidates"] = {"logreg": None, "sklearn_logreg": None, "sklearn_hgb": None}
     params["tune"]["n_trials"] = 2
-    params["compress"]["methods"] = None
+    params["compress"]["methods"] = {"int8_static": None, "int8_tuned": None, "pruned_50": None, "pruned_channels": None,
+                                     "distilled": None}  # int8_dynamic stays
     path.write_text(yaml.safe_dump(params))
     (project / "conf/test/catalog.yml").write_text(f"source:\n  type: pandas.CSVDataset\n  filepath: {RAW}\n")
 
@@ -103,3 +104,25 @@ def test_appended_rows_retrain_once_even_when_two_retrains_start_together(retrai
 
     code, output = finish(retrain(retrain_project))
     assert code == 0 and "No new data" in output  # nothing new since
+
+
+def test_an_int8_champion_is_retrained_as_the_int8_of_the_retrained_base(retrain_project, client):
+    import pandas as pd
+
+    int8 = next(v for v in client.search_model_versions(f"name = '{MODEL}'") if v.tags["forgeml.candidate"] == "int8_dynamic")
+    subprocess.run(["forgeml", "promote", "--model", MODEL, "--version", str(int8.version), "--reason", "an INT8 champion"],
+                   cwd=retrain_project, env=project_env(), check=True, capture_output=True)
+    before = set(versions(client))
+    raw = retrain_project / RAW
+    pd.concat([pd.read_csv(raw), pd.read_csv(raw).tail(5).assign(**{"mean radius": lambda f: f["mean radius"] * 1.01})]
+              ).to_csv(raw, index=False)  # five new rows
+    code, output = finish(retrain(retrain_project))
+    assert code == 0 and "Retrained as version" in output, output[-3000:]
+
+    (new,) = set(versions(client)) - before
+    challenger = client.get_model_version(MODEL, new)
+    assert challenger.tags["forgeml.candidate"] == "retrained"
+    run = client.get_run(challenger.run_id)
+    assert run.data.tags["forgeml.compression.method"] == "int8" and run.data.tags["forgeml.compression.base"] == "retrained_base"
+    assert "`int8` of `retrained_base`" in challenger.description  # its card says what it is
+    assert run.data.params["compression.mode"] == "dynamic"

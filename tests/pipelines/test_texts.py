@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, kedro_experiment, make_project, override_conf, project_env
+from tests.pipelines.conftest import REPO, kedro_experiment, make_project, override_conf, project_env, run
 
 ENV = "reviews_data"  # an env over conf/experiments/reviews: the data stage with short token sequences
 MAX_LENGTH = 32
@@ -237,3 +237,25 @@ def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_pr
         assert rows[name]["base"] == "minilm" and rows[name]["tokens_shape"] == [32, 2, MAX_LENGTH]
         assert rows[name]["tokens_ratio_to_base_p50"] > 0 and rows[name]["tensor_bytes_ratio_to_base"] < 1
     assert "| minilm |" in (tmp_path / "text_reviews.md").read_text()
+
+
+def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_text_project, client_for):
+    import pandas as pd
+
+    from forgeml.registry.audit import read_records
+    from forgeml.text.data import load_reviews
+
+    client = client_for(trained_text_project)
+    before = {v.version for v in client.search_model_versions("name='reviews'")}
+    retrain = ("forgeml", "retrain", "--experiment", "reviews", "--env", "test")
+    assert "No new data for reviews" in run(trained_text_project, *retrain).stdout
+
+    raw = trained_text_project / "data/01_raw/reviews.csv"
+    pd.concat([pd.read_csv(raw), load_reviews().iloc[800:880]]).to_csv(raw, index=False)
+    retrained = run(trained_text_project, *retrain)
+    assert "New or changed data for reviews" in retrained.stdout and "Retrained as version" in retrained.stdout
+
+    new = [v for v in client.search_model_versions("name='reviews'") if v.version not in before]
+    assert len(new) == 1 and new[0].tags["forgeml.candidate"] == "retrained"
+    gate = [r for r in read_records(trained_text_project / "data/08_reporting/reviews/audit.jsonl") if r["event"] == "gate"][-1]
+    assert gate["version"] == new[0].version and gate["rule"] and gate["reason"]

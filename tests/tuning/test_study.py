@@ -2,9 +2,9 @@
 
 import pytest
 
-from forgeml.data import load_bundled, split_table
+from forgeml.data import load_bundled
 from forgeml.errors import ConfigError
-from forgeml.modality import modality_of
+from forgeml.modality import TableModality, modality_of
 from forgeml.tuning import TuneSettings, tune_candidate
 
 BASE = {"model": {"family": "mlp", "hidden": [16], "batch_norm": False},
@@ -17,7 +17,7 @@ SPACE = {
 
 @pytest.fixture(scope="module")
 def splits():
-    train, val, _ = split_table(load_bundled("breast_cancer"), "target", 0.2, 0.15, seed=42)
+    train, val, _ = TableModality({"name": "breast_cancer", "target": "target"}).split(load_bundled("breast_cancer"), 0.2, 0.15, seed=42)
     return train, val
 
 

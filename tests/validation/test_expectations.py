@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from forgeml.data import split_table
 from forgeml.errors import DataValidationError
 from forgeml.validation import check_passed, suggest_suite, validate_splits, validate_table
 
@@ -46,12 +45,16 @@ def test_min_rows_per_class(breast_cancer, breast_cancer_suite):
     assert failure["observed"] == {"0": 212}
 
 
-def test_rows_shared_between_train_and_test_are_caught(breast_cancer):
-    train, val, test = split_table(breast_cancer, "target", 0.2, 0.15, seed=0)
-    assert validate_splits(train, val, test, "target")[0]["success"]
+def test_inputs_shared_between_train_and_test_are_caught(breast_cancer):
+    from forgeml.modality import TableModality
+
+    table = TableModality({"name": "breast_cancer", "target": "target"})
+    train, val, test = table.split(breast_cancer, 0.2, 0.15, seed=0)
+    keys = {name: table.input_keys(frame) for name, frame in (("train", train), ("val", val), ("test", test))}
+    assert validate_splits(keys)[0]["success"]
     leaked = test.copy()
     leaked.iloc[:3] = train.iloc[:3].to_numpy()
-    report, _ = validate_splits(train, val, leaked, "target")
+    report, _ = validate_splits({**keys, "test": table.input_keys(leaked)})
     assert not report["success"]
     assert report["failures"][0]["observed"]["unexpected_count"] == 3
 

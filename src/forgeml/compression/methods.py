@@ -113,10 +113,32 @@ class CompressionBase:
             "history": history or {}, "device": str(self.data.device),
             "parameters": self.info["parameters"] if same_structure else count_parameters(module),
             "flops": self.info["flops"] if same_structure else count_flops(module, self.data.shape),
-            "compression": {"base": self.name, "base_parameters": self.info["parameters"], "base_flops": self.info["flops"],
-                            **extra},
+            "compression": {"base": self.name, "base_model": self.info["model"], "base_parameters": self.info["parameters"],
+                            "base_flops": self.info["flops"], **extra},
         }
         return self.modality.classifier(module, self.classifier.classes_), info
+
+
+def compression_base(name: str, classifier, info: dict[str, Any], tensors: dict[str, Any], train_labels, val_labels,
+                     modality, seed: int, params: dict[str, Any]) -> CompressionBase:
+    """The base ``name`` with its splits on the device it trained on."""
+    from forgeml.training.data import TensorSplits
+    from forgeml.training.loop import resolve_device
+
+    data = TensorSplits.on(resolve_device(info["training"].get("device", "auto")), tensors, train_labels, val_labels)
+    return CompressionBase(name, classifier, info, data, modality, seed, params)
+
+
+def recompress(classifier, info: dict[str, Any], settings: dict[str, Any], name: str, tensors: dict[str, Any],
+               train_labels, val_labels, modality, seed: int, params: dict[str, Any]):
+    """``classifier`` (freshly trained) compressed as a registered candidate was: its method and settings
+    (``compression.settings``), run on the new base. Returns the compressed candidate ``name`` and its record."""
+    from forgeml.compression.quantization import quantizable_layers
+
+    (method,) = parse_methods({name: {**settings, "compare_without_teacher": False}}, modality.compression_methods,
+                              quantizable_layers(classifier.module))
+    base = compression_base(f"{name}_base", classifier, info, tensors, train_labels, val_labels, modality, seed, params)
+    return method.run(base)[name]
 
 
 class Method:

@@ -1,4 +1,4 @@
-"""Image augmentation with kornia, applied to whole batches on the training device.
+"""Augmentation of whole training batches on the training device: images with kornia, tables by noise.
 
 A policy in parameters switches and sizes each transform; a transform that is absent, ``false``
 or ``null`` is off::
@@ -11,7 +11,12 @@ or ``null`` is off::
       color_jitter: {brightness: 0.2, contrast: 0.2, saturation: 0.2, hue: 0.05, p: 0.5}
       gaussian_noise: {std: 0.05, p: 0.5}
 
-Images are in [0, 1] and stay there.
+Images are in [0, 1] and stay there. A table's policy (``build_table_augmentation``) perturbs numeric
+features without touching labels::
+
+    augmentation:
+      noise: {std: 0.1}    # Gaussian noise of 0.1 times each feature's standard deviation in the batch
+      swap: {p: 0.1}       # each value replaced, with probability p, by that feature's value in another row
 """
 
 from __future__ import annotations
@@ -95,3 +100,42 @@ def preview_grid(images: torch.Tensor, augmentation: Augmentation, variants: int
     figure.suptitle("Augmented training samples", fontsize=10)
     figure.tight_layout()
     return figure
+
+
+TABLE_TRANSFORMS = {"noise": "std", "swap": "p"}  # each transform and its one setting
+
+
+class TableAugmentation(nn.Module):
+    """Label-free noise for numeric features, scaled per feature by the batch itself (features are raw:
+    the model standardizes them in its first layer): Gaussian noise, then swap noise (a value replaced by
+    the same feature's value in a random row of the batch, as in denoising autoencoders for tables)."""
+
+    def __init__(self, noise_std: float = 0.0, swap_p: float = 0.0):
+        super().__init__()
+        self.noise_std, self.swap_p = noise_std, swap_p
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        if self.noise_std:
+            rows = rows + torch.randn_like(rows) * rows.std(0, keepdim=True) * self.noise_std
+        if self.swap_p:
+            donors = torch.gather(rows, 0, torch.randint(0, len(rows), rows.shape, device=rows.device))
+            rows = torch.where(torch.rand_like(rows) < self.swap_p, donors, rows)
+        return rows
+
+
+def build_table_augmentation(policy: dict[str, Any] | None) -> TableAugmentation | None:
+    """The table policy's transforms; None when all are off."""
+    policy = policy or {}
+    unknown = sorted(set(policy) - set(TABLE_TRANSFORMS))
+    if unknown:
+        raise ConfigError(f"Unknown table augmentation {unknown}; ForgeML knows {', '.join(TABLE_TRANSFORMS)} for tables.")
+    settings = {}
+    for name, setting in TABLE_TRANSFORMS.items():
+        options = policy.get(name) or {}
+        extra = sorted(set(options) - {setting})
+        if extra:
+            raise ConfigError(f"Unknown options {extra} for table augmentation {name!r}; it takes {setting!r}.")
+        settings[name] = float(options.get(setting, 0.0))
+    if not 0.0 <= settings["swap"] < 1.0 or settings["noise"] < 0.0:
+        raise ConfigError("Table augmentation: noise.std must be >= 0 and swap.p in [0, 1).")
+    return TableAugmentation(settings["noise"], settings["swap"]) if any(settings.values()) else None

@@ -28,38 +28,77 @@ class ImageSet:
     paths: list[str] = field(default_factory=list)
 
 
-def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
-    """Read ``root/<class>/*.png|jpg|jpeg``; the sub-folder names are the labels.
+def image_files(root: Path) -> list[tuple[str, Path]]:
+    """``(label, path)`` of every image under ``root/<class>/``, in a fixed order; hidden files and folders
+    and ``__MACOSX`` (what macOS zips add) are not images of a class.
 
-    Raises DataError naming the folder or file at fault: a missing root, a class folder without
-    images, a file that cannot be decoded.
+    Raises DataError naming the folder at fault: a missing root, no class folders, a class folder without images.
     """
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"The image folder {root} does not exist. Point `path` of the catalog entry `source` at a folder with one sub-folder per class.")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not _skipped(p))
     if not class_dirs:
         raise DataError(f"The image folder {root} has no class sub-folders; put each class's images in root/<class name>/.")
-    mode = {1: "L", 3: "RGB"}[channels]
-    found = ImageSet()
+    found = []
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not _skipped(p))
         if not files:
             raise DataError(
                 f"The class folder {class_dir} has no images ({', '.join(IMAGE_SUFFIXES)}). "
                 "Add images to it or remove the folder."
             )
-        for path in files:
-            try:
-                with Image.open(path) as image:
-                    pixels = np.asarray(image.convert(mode), dtype=np.float32) / 255.0
-            except (UnidentifiedImageError, OSError, SyntaxError) as error:
-                raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
-            found.images.append(pixels.reshape(pixels.shape[0], pixels.shape[1], channels))
-            found.labels.append(class_dir.name)
-            found.paths.append(str(path))
+        found.extend((class_dir.name, path) for path in files)
+    outside = [str(path) for _, path in found if not path.resolve().is_relative_to(root.resolve())]
+    if outside:
+        raise DataError(f"Links that leave the image folder {root} are refused (the data must be what DVC versions): "
+                        f"{', '.join(outside[:5])}. Copy the images into the folder instead.")
+    return found
+
+
+def _skipped(path: Path) -> bool:
+    return path.name.startswith(".") or path.name == "__MACOSX"
+
+
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}
+MAX_PIXELS = 50_000_000  # per image: more is a decompression bomb or a photo no classifier here needs
+
+
+def read_image(path: Path, channels: int) -> np.ndarray:
+    """An image as (height, width, channels) floats in [0, 1], upright as its EXIF orientation says.
+
+    Any PIL mode is read: grey, RGB, RGBA (alpha dropped), palette, 16-bit grey (scaled by 65535). The size is
+    read from the header before anything is decoded, so an image claiming more than MAX_PIXELS is refused
+    without being unpacked."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise DataError(f"The image {path} claims {image.width}x{image.height} pixels, more than {MAX_PIXELS:,}: "
+                                "a decompression bomb or an oversized photo. Resize it, or remove it.")
+            image = ImageOps.exif_transpose(image)
+            if image.mode in SIXTEEN_BIT_MODES:
+                grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)[:, :, None]
+                return grey if channels == 1 else np.repeat(grey, 3, axis=2)
+            pixels = np.asarray(image.convert({1: "L", 3: "RGB"}[channels]), dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as error:
+        raise DataError(f"The image {path} is a decompression bomb ({error}); remove it.") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], channels)
+
+
+def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
+    """Read ``root/<class>/*.png|jpg|jpeg`` (``image_files``, ``read_image``); the sub-folder names are the labels.
+
+    Raises DataError naming the folder or file at fault, as those two do.
+    """
+    found = ImageSet()
+    for label, path in image_files(root):
+        found.images.append(read_image(path, channels))
+        found.labels.append(label)
+        found.paths.append(str(path))
     return found
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 
 import pandas as pd
 
 from forgeml.errors import ConfigError, DataError
 
-logger = logging.getLogger(__name__)
 
 BUNDLED_DATASETS = ("breast_cancer", "digits", "reviews")
 TARGET_COLUMN = "target"
@@ -33,11 +31,15 @@ def load_bundled(name: str) -> pd.DataFrame:
 
 
 def prepare_table(table: pd.DataFrame, target: str, source: str = "the source table") -> pd.DataFrame:
-    """Check that ``table`` can train a classifier and return it without exact duplicate rows.
+    """Check that ``table`` can train a classifier and return it, every row kept (forgeml.data.duplicates
+    counts repeated rows and applies the experiment's policy).
 
     Raises DataError naming the column to fix: a missing target, a non-numeric feature,
     a target with fewer than two classes.
     """
+    if table.empty:
+        raise DataError(f"{source} has no rows (columns: {', '.join(map(str, table.columns)) or 'none'}): "
+                        "point it at a file with data.")
     if target not in table.columns:
         raise DataError(
             f"The target column {target!r} is not in {source}. Its columns are: "
@@ -58,11 +60,9 @@ def prepare_table(table: pd.DataFrame, target: str, source: str = "the source ta
             f"The target column {target!r} of {source} has {n_classes} distinct label(s); "
             "a classifier needs at least two."
         )
-    deduplicated = table.drop_duplicates(ignore_index=True)
-    if dropped := len(table) - len(deduplicated):
-        logger.warning("Dropped %d exact duplicate rows from %s.", dropped, source)
-    deduplicated.columns = [str(c) for c in deduplicated.columns]
-    return deduplicated
+    table = table.reset_index(drop=True)
+    table.columns = [str(c) for c in table.columns]
+    return table
 
 
 def file_md5(path: Path) -> str:
@@ -74,14 +74,23 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def files_md5(root: Path, paths: list[Path]) -> str:
+    """One MD5 over files below ``root``: each one's path relative to ``root`` and its bytes, in the given order
+    (moving the folder changes nothing; renaming, adding, removing or editing a file changes the hash)."""
+    digest = hashlib.md5()
+    for path in paths:
+        digest.update(Path(path).relative_to(root).as_posix().encode() + b"\0" + bytes.fromhex(file_md5(Path(path))))
+    return "folder-" + digest.hexdigest()
+
+
 def raw_data_hash(dataset) -> str | None:
-    """The raw data's version: DVC's MD5 of the source file, or what the dataset says of its own content
-    (``content_hash``: a bundled table); None when it says nothing (an image folder, for now).
+    """The raw data's version: what the dataset says of its own content (``content_hash``: a bundled set, an
+    image folder), else DVC's MD5 of its file; None when there is no file.
     ``forgeml retrain`` compares it with the last gated version's to notice new or changed data."""
+    if hasattr(dataset, "content_hash"):
+        return dataset.content_hash()
     filepath = getattr(dataset, "_filepath", None)
-    if filepath is not None:
-        return file_md5(Path(str(filepath))) if Path(str(filepath)).is_file() else None
-    return dataset.content_hash() if hasattr(dataset, "content_hash") else None
+    return file_md5(Path(str(filepath))) if filepath is not None and Path(str(filepath)).is_file() else None
 
 
 def frame_hash(frame: pd.DataFrame) -> str:

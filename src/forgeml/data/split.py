@@ -1,34 +1,56 @@
-"""Stratified, seeded train / validation / test splits."""
+"""Train / validation / test splits decided by each row's content, so they survive real and appended data.
+
+A row's split is a function of the hash of its input (after the normalisation the model sees: float32
+features or pixels, case- and blank-folded text) and the split's ``seed``:
+
+- identical inputs always land in the same split, so duplicates (even with conflicting labels) never leak
+  from train into a held-out split: the leakage check passes by construction;
+- appending rows never moves an old one, so a retrain's test split holds no row the champion trained on
+  unless it was in the champion's test split too, and new rows spread by the same rule.
+
+The price is that splits are not stratified: each split's class mix is the table's up to sampling noise.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
+import numpy as np
 import pandas as pd
 
 from forgeml.errors import DataError
 
 
+def content_keys(rows: np.ndarray) -> pd.Series:
+    """A SHA-1 per row of the models' inputs: the bytes of a numeric row, or the UTF-8 of a (normalised) string."""
+    encoded = (row.encode() if isinstance(row, str) else np.ascontiguousarray(row).tobytes() for row in rows)
+    return pd.Series([hashlib.sha1(row).hexdigest() for row in encoded], dtype=object)
+
+
+def _position(key: str, seed: int) -> float:
+    """Where a key falls in [0, 1), the same on every machine and in every run with this seed."""
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
 def split_table(
-    table: pd.DataFrame, target: str, test_size: float, val_size: float, seed: int
+    table: pd.DataFrame, keys: pd.Series, target: str, test_size: float, val_size: float, seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Split into train, validation and test frames, each keeping the class proportions.
+    """Split ``table`` into train, validation and test by the position of each row's key (``content_keys``).
 
-    ``test_size`` and ``val_size`` are fractions of the whole table.
-    """
-    from sklearn.model_selection import train_test_split
-
+    ``test_size`` and ``val_size`` are the expected fractions of the whole table. Raises DataError when a
+    class of the table has no training row."""
     if not 0 < test_size < 1 or not 0 < val_size < 1 or test_size + val_size >= 1:
         raise DataError(
             f"split.test_size ({test_size}) and split.val_size ({val_size}) must be fractions "
             "in (0, 1) that add up to less than 1."
         )
-    try:
-        rest, test = train_test_split(table, test_size=test_size, stratify=table[target], random_state=seed)
-        train, val = train_test_split(
-            rest, test_size=val_size / (1 - test_size), stratify=rest[target], random_state=seed
-        )
-    except ValueError as error:  # scikit-learn's message on classes too small to stratify
+    position = np.array([_position(key, seed) for key in keys])
+    test, val = position < test_size, (position >= test_size) & (position < test_size + val_size)
+    train = ~(test | val)
+    missing = sorted(set(map(str, table[target])) - set(map(str, table.loc[train, target])))
+    if missing:
         counts = table[target].value_counts().to_dict()
-        raise DataError(
-            f"Cannot make a stratified split of {len(table)} rows with class counts {counts}: {error}"
-        ) from error
-    return tuple(frame.reset_index(drop=True) for frame in (train, val, test))
+        raise DataError(f"No training row of class(es) {', '.join(missing)} in a split of {len(table)} rows "
+                        f"(class counts {counts}): add rows of those classes, or change data.split.seed.")
+    return tuple(table[mask].reset_index(drop=True) for mask in (train, val, test))

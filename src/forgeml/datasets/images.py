@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from forgeml.data.images import ImageSet
@@ -32,6 +34,13 @@ class ImageFolderDataset(AbstractDataset[None, ImageSet]):
 
         return load_image_folder(self._path, self._channels)
 
+    def content_hash(self) -> str:
+        """The folder's version: its images' relative paths and bytes (forgeml.data.sources.files_md5)."""
+        from forgeml.data.images import image_files
+        from forgeml.data.sources import files_md5
+
+        return files_md5(self._path, [path for _, path in image_files(self._path)])
+
     def save(self, data: ImageSet) -> None:
         raise DatasetError(f"The image folder {self._path} is read-only for ForgeML.")
 
@@ -52,6 +61,13 @@ class BundledImagesDataset(AbstractDataset[None, ImageSet]):
         from forgeml.data.images import load_bundled_images
 
         return load_bundled_images(self._name)
+
+    def content_hash(self) -> str:
+        """The set's version (it has no file for DVC to hash): its pixels and labels."""
+        from forgeml.data.sources import frame_hash
+
+        images = self.load()
+        return frame_hash(pd.DataFrame(np.stack(images.images).reshape(len(images.images), -1)).assign(label=images.labels))
 
     def save(self, data: ImageSet) -> None:
         raise DatasetError(f"The bundled image set {self._name!r} is read-only.")

@@ -18,11 +18,27 @@ def _number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _duplicate_rows(counts: dict[str, Any] | None) -> dict[str, Any]:
+    if not counts:
+        return {"repeated inputs": "not counted (data validated before ForgeML counted them)"}
+    return {
+        "rows validated": counts["rows"],
+        "exact duplicate rows (same input, same label)": counts["exact_duplicate_rows"],
+        "inputs with conflicting labels (their rows)": f"{counts['conflicting_groups']} ({counts['conflicting_rows']})",
+        "rows dropped by the duplicates policy": (f"{counts['dropped']['exact']} exact + {counts['dropped']['conflicting']} "
+                                                  f"conflicting (policy exact={counts['policy']['exact']}, "
+                                                  f"conflicting={counts['policy']['conflicting']})"),
+        "rows kept": counts["rows_kept"],
+    }
+
+
 def model_card(
     registered_model: str, version: str, candidate: str, training: dict[str, Any], metrics: dict[str, float],
     lineage: dict[str, str], run_id: str, parent_run_id: str | None, intended_use: str, limitations: str,
+    duplicates: dict[str, Any] | None = None,
 ) -> str:
-    """Markdown: data version, parameters, metrics, robustness, compression, lineage, intended use and limits."""
+    """Markdown: data version and repeated inputs (``duplicates``: forgeml.data.duplicates' counts), parameters,
+    metrics, robustness, compression, lineage, intended use and limits."""
     compression = training.get("compression") or {}
     parameters = {"family": training.get("family", "")}
     parameters.update({f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"})
@@ -40,6 +56,7 @@ def model_card(
             "validated table": f"`{lineage.get('forgeml.data_path', 'unknown')}`",
             "DVC hash (MD5) of the table": f"`{lineage.get('forgeml.data_md5', 'unknown')}`",
             "raw data hash": f"`{lineage.get('forgeml.raw_md5', 'unknown')}`",
+            **_duplicate_rows(duplicates),
         }),
         "## Metrics on the test split", "", _table(headline),
         "## Robustness (mean accuracy over the perturbation levels)", "", _table(robustness),

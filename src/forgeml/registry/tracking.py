@@ -86,7 +86,7 @@ def log_candidate(
             _log_picture(picture, artifact)
         for artifact, text in texts.items():
             mlflow.log_text(text, artifact)
-        mlflow.log_dict({key: training.get(key) for key in RECIPE_KEYS}, RECIPE_ARTIFACT)
+        mlflow.log_dict(recipe_of(training), RECIPE_ARTIFACT)
         plt.close("all")  # logged; keeps memory flat over many candidates
         wrapped = modality.serving_model(classifier, example)
         info = mlflow.pyfunc.log_model(
@@ -98,6 +98,16 @@ def log_candidate(
             code_paths=[str(Path(forgeml.__file__).parent)],
         )
     return run.info.run_id, info.model_uri
+
+
+def recipe_of(training: dict[str, Any]) -> dict[str, Any]:
+    """What retraining repeats: the model, training and augmentation settings, and for a compressed candidate
+    those of its base plus the compression method and settings (``compression``)."""
+    recipe = {key: training.get(key) for key in RECIPE_KEYS}
+    compression = training.get("compression")
+    if compression:
+        recipe.update(model=compression.get("base_model", recipe["model"]), compression=compression["settings"])
+    return recipe
 
 
 def files_sha256(folder: Path) -> str:
@@ -216,7 +226,7 @@ def existing_version(client, registered_model: str, version: str) -> str:
 
 
 def champion_recipe(registered_model: str) -> tuple[str, dict[str, Any]]:
-    """The champion's version and recipe (model, training and augmentation settings it was trained with)."""
+    """The champion's version and recipe (``recipe_of``: model, training, augmentation and compression settings)."""
     import mlflow
 
     from forgeml.errors import ConfigError

@@ -17,7 +17,7 @@ def load_reviews() -> pd.DataFrame:
 
 
 def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: str = "the source table") -> pd.DataFrame:
-    """The text and label columns of ``table``, texts stripped of surrounding blanks; exact duplicates dropped.
+    """The text and label columns of ``table``, texts stripped of surrounding blanks; every row kept.
 
     Raises DataError naming a missing column. Empty texts stay, for the validation to name them.
     """
@@ -27,6 +27,8 @@ def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: st
             f"{source} has no column {', '.join(map(repr, missing))}; its columns: {', '.join(map(str, table.columns))}. "
             "Set `experiment.text.column` and `experiment.target` to the columns holding the texts and the labels."
         )
+    if table.empty:
+        raise DataError(f"{source} has no rows: point it at a table with texts.")
     texts = table[[text_column, target]].copy()
     texts[text_column] = texts[text_column].fillna("").astype(str).str.strip()
-    return texts.drop_duplicates(ignore_index=True)
+    return texts.reset_index(drop=True)

@@ -2,7 +2,9 @@
 
 from forgeml.validation.expectations import (
     DOCS_PATH,
+    add_duplicate_counts,
     check_passed,
+    suggest_labels,
     suggest_suite,
     suite_for,
     validate_images,
@@ -12,5 +14,5 @@ from forgeml.validation.expectations import (
 )
 
 __all__ = [
-    "DOCS_PATH", "check_passed", "suggest_suite", "suite_for", "validate_images", "validate_splits", "validate_table", "validate_texts",
+    "DOCS_PATH", "add_duplicate_counts", "check_passed", "suggest_labels", "suggest_suite", "suite_for", "validate_images", "validate_splits", "validate_table", "validate_texts",
 ]

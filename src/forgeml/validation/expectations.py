@@ -13,7 +13,6 @@ Every column (features and target) must also be free of nulls. Each check return
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pandas as pd
@@ -215,29 +214,44 @@ def validate_texts(table: pd.DataFrame, suite: dict[str, Any], text_column: str,
     return _add_class_count_check(report, table, target, suite), html
 
 
-def _row_hashes(frame: pd.DataFrame, feature_columns: list[str]) -> pd.Series:
-    features = frame[feature_columns]
-    if all(pd.api.types.is_numeric_dtype(features[c]) for c in feature_columns):
-        rows = [row.tobytes() for row in features.astype("float64").round(10).to_numpy()]
-    else:  # texts
-        rows = ["\x1f".join(map(str, row)).encode() for row in features.itertuples(index=False)]
-    return pd.Series([hashlib.sha1(row).hexdigest() for row in rows], index=frame.index)
+def validate_splits(keys: dict[str, pd.Series]) -> tuple[dict, str]:
+    """The check the platform always runs: no input of the test or validation split is in train.
 
-
-def validate_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, target: str) -> tuple[dict, str]:
-    """The check the platform always runs: no feature row of the test or validation split is in train."""
+    ``keys`` holds each split's content keys (forgeml.data.split.content_keys: identical inputs share one)."""
     import great_expectations.expectations as gxe
 
-    features = [c for c in train.columns if c != target]
-    train_hashes = sorted(set(_row_hashes(train, features)))
-    held_out = pd.concat([test.assign(split="test"), val.assign(split="val")], ignore_index=True)
-    held_out[ROW_HASH] = _row_hashes(held_out, features)
-    expectation = gxe.ExpectColumnValuesToNotBeInSet(column=ROW_HASH, value_set=train_hashes)
-    report, html = _run("splits", held_out[[ROW_HASH, "split"]], [expectation])
+    train_keys = sorted(set(keys["train"]))
+    held_out = pd.DataFrame({ROW_HASH: pd.concat([keys["test"], keys["val"]], ignore_index=True),
+                             "split": ["test"] * len(keys["test"]) + ["val"] * len(keys["val"])})
+    expectation = gxe.ExpectColumnValuesToNotBeInSet(column=ROW_HASH, value_set=train_keys)
+    report, html = _run("splits", held_out, [expectation])
     for failure in report["failures"]:
-        failure["expectation"] += " (rows shared between train and held-out splits)"
+        failure["expectation"] += " (inputs shared between train and held-out splits)"
         failure.pop("expected", None)
     return report, html
+
+
+def add_duplicate_counts(report: dict, html: str, counts: dict[str, Any]) -> tuple[dict, str]:
+    """The data's repeated inputs (forgeml.data.duplicates) in the validation report and on its Data Docs page."""
+    from html import escape
+
+    from forgeml.data.duplicates import describe
+
+    dropped = counts["dropped"]
+    rows = {
+        "rows": counts["rows"],
+        "exact duplicate rows (same input, same label)": counts["exact_duplicate_rows"],
+        "inputs with conflicting labels": counts["conflicting_groups"],
+        "rows in those groups": counts["conflicting_rows"],
+        f"dropped as exact duplicates (policy {counts['policy']['exact']})": dropped["exact"],
+        f"dropped for conflicting labels (policy {counts['policy']['conflicting']})": dropped["conflicting"],
+        "rows kept": counts["rows_kept"],
+    }
+    section = ("<section id=\"forgeml-duplicates\"><h2>Duplicates and conflicting labels</h2><table>"
+               + "".join(f"<tr><td>{escape(name)}</td><td>{value}</td></tr>" for name, value in rows.items())
+               + f"</table><p>{escape(describe(counts))}</p></section>")
+    page = html.replace("</body>", section + "</body>", 1) if "</body>" in html else html + section
+    return {**report, "duplicates": counts}, page
 
 
 DOCS_PATH = "data/08_reporting/{experiment}/validation/{check}.html"  # where the catalog writes each Data Docs page
@@ -284,9 +298,10 @@ def suggest_suite(table: pd.DataFrame, target: str, margin: float = 0.5) -> dict
         pad = margin * (high - low) or abs(high) * margin or 1.0
         floor = low - pad if low < 0 else max(low - pad, 0.0)  # non-negative data stays non-negative
         columns[column] = [round(floor, 6), round(high + pad, 6)]
-    counts = table[target].value_counts()
-    return {
-        "columns": columns,
-        "labels": sorted(_plain(v) for v in counts.index),
-        "min_rows_per_class": max(2, int(counts.min() * 0.5)),
-    }
+    return {"columns": columns, **suggest_labels(table[target])}
+
+
+def suggest_labels(labels: pd.Series) -> dict[str, Any]:
+    """The label set seen, and at least half the smallest class's rows per class (new data may be thinner, not empty)."""
+    counts = labels.value_counts()
+    return {"labels": sorted(_plain(v) for v in counts.index), "min_rows_per_class": max(2, int(counts.min() * 0.5))}

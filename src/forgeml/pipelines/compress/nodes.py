@@ -21,10 +21,8 @@ def compress_candidates(
 ):
     """Return the compressed candidates and what to record about each (the training record, plus
     ``compression``: method, settings, base and what changed). A method may add more than one."""
-    from forgeml.compression.methods import CompressionBase, choose_base, parse_methods
+    from forgeml.compression.methods import choose_base, compression_base, parse_methods
     from forgeml.compression.quantization import quantizable_layers
-    from forgeml.training.data import TensorSplits
-    from forgeml.training.loop import resolve_device
 
     if not any((params.get("methods") or {}).values()):
         return {}, {}
@@ -35,9 +33,8 @@ def compress_candidates(
     if clash:
         raise ConfigError(f"compress.methods names {sorted(clash)}, which train.candidates already uses; rename them.")
 
-    device = resolve_device(training_info[name]["training"].get("device", "auto"))
-    data = TensorSplits.on(device, tensors, train[modality.target].to_numpy(), val[modality.target].to_numpy())
-    base = CompressionBase(name, candidates[name], training_info[name], data, modality, train_params["seed"], params)
+    base = compression_base(name, candidates[name], training_info[name], tensors, train[modality.target].to_numpy(),
+                            val[modality.target].to_numpy(), modality, train_params["seed"], params)
     compressed, infos = {}, {}
     for method in methods:
         started = time.perf_counter()

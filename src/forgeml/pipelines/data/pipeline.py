@@ -7,9 +7,11 @@ def create_pipeline(**kwargs) -> Pipeline:
     """Validated data is persisted only after its check passes, so a failure leaves earlier data intact."""
     return Pipeline([
         node(nodes.ingest, ["source", "params:experiment"], ["ingested_table", "ingested_checks"], name="ingest"),
-        node(nodes.check_data, ["ingested_checks", "params:experiment", "params:data.validation"],
+        node(nodes.check_data, ["ingested_checks", "ingested_table", "params:experiment", "params:data.validation",
+                                "params:data.duplicates"],
              ["data_validation", "data_validation_docs"], name="validate_data"),
-        node(nodes.accept_data, ["ingested_table", "data_validation", "params:experiment"], "table", name="accept_data"),
+        node(nodes.accept_data, ["ingested_table", "data_validation", "params:experiment", "params:data.duplicates"],
+             "table", name="accept_data"),
         node(nodes.split, ["table", "params:experiment", "params:data.split"],
              ["unchecked_train", "unchecked_val", "unchecked_test"], name="split"),
         node(nodes.check_splits, ["unchecked_train", "unchecked_val", "unchecked_test", "params:experiment"],

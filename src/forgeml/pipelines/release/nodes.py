@@ -19,9 +19,10 @@ def register_candidates(
     candidates: dict[str, Any], compressed_candidates: dict[str, Any], training_info: dict[str, Any],
     compression_info: dict[str, Any], compression_cards: dict[str, Any], evaluation: dict[str, Any],
     confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
-    experiment: dict[str, Any], release: dict[str, Any],
+    data_validation: dict[str, Any], experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
-    """Log each candidate, trained or compressed, register it and attach its model card.
+    """Log each candidate, trained or compressed, register it and attach its model card (with the repeated
+    inputs the data validation counted).
 
     Its run gets the evaluate stage's plots of it (``confusion_matrices``, ``robustness_curves``:
     ``<candidate>.png`` -> the image that stage wrote, or its figure in memory), a grid of augmented training inputs when it trained with
@@ -49,7 +50,7 @@ def register_candidates(
         version = register_candidate(model_name, model_uri, name, lineage)
         attach_card(model_name, version, run_id, model_card(
             model_name, version, name, infos[name], evaluation[name]["metrics"], lineage, run_id, parent_run_id,
-            **release["model_card"],
+            **release["model_card"], duplicates=data_validation.get("duplicates"),
         ))
         registrations[name] = {"run_id": run_id, "version": version, "model_uri": f"models:/{model_name}/{version}"}
     return registrations

@@ -7,7 +7,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(nodes.register_candidates,
              ["candidates", "compressed_candidates", "training_info", "compression_info", "compression_cards", "evaluation",
-              "confusion_matrix_images", "robustness_images", "train", "test", "params:experiment", "params:release"],
+              "confusion_matrix_images", "robustness_images", "train", "test", "data_validation", "params:experiment",
+              "params:release"],
              "registrations", name="register_candidates"),
         node(nodes.report_compression, ["compression_info", "metrics", "latency_environment", "params:evaluate"],
              ["compression_cards", "compression_report", "compression_pareto"], name="report_compression"),

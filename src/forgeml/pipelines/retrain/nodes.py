@@ -18,15 +18,24 @@ RETRAINED = "retrained"
 
 def retrain_champion_recipe(
     train: pd.DataFrame, val: pd.DataFrame, tensors: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
+    compress: dict[str, Any],
 ):
-    """Train the champion's recipe (as registered with it) on the new splits, as candidate ``retrained``."""
+    """Train the champion's recipe (as registered with it) on the new splits, as candidate ``retrained``; a
+    compressed champion's base is trained, then compressed again the same way (INT8 of the retrained base,
+    a student distilled from it, ...)."""
+    from forgeml.compression.methods import recompress
     from forgeml.modality import modality_of
     from forgeml.registry.tracking import champion_recipe
     from forgeml.training import train_candidate
 
     version, recipe = champion_recipe(experiment["name"])
-    spec = {key: value for key, value in recipe.items() if value}
-    classifier, info = train_candidate(RETRAINED, spec, modality_of(experiment), train, val, tensors, params["seed"])
+    modality = modality_of(experiment)
+    spec = {key: value for key, value in recipe.items() if value and key != "compression"}
+    classifier, info = train_candidate(RETRAINED, spec, modality, train, val, tensors, params["seed"])
+    if recipe.get("compression"):
+        classifier, info = recompress(classifier, info, recipe["compression"], RETRAINED, tensors,
+                                      train[modality.target].to_numpy(), val[modality.target].to_numpy(), modality,
+                                      params["seed"], compress)
     return {RETRAINED: classifier}, {RETRAINED: {**info, "retrained_from": version}}
 
 
@@ -41,8 +50,8 @@ def evaluate_retrained(
 def register_retrained(
     candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
     confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
-    experiment: dict[str, Any], release: dict[str, Any],
+    data_validation: dict[str, Any], experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Register the retrained candidate like any other (nothing compressed here)."""
     return register_candidates(candidates, {}, training_info, {}, {}, evaluation, confusion_matrices, robustness_curves,
-                               train, test, experiment, release)
+                               train, test, data_validation, experiment, release)

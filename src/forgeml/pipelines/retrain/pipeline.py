@@ -4,8 +4,8 @@ from forgeml.pipelines import data
 from forgeml.pipelines.release import nodes as release_nodes
 from forgeml.pipelines.retrain import nodes
 
-PARAMETERS = {"params:experiment", "params:data.split", "params:data.validation", "params:train", "params:evaluate",
-              "params:release"}
+PARAMETERS = {"params:experiment", "params:data.split", "params:data.duplicates", "params:data.validation",
+              "params:train", "params:compress", "params:evaluate", "params:release"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -14,13 +14,14 @@ def create_pipeline(**kwargs) -> Pipeline:
     lives under the ``retrain`` namespace, in memory (validation reports aside), so the last full run's
     splits and candidates stay as they are, and kedro-airflow can run it as one task."""
     steps = data.create_pipeline() + Pipeline([
-        node(nodes.retrain_champion_recipe, ["train", "val", "tensors", "params:experiment", "params:train"],
+        node(nodes.retrain_champion_recipe,
+             ["train", "val", "tensors", "params:experiment", "params:train", "params:compress"],
              ["candidates", "training_info"], name="retrain_champion_recipe"),
         node(nodes.evaluate_retrained, ["candidates", "test", "params:experiment", "params:evaluate"],
              ["evaluation", "confusion_matrices", "robustness_curves"], name="evaluate_retrained"),
         node(nodes.register_retrained,
              ["candidates", "training_info", "evaluation", "confusion_matrices", "robustness_curves", "train", "test",
-              "params:experiment", "params:release"],
+              "data_validation", "params:experiment", "params:release"],
              "registrations", name="register_retrained"),
         node(release_nodes.promote_challenger,
              ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],

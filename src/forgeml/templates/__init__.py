@@ -1,0 +1,1 @@
+"""The files `forgeml init` writes for each modality (forgeml.new_experiment)."""
