@@ -97,3 +97,18 @@ def test_mistakes_are_named_and_nothing_is_written(project, args, message):
     result = init(*args)
     assert result.exit_code != 0 and message in result.output
     assert not (project / "conf/experiments/other").exists() and not (project / "conf/experiments/9lives").exists()
+
+
+@pytest.mark.parametrize("modality", ["table", "image", "text"])
+def test_every_template_names_families_and_compression_its_modality_takes(modality):
+    from importlib import resources
+
+    from forgeml.compression.methods import parse_methods
+    from forgeml.modality import MODALITIES
+
+    files = yaml.safe_load(resources.files("forgeml.templates").joinpath(f"{modality}.yml").read_text())
+    kind = MODALITIES[modality]({"name": "t", "target": "y"})
+    for name, spec in files["parameters_train.yml"]["train"]["candidates"].items():
+        kind.check_family(name, spec["model"]["family"])
+    methods = files["parameters_compress.yml"]["compress"]["methods"]
+    assert len(parse_methods(methods, kind.compression_methods, ["layer"])) == len(methods)

@@ -102,12 +102,12 @@ def init(name: str, table: Path | None, texts: Path | None, images: Path | None,
 @click.option("--name", default=None, help="Experiment name (default: the file's stem).")
 def suggest_suite_command(table: Path, target: str, name: str | None) -> None:
     """Draft an expectation suite from a CSV or Parquet table you trust; paste it into parameters_data.yml."""
-    import pandas as pd
     import yaml
 
+    from forgeml.new_experiment import read_table
     from forgeml.validation import suggest_suite
 
-    frame = pd.read_parquet(table) if table.suffix == ".parquet" else pd.read_csv(table)
+    frame = read_table(table)
     if target not in frame.columns:
         raise click.ClickException(f"{table} has no column {target!r}; its columns: {', '.join(frame.columns)}")
     suite = {"data": {"validation": {"suites": {name or table.stem: suggest_suite(frame, target)}}}}

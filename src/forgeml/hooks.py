@@ -29,6 +29,22 @@ def _project_relative(path: Path) -> str:
         return path.name
 
 
+MACHINE_PATH_TAGS = ("project_path",)  # kedro-mlflow tags the run with Kedro's run parameters, this one absolute
+
+
+def _drop_machine_paths() -> None:
+    """No tag names a folder of the machine that ran it: the run's lineage is the forgeml.* tags."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        return
+    client = mlflow.MlflowClient()
+    for key in MACHINE_PATH_TAGS:
+        if key in client.get_run(run.info.run_id).data.tags:
+            client.delete_tag(run.info.run_id, key)
+
+
 class LineageHooks:
     """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened."""
 
@@ -40,11 +56,16 @@ class LineageHooks:
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         self._tag(run_params, catalog)  # again: the data pipeline has just written the table
 
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
+        _drop_machine_paths()
+
     def _tag(self, run_params: dict[str, Any], catalog) -> None:
         import mlflow
 
         if mlflow.active_run() is None:
             return
+        _drop_machine_paths()
         tags = {
             "forgeml.git_commit": _git("rev-parse", "HEAD") or "unknown (not a git checkout)",
             "forgeml.git_dirty": str(bool(_git("status", "--porcelain", "--untracked-files=no"))),

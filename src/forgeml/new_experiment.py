@@ -41,10 +41,12 @@ def _dataset_type(data: Path) -> str:
 
 
 def table_experiment(project: Path, data: Path, target: str) -> dict[str, Any]:
+    from forgeml.data import prepare_table
     from forgeml.validation import suggest_suite
 
     filepath, frame = project_path(project, data), read_table(data)
     _require_columns(data, frame, [target])
+    frame = prepare_table(frame, target, source=str(data))  # names a non-numeric column, or no rows
     return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
             "experiment": {"modality": "table", "target": target}, "suite": suggest_suite(frame, target)}
 

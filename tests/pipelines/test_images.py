@@ -36,7 +36,8 @@ def repro_digits(project, env="local"):
 # compression base. The shipped defaults' own accuracy bars are the `full` tests below (`make test-full`).
 QUICK_DIGITS = {
     "parameters_train.yml": {"train": {"defaults": {"epochs": 40, "progress": False}, "candidates": {
-        "resnet": {"training": {"epochs": 30, "patience": 10}}, "densenet": {"training": {"epochs": 8, "patience": 8}}}}},
+        "resnet": {"training": {"epochs": 30, "patience": 10}}, "densenet": {"training": {"epochs": 8, "patience": 8}},
+        "sklearn_hgb": None}}},  # gradient boosting is a table reference: the breast cancer project runs it
     "parameters_tune.yml": {"tune": {"n_trials": 2, "progress": False, "spaces": {"resnet": {
         "training.epochs": {"low": 3, "high": 5}}}}},
     "parameters_compress.yml": {"compress": {
@@ -262,7 +263,7 @@ def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_projec
     from forgeml.registry.audit import read_records
 
     client = client_for(user_project)
-    before = {v.version for v in client.search_model_versions("name='my_images'")}
+    before = {str(v.version) for v in client.search_model_versions("name='my_images'")}
     unchanged = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
     assert "No new data for my_images" in unchanged.stdout
 
@@ -270,10 +271,10 @@ def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_projec
     retrained = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
     assert "New or changed data for my_images" in retrained.stdout and "Retrained as version" in retrained.stdout
 
-    new = [v for v in client.search_model_versions("name='my_images'") if v.version not in before]
+    new = [v for v in client.search_model_versions("name='my_images'") if str(v.version) not in before]
     assert len(new) == 1 and new[0].tags["forgeml.candidate"] == "retrained"
     gate = [r for r in read_records(user_project / "data/08_reporting/my_images/audit.jsonl") if r["event"] == "gate"][-1]
-    assert gate["version"] == new[0].version and gate["rule"] and gate["reason"]  # it went through the gate
+    assert gate["version"] == str(new[0].version) and gate["rule"] and gate["reason"]  # it went through the gate
     assert "No new data" in run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local").stdout
 
 

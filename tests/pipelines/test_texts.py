@@ -246,7 +246,7 @@ def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_te
     from forgeml.text.data import load_reviews
 
     client = client_for(trained_text_project)
-    before = {v.version for v in client.search_model_versions("name='reviews'")}
+    before = {str(v.version) for v in client.search_model_versions("name='reviews'")}
     retrain = ("forgeml", "retrain", "--experiment", "reviews", "--env", "test")
     assert "No new data for reviews" in run(trained_text_project, *retrain).stdout
 
@@ -255,7 +255,7 @@ def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_te
     retrained = run(trained_text_project, *retrain)
     assert "New or changed data for reviews" in retrained.stdout and "Retrained as version" in retrained.stdout
 
-    new = [v for v in client.search_model_versions("name='reviews'") if v.version not in before]
+    new = [v for v in client.search_model_versions("name='reviews'") if str(v.version) not in before]
     assert len(new) == 1 and new[0].tags["forgeml.candidate"] == "retrained"
     gate = [r for r in read_records(trained_text_project / "data/08_reporting/reviews/audit.jsonl") if r["event"] == "gate"][-1]
-    assert gate["version"] == new[0].version and gate["rule"] and gate["reason"]
+    assert gate["version"] == str(new[0].version) and gate["rule"] and gate["reason"]

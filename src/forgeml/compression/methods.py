@@ -135,8 +135,7 @@ def recompress(classifier, info: dict[str, Any], settings: dict[str, Any], name:
     (``compression.settings``), run on the new base. Returns the compressed candidate ``name`` and its record."""
     from forgeml.compression.quantization import quantizable_layers
 
-    (method,) = parse_methods({name: {**settings, "compare_without_teacher": False}}, modality.compression_methods,
-                              quantizable_layers(classifier.module))
+    (method,) = parse_methods({name: settings}, modality.compression_methods, quantizable_layers(classifier.module))
     base = compression_base(f"{name}_base", classifier, info, tensors, train_labels, val_labels, modality, seed, params)
     return method.run(base)[name]
 
