@@ -123,7 +123,7 @@ class TableModality:
         """The MLflow pyfunc a version is registered as: a DataFrame of raw inputs in, labels out."""
         from forgeml.registry.pyfunc import ClassifierModel
 
-        return ClassifierModel(classifier, list(example.columns), text=False)
+        return ClassifierModel(classifier, list(example.columns))
 
     def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
         """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
@@ -269,9 +269,9 @@ class TextModality(TableModality):
         return TextClassifier(module, classes, self.tokenizer, int(self.text["max_length"]), self.text.get("head_tokens"))
 
     def serving_model(self, classifier, example):
-        from forgeml.registry.pyfunc import ClassifierModel
+        from forgeml.registry.pyfunc import TextClassifierModel
 
-        return ClassifierModel(classifier, list(example.columns), text=True)
+        return TextClassifierModel(classifier, list(example.columns))
 
 
 MODALITIES = {modality.kind: modality for modality in (TableModality, ImageModality, TextModality)}

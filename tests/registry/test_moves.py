@@ -22,22 +22,14 @@ MODEL = "m"
 
 
 @pytest.fixture
-def store(tmp_path):
-    """A registry with versions 1-3 of ``m``, version 1 champion (set by a promotion, so it is in the log)."""
-    import mlflow
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = mlflow.MlflowClient()
-    client.create_registered_model(MODEL)
+def store(sqlite_registry, tmp_path):
+    """Versions 1-3 of ``m``, version 1 champion (set by a promotion, so it is in the log)."""
+    client, uri = sqlite_registry
     for _ in range(3):
         client.create_model_version(MODEL, str(tmp_path))
     audit_log = tmp_path / "audit.jsonl"
     assert forgeml("promote", "--version", "1", "--reason", "first", uri=uri, audit_log=audit_log).exit_code == 0
-    yield client, uri, audit_log
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+    return client, uri, audit_log
 
 
 def forgeml(*args: str, uri: str, audit_log) -> object:
@@ -122,41 +114,20 @@ def test_a_registry_lock_held_past_the_timeout_stops_the_move(store, tmp_path):
         pass
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_why(store, monkeypatch):
-    import time
-    import urllib.request
-
+def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_why(store, monkeypatch, tmp_path):
     import mlflow
 
     from forgeml.errors import RegistryError
     from forgeml.pipelines.release.nodes import promote_challenger
+    from tests.pipelines.test_serving import free_port, serving
 
     client, uri, audit_log = store
     port = free_port()
-    server = subprocess.Popen(["mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1"], cwd=REPO, env=project_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "the MLflow server did not come up"
-                time.sleep(0.5)
+    command = ["mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    with serving(command, tmp_path, f"http://127.0.0.1:{port}/health") as server:
         mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
         mlflow.set_registry_uri(f"http://127.0.0.1:{port}")
         assert str(mlflow.MlflowClient().get_model_version_by_alias(MODEL, "champion").version) == "1"
-    finally:
         os.killpg(server.pid, signal.SIGKILL)  # the server stops
         server.wait()
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

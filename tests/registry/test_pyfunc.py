@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
-from forgeml.registry.pyfunc import ClassifierModel
+from forgeml.registry.pyfunc import ClassifierModel, TextClassifierModel
 
 
 class Echo:
@@ -41,7 +41,7 @@ def test_bad_rows_are_refused_naming_the_column_and_row(table_model, rows, messa
 
 
 def test_a_text_model_takes_strings_only():
-    model = ClassifierModel(Echo(), ["text"], text=True)
+    model = TextClassifierModel(Echo(), ["text"])
     assert model.predict(None, pd.DataFrame({"text": ["ok 👍", " é "]})).tolist() == [4, 3]
     with pytest.raises(MlflowException, match=r"column 'text' must hold text, not in rows 1"):
         model.predict(None, pd.DataFrame({"text": ["fine", None]}))

@@ -14,17 +14,8 @@ from tests.pipelines.conftest import project_env
 
 
 @pytest.fixture
-def store(tmp_path):
-    import mlflow
-
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = mlflow.MlflowClient()
-    client.create_registered_model("m")
-    yield client
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+def store(sqlite_registry):
+    return sqlite_registry[0]
 
 
 def test_a_missing_alias_or_model_reads_as_none_and_a_set_alias_as_its_version(store):

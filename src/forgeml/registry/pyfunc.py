@@ -10,24 +10,24 @@ SHOWN_ROWS = 10  # rows named in an error, at most
 
 
 class ClassifierModel(mlflow.pyfunc.PythonModel):
-    """Wraps any classifier with ``predict`` (a TorchClassifier, a TextClassifier or a scikit-learn estimator).
+    """Wraps any classifier with ``predict`` (a TorchClassifier or a scikit-learn estimator) on numeric features.
 
     Input is checked before it reaches the classifier: exactly the columns it was trained on, finite numbers
-    (strings for a text model). Anything else is refused with a message naming the columns and rows, which
+    (strings for a TextClassifierModel). Anything else is refused with a message naming the columns and rows, which
     `mlflow models serve` answers with HTTP 400. The version is therefore logged with an output signature only:
     MLflow's own input check would drop unknown columns silently, and a caller who sends the wrong table
     must hear about it."""
 
-    def __init__(self, classifier, feature_names: list[str], text: bool = False):
+    def __init__(self, classifier, feature_names: list[str]):
         self.classifier = classifier
         self.feature_names = list(feature_names)
-        self.text = text  # one column of raw strings (a text experiment), else numeric features
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
-        frame = self.checked(model_input)
-        if self.text:
-            return self.classifier.predict(frame.iloc[:, 0].to_numpy(dtype=object).astype(str))
-        return self.classifier.predict(frame.to_numpy(dtype=np.float32))
+        return self.classifier.predict(self.inputs(self.checked(model_input)))
+
+    def inputs(self, frame: pd.DataFrame):
+        """What the classifier takes: numeric features as float32."""
+        return frame.to_numpy(dtype=np.float32)
 
     def checked(self, model_input) -> pd.DataFrame:
         """The input as a frame of the model's columns, in its order; an MlflowException (HTTP 400) otherwise."""
@@ -53,18 +53,28 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
         return frame
 
     def _column_problem(self, name: str, values: pd.Series) -> str | None:
-        def rows(bad: pd.Series) -> str:
-            positions = np.flatnonzero(bad.to_numpy())
-            return ", ".join(map(str, positions[:SHOWN_ROWS])) + (" ..." if len(positions) > SHOWN_ROWS else "")
-
-        if self.text:
-            not_text = ~values.map(lambda value: isinstance(value, str))
-            return f"column {name!r} must hold text, not in rows {rows(not_text)}" if not_text.any() else None
         numbers = pd.to_numeric(values, errors="coerce")
         not_numbers = numbers.isna() & values.notna()
         if not_numbers.any():
-            return f"column {name!r} holds non-numeric values in rows {rows(not_numbers)}"
+            return f"column {name!r} holds non-numeric values in rows {_rows(not_numbers)}"
         not_finite = ~np.isfinite(numbers.to_numpy(dtype=float))
         if not_finite.any():
-            return f"column {name!r} holds NaN, missing or infinite values in rows {rows(pd.Series(not_finite))}"
+            return f"column {name!r} holds NaN, missing or infinite values in rows {_rows(pd.Series(not_finite))}"
         return None
+
+
+class TextClassifierModel(ClassifierModel):
+    """One column of raw strings in (a text experiment): the classifier tokenizes them itself."""
+
+    def inputs(self, frame: pd.DataFrame):
+        return frame.iloc[:, 0].to_numpy(dtype=object).astype(str)
+
+    def _column_problem(self, name: str, values: pd.Series) -> str | None:
+        not_text = ~values.map(lambda value: isinstance(value, str))
+        return f"column {name!r} must hold text, not in rows {_rows(not_text)}" if not_text.any() else None
+
+
+def _rows(bad: pd.Series) -> str:
+    """The first SHOWN_ROWS positions where ``bad`` holds."""
+    positions = np.flatnonzero(bad.to_numpy())
+    return ", ".join(map(str, positions[:SHOWN_ROWS])) + (" ..." if len(positions) > SHOWN_ROWS else "")
