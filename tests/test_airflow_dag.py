@@ -19,12 +19,13 @@ import json, sys
 from airflow.models.dagbag import DagBag
 
 bag = DagBag(dag_folder=sys.argv[1])
-dag = bag.dags.get("forgeml-retrain")
 print(json.dumps({
     "errors": {str(k): str(v) for k, v in bag.import_errors.items()},
-    "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} if dag else None,
-    "max_active_runs": dag.max_active_runs if dag else None,
-    "operators": sorted({type(t).__name__ for t in dag.tasks}) if dag else None,
+    "dags": {dag_id: {
+        "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+        "max_active_runs": dag.max_active_runs,
+        "operators": sorted({type(t).__name__ for t in dag.tasks}),
+    } for dag_id, dag in bag.dags.items()},
 }))
 """
 
@@ -36,13 +37,16 @@ def test_the_committed_dag_is_what_kedro_airflow_generates(tmp_path):
     assert generated == DAG.read_text(), "airflow/dags is out of date with the pipeline: run `make airflow-dag`"
 
 
-def test_airflow_loads_the_dag_one_run_at_a_time_checking_for_new_data_first(tmp_path):
+def test_airflow_loads_a_dag_per_experiment_one_run_at_a_time_checking_for_new_data_first(tmp_path):
     env = {**project_env(), "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     result = subprocess.run([sys.executable, "-c", LOAD, str(DAG.parent)], env=env, capture_output=True, text=True,
                             cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["errors"] == {}
-    assert loaded["tasks"] == {"check-for-new-data": ["retrain"], "retrain": []}
-    assert loaded["max_active_runs"] == 1
-    assert "_ShortCircuitDecoratedOperator" in loaded["operators"]
+    experiments = sorted(folder.name for folder in (REPO / "conf/experiments").iterdir())
+    assert sorted(loaded["dags"]) == [f"forgeml-retrain-{name}" for name in experiments]  # tables, images, texts
+    for dag in loaded["dags"].values():
+        assert dag["tasks"] == {"check-for-new-data": ["retrain"], "retrain": []}
+        assert dag["max_active_runs"] == 1
+        assert "_ShortCircuitDecoratedOperator" in dag["operators"]

@@ -8,6 +8,8 @@ from airflow.sdk import dag, task
 from kedro.framework.session import KedroSession
 from kedro.framework.project import configure_project
 
+from forgeml.experiments import experiment_names, experiment_selected
+
 # Kedro settings required to run your pipeline
 env = "local"
 pipeline_name = "retrain"
@@ -17,16 +19,16 @@ conf_source = "" or project_path / "conf"
 
 
 def _session() -> KedroSession:
+    """A session; open it inside ``experiment_selected`` (the config loader reads the experiment's name then)."""
     configure_project(package_name)
     return KedroSession.create(project_path=project_path, env=env, conf_source=conf_source)
 
 
-def _run_kedro_node(node_names=None, namespaces=None):
-    """Run a Kedro pipeline slice under the retrain lock (shared with `forgeml retrain`)."""
+def _run_kedro_node(experiment: str, node_names=None, namespaces=None):
+    """Run a Kedro pipeline slice of ``experiment`` under its retrain lock (shared with `forgeml retrain`)."""
     from forgeml.scheduling import RetrainLock, lock_path
 
-    with _session() as session:
-        experiment = session.load_context().params["experiment"]["name"]
+    with experiment_selected(experiment), _session() as session:
         with RetrainLock(lock_path(project_path, experiment), wait=True):
             if namespaces is not None:
                 session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
@@ -34,42 +36,50 @@ def _run_kedro_node(node_names=None, namespaces=None):
                 session.run(pipeline_names=[pipeline_name], node_names=node_names)
 
 
-@dag(
-    dag_id="forgeml-retrain",
-    start_date=datetime(2026,1,1),
-    max_active_runs=1,  # two retrains never interleave
-    schedule="@daily",
-    catchup=False,
-    default_args=dict(
-        owner="forgeml",
-        depends_on_past=False,
-        email_on_failure=False,
-        email_on_retry=False,
-        retries=0,
-        retry_delay=timedelta(minutes=5)
-    ),
-)
-def forgeml_retrain():
+def retrain_dag(experiment: str):
+    """The DAG that retrains ``experiment``: ``forgeml-retrain-<experiment>``."""
 
-    @task.short_circuit(task_id="check-for-new-data")
-    def check_for_new_data():
-        """Skip every later task when the raw data is what the last gated version was trained on."""
-        from forgeml.scheduling import check_for_new_data
+    @dag(
+        dag_id=f"forgeml-retrain-{experiment}",
+        start_date=datetime(2026,1,1),
+        max_active_runs=1,  # two retrains never interleave
+        schedule="@daily",
+        catchup=False,
+        tags=["forgeml", experiment],
+        default_args=dict(
+            owner="forgeml",
+            depends_on_past=False,
+            email_on_failure=False,
+            email_on_retry=False,
+            retries=0,
+            retry_delay=timedelta(minutes=5)
+        ),
+    )
+    def retrain_dag():
 
-        with _session() as session:
-            check = check_for_new_data(session.load_context())
-        print(check.describe())
-        return check.changed
+        @task.short_circuit(task_id="check-for-new-data")
+        def check_for_new_data():
+            """Skip every later task when there is nothing to retrain: the raw data is what the last gated version
+            was trained on, or (retrain.trigger: drift) nothing drifted; the drift report is written either way."""
+            from forgeml.scheduling import check_for_new_data
 
-    @task(task_id="retrain")
-    def retrain():
-        _run_kedro_node(namespaces=["retrain"])
+            with experiment_selected(experiment), _session() as session:
+                check = check_for_new_data(session.load_context())
+            print(check.describe())
+            return check.should_retrain
 
-    tasks = {
-        "check-for-new-data": check_for_new_data(),
-        "retrain": retrain(),
-    }
-    tasks["check-for-new-data"] >> tasks["retrain"]
+        @task(task_id="retrain")
+        def retrain():
+            _run_kedro_node(experiment, namespaces=["retrain"])
+
+        tasks = {
+            "check-for-new-data": check_for_new_data(),
+            "retrain": retrain(),
+        }
+        tasks["check-for-new-data"] >> tasks["retrain"]
+
+    return retrain_dag()
 
 
-forgeml_retrain()
+for _experiment in experiment_names(Path(conf_source)):
+    retrain_dag(_experiment)

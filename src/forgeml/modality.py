@@ -129,6 +129,10 @@ class TableModality:
         """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
         return None
 
+    def drift_statistics(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """What drift is measured on (forgeml.data.drift), a row per input: here, the feature columns."""
+        return frame.drop(columns=[self.target])
+
 
 class ImageModality(TableModality):
     """A table with a shape: one row per image, one column per pixel in [0, 1], as ``experiment.image`` says."""
@@ -197,6 +201,13 @@ class ImageModality(TableModality):
         pixels = self.inputs(train.head(self.preview_images))
         shape = self.input_shape(pixels.shape[1])
         return preview_grid(torch.tensor(pixels).reshape(-1, *shape), self.augmentation(policy, shape, 0))
+
+    def drift_statistics(self, frame):
+        """Brightness, contrast and colour per image (forgeml.data.drift.image_statistics)."""
+        from forgeml.data.drift import image_statistics
+
+        pixels = self.inputs(frame)
+        return image_statistics(pixels.reshape(len(pixels), *self.input_shape(pixels.shape[1])))
 
 
 class TextModality(TableModality):
@@ -267,6 +278,12 @@ class TextModality(TableModality):
         from forgeml.models import TextClassifier
 
         return TextClassifier(module, classes, self.tokenizer, int(self.text["max_length"]), self.text.get("head_tokens"))
+
+    def drift_statistics(self, frame):
+        """Length, words and characters per text (forgeml.data.drift.text_statistics)."""
+        from forgeml.data.drift import text_statistics
+
+        return text_statistics(frame[self.text["column"]])
 
     def serving_model(self, classifier, example):
         from forgeml.registry.pyfunc import TextClassifierModel

@@ -52,11 +52,12 @@ def table_experiment(project: Path, data: Path, target: str) -> dict[str, Any]:
 
 
 def text_experiment(project: Path, data: Path, text_column: str, target: str) -> dict[str, Any]:
+    from forgeml.text.data import prepare_texts
     from forgeml.validation import suggest_labels
 
-    filepath, frame = project_path(project, data), read_table(data)
-    _require_columns(data, frame, [text_column, target])
-    longest = int(frame[text_column].fillna("").astype(str).str.strip().str.len().max())
+    filepath = project_path(project, data)
+    frame = prepare_texts(read_table(data), text_column, target, source=str(data))  # names a missing column
+    longest = int(frame[text_column].str.len().max())
     suite = {"text": {"min_chars": 1, "max_chars": max(2 * longest, 1000)}, **suggest_labels(frame[target])}
     return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
             "experiment": {"modality": "text", "target": target,
@@ -119,6 +120,7 @@ def write_experiment(project: Path, name: str, drafted: dict[str, Any], intended
     for file, content in sorted(files.items()):
         path = folder / file
         path.write_text(f"# Written by `forgeml init {name}`; edit freely.\n"
-                        + yaml.safe_dump(content, sort_keys=False, default_flow_style=None, width=120))
+                        + yaml.safe_dump(content, sort_keys=False, default_flow_style=None, width=120,
+                                         allow_unicode=True), encoding="utf-8")
         written.append(path)
     return written

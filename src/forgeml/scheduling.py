@@ -1,4 +1,4 @@
-"""Scheduled retraining: one lock, one check for new data, then the ``retrain`` pipeline.
+"""Scheduled retraining: one lock, one check for new (or drifted) data, then the ``retrain`` pipeline.
 
 ``forgeml retrain`` (cron, a systemd timer) and the Airflow DAG under airflow/ both come through here.
 """
@@ -62,23 +62,45 @@ class RetrainLock:
         self._file.close()
 
 
+TRIGGERS = ("data_changed", "drift")
+
+
 @dataclass
 class DataCheck:
+    """What a scheduled retrain found: the raw data's hash against the one the last version to face the gate
+    was trained on, and (when measured) the drift report of the current data against the champion's."""
+
     experiment: str
     current_hash: str | None
     last_version: str
     last_hash: str | None
+    trigger: str = "data_changed"
+    drift: dict[str, Any] | None = None
 
     @property
     def changed(self) -> bool:
         return self.current_hash != self.last_hash
 
+    @property
+    def should_retrain(self) -> bool:
+        """New data, and under ``trigger: drift`` a drifted statistic too: data the gate already judged is
+        never retrained again, drifted or not."""
+        return self.changed and (self.trigger == "data_changed" or bool(self.drift and self.drift["drift"]))
+
     def describe(self) -> str:
         if not self.changed:
             return (f"No new data for {self.experiment}: the raw data's hash {self.current_hash} is the one version "
                     f"{self.last_version}, the last to face the gate, was trained on. Nothing to do.")
-        return (f"New or changed data for {self.experiment}: hash {self.current_hash}; version {self.last_version}, "
-                f"the last to face the gate, was trained on {self.last_hash}. Retraining the champion's recipe.")
+        found = (f"New or changed data for {self.experiment}: hash {self.current_hash}; version {self.last_version}, "
+                 f"the last to face the gate, was trained on {self.last_hash}.")
+        if self.drift is not None:
+            moved = self.drift["statistics"][0] if self.drift["statistics"] else None
+            found += (f" Drift in {', '.join(self.drift['drifted'])}." if self.drift["drift"] else
+                      f" No statistic drifted (threshold {self.drift['threshold']}"
+                      + (f"; most moved: {moved['statistic']}, {moved['drift']})." if moved else ")."))
+        if self.should_retrain:
+            return found + " Retraining the champion's recipe."
+        return found + " The trigger is drift: nothing retrains."
 
 
 def lock_path(project: Path, experiment: str) -> Path:
@@ -88,7 +110,8 @@ def lock_path(project: Path, experiment: str) -> Path:
 def check_for_new_data(context) -> DataCheck:
     """Compare the raw data's hash now (forgeml.data.sources.raw_data_hash) with the ``forgeml.raw_md5`` tag of the
     last version to face the gate (the challenger alias; the champion before any challenger), so that a
-    challenger the gate refused is not retrained again on the same data."""
+    challenger the gate refused is not retrained again on the same data. Under ``retrain.trigger: drift``, or
+    when the data changed, the current data is also compared with the champion's (``measure_drift``)."""
     import mlflow
 
     from forgeml.errors import ConfigError
@@ -96,12 +119,58 @@ def check_for_new_data(context) -> DataCheck:
     from forgeml.hooks import SOURCE_DATASET
     from forgeml.registry.tracking import alias_version
 
-    experiment = context.params["experiment"]
-    if alias_version(experiment["name"], "champion") is None:
+    experiment, settings = context.params["experiment"], context.params["retrain"]
+    if settings["trigger"] not in TRIGGERS:
+        raise ConfigError(f"retrain.trigger is {settings['trigger']!r}; choose one of {', '.join(TRIGGERS)} "
+                          f"(conf/experiments/{experiment['name']}/parameters_retrain.yml or conf/base/parameters_retrain.yml).")
+    champion = alias_version(experiment["name"], "champion")
+    if champion is None:
         raise ConfigError(f"Registered model {experiment['name']!r} has no champion: run `make run` first.")
-    version = alias_version(experiment["name"], "challenger") or alias_version(experiment["name"], "champion")
+    version = alias_version(experiment["name"], "challenger") or champion
     tags = mlflow.MlflowClient().get_model_version(experiment["name"], version).tags
-    return DataCheck(experiment["name"], raw_data_hash(context.catalog[SOURCE_DATASET]), version, tags.get("forgeml.raw_md5"))
+    check = DataCheck(experiment["name"], raw_data_hash(context.catalog[SOURCE_DATASET]), version,
+                      tags.get("forgeml.raw_md5"), settings["trigger"])
+    if check.changed or check.trigger == "drift":
+        check.drift = measure_drift(context, champion, settings["drift"])
+    return check
+
+
+def measure_drift(context, champion: str, settings: dict[str, float]) -> dict[str, Any]:
+    """The drift report (forgeml.data.drift) of the current raw data against the sample of its training data
+    the champion's run keeps; written under data/08_reporting/<experiment>/ and logged in MLflow as a run of its
+    own (``drift check``, tagged with what drifted), beside the retrain run that may follow."""
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from forgeml.data.drift import REFERENCE_ARTIFACT, drift_html, drift_report
+    from forgeml.errors import ConfigError
+    from forgeml.hooks import SOURCE_DATASET
+    from forgeml.modality import modality_of
+
+    experiment = context.params["experiment"]
+    modality = modality_of(experiment)
+    run_id = mlflow.MlflowClient().get_model_version(experiment["name"], champion).run_id
+    try:
+        reference = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE_ARTIFACT))
+    except MlflowException as error:  # the run has no such artifact
+        raise ConfigError(f"The sample of the champion's training data ({REFERENCE_ARTIFACT} of version {champion}'s run) "
+                          f"could not be read: {error.message} A champion registered before ForgeML measured drift has "
+                          "none: release a new one with `make run`, or set retrain.trigger: data_changed.") from error
+    current = modality.drift_statistics(modality.ingest(context.catalog.load(SOURCE_DATASET))[0])
+    report = {"experiment": experiment["name"], "champion": champion,
+              **drift_report(reference, current, settings["threshold"], settings["significance"])}
+    page = drift_html(report, reference, current, f"Drift of {experiment['name']} since champion version {champion}")
+    context.catalog.save("drift_report", report)
+    context.catalog.save("drift_report_html", page)
+    with mlflow.start_run(run_name="drift check"):
+        mlflow.set_tags({"forgeml.drift": str(report["drift"]).lower(), "forgeml.champion": champion,
+                         "forgeml.drifted": ", ".join(report["drifted"])[:5000]})
+        mlflow.log_metrics({"drifted_statistics": len(report["drifted"]),
+                            "max_drift": max((e["drift"] for e in report["statistics"]), default=0.0)})
+        mlflow.log_dict(report, "drift/drift.json")
+        mlflow.log_text(page, "drift/drift.html")
+    return report
 
 
 def _complete_interrupted_move(project: Path, params: dict[str, Any]) -> None:
@@ -129,7 +198,7 @@ def retrain(project: Path, experiment: str, env: str, wait: bool = False, echo=p
             _complete_interrupted_move(project, context.params)
             check = check_for_new_data(context)
             echo(check.describe())
-            if not check.changed:
+            if not check.should_retrain:
                 return None
             session.run(pipeline_names=["retrain"])
             return context.catalog.load("retrain_promotion")

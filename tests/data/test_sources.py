@@ -40,3 +40,12 @@ def test_every_row_is_kept_for_the_duplicates_policy_to_count(breast_cancer):
 def test_a_header_only_table_has_no_rows_not_non_numeric_columns(breast_cancer):
     with pytest.raises(DataError, match="has no rows"):
         prepare_table(breast_cancer.head(0).astype(object), "target")
+
+
+def test_labels_lose_surrounding_blanks_and_keep_emoji_and_accents(caplog):
+    table = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": ["très bien 👍", " très bien 👍 ", "autre", "autre\t"]})
+    prepared = prepare_table(table, "label", source="feedback.csv")
+    assert prepared["label"].tolist() == ["très bien 👍", "très bien 👍", "autre", "autre"]
+    assert "2 label(s) of feedback.csv had surrounding blanks" in caplog.text
+    numbers = prepare_table(table.assign(label=[0, 1, 0, 1]), "label")
+    assert numbers["label"].tolist() == [0, 1, 0, 1]

@@ -29,7 +29,7 @@ def project_env() -> dict[str, str]:
 
 
 def make_project(root: Path) -> Path:
-    for name in ("pyproject.toml", "dvc.yaml", ".gitignore"):
+    for name in ("pyproject.toml", "dvc.yaml", ".gitignore", "Makefile"):
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
     (root / "conf/local").mkdir()
@@ -76,14 +76,26 @@ def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "tes
     return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
 
 
+def init_repo(project: Path, dvc: bool = True) -> Path:
+    """Make ``project`` a git repo with one commit (and a DVC repo), as a user's checkout is."""
+    run(project, "git", "init", "-q")
+    run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "init")
+    if dvc:
+        run(project, "dvc", "init", "-q")
+        run(project, "dvc", "config", "core.analytics", "false")
+    return project
+
+
+def make_run(project: Path, experiment: str, *args: str, env: str = "test") -> str:
+    """`make run EXPERIMENT=... ENV=...` as a user types it (the project needs the Makefile); the venv is
+    this one, so make's own install step is taken as done."""
+    return run(project, "make", "-o", "install", "run", f"EXPERIMENT={experiment}", f"ENV={env}", *args).stdout
+
+
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory) -> Path:
     """A project after one full run of every pipeline through `dvc repro` (a git and DVC repo)."""
-    project = make_project(tmp_path_factory.mktemp("forgeml"))
-    run(project, "git", "init", "-q")
-    run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "init")
-    run(project, "dvc", "init", "-q")
-    run(project, "dvc", "config", "core.analytics", "false")
+    project = init_repo(make_project(tmp_path_factory.mktemp("forgeml")))
     (project / "conf/local/.gitkeep").touch()  # DVC needs the conf/local dependency to exist
     first = run(project, "dvc", "repro", "breast_cancer-release")
     (project / "first_repro.log").write_text(first.stdout + first.stderr)

@@ -10,18 +10,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tests.pipelines.conftest import kedro_experiment, make_project, override_conf, run
+from tests.pipelines.conftest import init_repo, kedro_experiment, make_project, make_run, override_conf, run
 
 
 def read_json(project, path):
     return json.loads((project / path).read_text())
-
-
-def init_repo(project):
-    run(project, "git", "init", "-q")
-    run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", "commit", "-q", "--allow-empty", "-m", "init")
-    run(project, "dvc", "init", "-q")
-    run(project, "dvc", "config", "core.analytics", "false")
 
 
 def repro_digits(project, env="local"):
@@ -138,39 +131,15 @@ def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client
     assert np.mean(resnet.predict(pixels) == labels) == pytest.approx(metrics["resnet"]["accuracy"])
 
 
-# --- a user's own images: configuration only ----------------------------------------------------
+# --- a user's own images: `forgeml init` and `make run` ----------------------------------------------
 
-USER_CONF = {
-    "catalog.yml": "source:\n  type: forgeml.datasets.ImageFolderDataset\n  path: {folder}\n  channels: 1\n",
-    "parameters.yml": "experiment:\n  modality: image\n  image: {channels: 1, size: 8}\n",
-    "parameters_data.yml": (
-        "data:\n  validation:\n    suites:\n      my_images:\n"
-        "        images: {channels: 1, min_size: 6, max_size: 64}\n"
-        "        labels: ['0', '1', '2']\n        min_rows_per_class: 20\n"
-    ),
-    "parameters_tune.yml": (
-        "tune:\n  candidate: mlp\n  n_trials: 2\n  progress: false\n"
-        "  spaces:\n    mlp: {training.lr: {low: 1.0e-3, high: 1.0e-2, log: true}}\n"
-    ),
-    "parameters_evaluate.yml": "evaluate:\n  latency_repeats: 5\n",
-    "parameters_compress.yml": (
-        "compress:\n  fine_tune: {epochs: 2}\n  methods:\n"
-        "    pruned_channels: {method: structured, channel_ratio: 0.4, steps: 2}\n"
-        "    int8_static: {method: int8, mode: static, granularity: per_channel}\n"
-    ),
-    "parameters_train.yml": (
-        "train:\n  defaults: {epochs: 20, progress: false}\n  candidates:\n"
-        "    logreg: {model: {family: logreg}}\n    mlp: {model: {family: mlp, hidden: [32]}}\n"
-        "    sklearn_logreg: {model: {family: sklearn_logreg, max_iter: 2000}}\n"
-        "    resnet:\n      model: {family: resnet, layers: [1, 1], base_width: 8}\n"
-        "      training: {epochs: 6, lr: 0.003}\n      augmentation: {rotation: {degrees: 10}}\n"
-    ),
-}
+IMAGES_USE = "Sorting scanned digits 0-2 (a test)."
+MODES = ("L", "RGB", "RGBA", "P", "I;16")  # what real folders mix: grey, colour, alpha, palette, 16-bit
 
 
 def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40, start=0):
-    """``per_class`` digits of each class as PNGs (from the ``start``-th), plus what real folders carry: a hidden
-    file and the ``__MACOSX`` folder of a zip made on a Mac, neither of them an image of a class."""
+    """``per_class`` digits of each class as PNGs (from the ``start``-th) in mixed modes and two sizes, plus what
+    real folders carry: a hidden file and the ``__MACOSX`` folder of a zip made on a Mac, neither an image of a class."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -178,42 +147,47 @@ def write_digit_pngs(folder, classes=(0, 1, 2), per_class=40, start=0):
         (folder / str(label)).mkdir(parents=True, exist_ok=True)
         images = digits.images[digits.target == label][start:start + per_class]
         for index, image in enumerate(images, start=start):
-            Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(folder / str(label) / f"{index}.png")
+            grey = Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L")
+            mode = MODES[index % len(MODES)]
+            if mode == "I;16":
+                picture = Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)  # mode I;16
+            else:
+                picture = grey.convert(mode)
+            if index % 2:
+                picture = picture.resize((12, 12))
+            picture.save(folder / str(label) / f"{index}.png")
         (folder / str(label) / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (folder / "__MACOSX" / "0").mkdir(parents=True, exist_ok=True)
     (folder / "__MACOSX" / "0" / "._0.png").write_bytes(b"\0\5\26\7 not a png")
 
 
-def write_experiment(project, folder):
-    conf = project / "conf/experiments/my_images"
-    conf.mkdir()
-    for name, text in USER_CONF.items():
-        (conf / name).write_text(text.replace("{folder}", str(folder.relative_to(project))))
-
-
 @pytest.fixture(scope="module")
 def user_project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("my_images"))
-    init_repo(project)
-    folder = project / "data/01_raw/my_images"
-    write_digit_pngs(folder)
-    write_experiment(project, folder)
-    run(project, "forgeml", "dvc")  # what `make run EXPERIMENT=my_images` does for a new experiment
-    (project / "repro.log").write_text(run(project, "dvc", "repro", "my_images-release").stdout)
+    """A user's folder of mixed PNGs through `forgeml init my_images --images ...` and `make run`, no edit."""
+    project = init_repo(make_project(tmp_path_factory.mktemp("my_images")))
+    write_digit_pngs(project / "data/01_raw/my_images")
+    run(project, "forgeml", "init", "my_images", "--images", "data/01_raw/my_images", "--intended-use", IMAGES_USE,
+        "--limitations", "Three digits only.")
+    # the test env, quicker still: the experiment as written, a shorter study and fewer epochs
+    override_conf(project, "test", "parameters.yml", {"tune": {"n_trials": 2},
+                                                      "train": {"candidates": {"resnet": {"training": {"epochs": 8}}}}})
+    (project / "repro.log").write_text(make_run(project, "my_images"))
     return project
 
 
-def test_a_folder_of_user_images_trains_and_registers_through_configuration_alone(user_project, client_for):
+def test_a_folder_of_user_images_trains_and_registers_through_init_and_make_run(user_project, client_for):
     assert "Running stage 'my_images-train'" in (user_project / "repro.log").read_text()
+    written = (user_project / "conf/experiments/my_images/parameters.yml").read_text()
+    assert "channels: 3" in written and "size: 8" in written  # colour among the modes; the smallest side
     report = read_json(user_project, "data/08_reporting/my_images/validation/data.json")
-    assert report["success"] and report["rows"] == 120
+    assert report["success"] and report["rows"] == 120 and report["duplicates"]["rows"] == 120
     metrics = read_json(user_project, "data/08_reporting/my_images/metrics.json")
     compressed = {"pruned_channels", "int8_static"}
     assert set(read_json(user_project, "data/06_models/my_images/compression_info.json")) == compressed
-    assert set(metrics) == {"logreg", "mlp", "sklearn_logreg", "resnet", "tuned"} | compressed
+    assert set(metrics) == {"sklearn_logreg", "resnet", "tuned"} | compressed
     assert max(m["accuracy"] for m in metrics.values()) >= 0.9
-    client = client_for(user_project)
-    assert client.get_model_version_by_alias("my_images", "champion").version
+    champion = client_for(user_project).get_model_version_by_alias("my_images", "champion")
+    assert IMAGES_USE in champion.description
 
 
 def broken_copy(project, name, damage):
@@ -222,12 +196,17 @@ def broken_copy(project, name, damage):
     shutil.copytree(project / "data/01_raw/my_images", folder)
     damage(folder)
     (project / "conf" / name).mkdir()
-    (project / "conf" / name / "catalog.yml").write_text(USER_CONF["catalog.yml"].replace("{folder}", str(folder.relative_to(project))))
+    catalog = (project / "conf/experiments/my_images/catalog.yml").read_text()
+    (project / "conf" / name / "catalog.yml").write_text(catalog.replace("data/01_raw/my_images", f"data/01_raw/{name}"))
     return name
 
 
-def write_tiny_png(folder):
-    Image.fromarray(np.zeros((4, 4), np.uint8), mode="L").save(folder / "2" / "tiny.png")
+def write_tiny_png(folder):  # the drafted suite takes half the smallest side (8 px) and up
+    Image.fromarray(np.zeros((2, 2), np.uint8), mode="L").save(folder / "2" / "tiny.png")
+
+
+def write_decompression_bomb(folder):  # 56M pixels in a file of a few dozen KB
+    Image.new("L", (8000, 7000)).save(folder / "0" / "bomb.png")
 
 
 BAD_IMAGES = {
@@ -235,6 +214,7 @@ BAD_IMAGES = {
     "empty-class-folder": (lambda f: (f / "3").mkdir(), r"class folder .*/3 has no images"),
     "single-class": (lambda f: [shutil.rmtree(f / c) for c in ("1", "2")], r"has 1 class\(es\) \(0\)"),
     "too-small-image": (write_tiny_png, r"source_height.*2/tiny\.png"),
+    "decompression-bomb": (write_decompression_bomb, r"0/bomb\.png claims 8000x7000 pixels"),
 }
 
 
@@ -264,18 +244,18 @@ def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_projec
 
     client = client_for(user_project)
     before = {str(v.version) for v in client.search_model_versions("name='my_images'")}
-    unchanged = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
+    unchanged = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "test")
     assert "No new data for my_images" in unchanged.stdout
 
     write_digit_pngs(user_project / "data/01_raw/my_images", classes=(1,), per_class=8, start=40)
-    retrained = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local")
+    retrained = run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "test")
     assert "New or changed data for my_images" in retrained.stdout and "Retrained as version" in retrained.stdout
 
     new = [v for v in client.search_model_versions("name='my_images'") if str(v.version) not in before]
     assert len(new) == 1 and new[0].tags["forgeml.candidate"] == "retrained"
     gate = [r for r in read_records(user_project / "data/08_reporting/my_images/audit.jsonl") if r["event"] == "gate"][-1]
     assert gate["version"] == str(new[0].version) and gate["rule"] and gate["reason"]  # it went through the gate
-    assert "No new data" in run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "local").stdout
+    assert "No new data" in run(user_project, "forgeml", "retrain", "--experiment", "my_images", "--env", "test").stdout
 
 
 def test_every_compression_method_makes_a_smaller_digits_candidate(digits_project):

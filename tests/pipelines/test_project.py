@@ -98,6 +98,7 @@ def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_c
 
 
 def write_source(project, frame: pd.DataFrame, env: str = "corrupt"):
+    """``frame`` as the raw CSV, read through an env of its own (more bad files: test_new_experiment.py)."""
     (project / "data/01_raw/source.csv").write_text(frame.to_csv(index=False))
     conf = project / "conf" / env
     conf.mkdir(exist_ok=True)
@@ -135,12 +136,6 @@ def test_corrupt_input_stops_before_training_and_keeps_everything(trained_projec
     assert len(mlflow_client.search_model_versions(f"name='{MODEL}'")) == versions_before
 
 
-def test_users_own_csv_goes_through_configuration_alone(trained_project, breast_cancer):
-    write_source(trained_project, breast_cancer, env="own_csv")
-    kedro(trained_project, "--env", "own_csv", "--pipelines", "data")
-    assert read_json(trained_project, "data/08_reporting/breast_cancer/validation/data.json")["success"]
-
-
 @pytest.mark.parametrize(("args", "message"), [
     (("--pipelines", "train", "--params", "train.candidates.mlp.model.family=xgboost"), "model family 'xgboost'"),
     (("--pipelines", "data", "--params", "experiment.target=label"), "target column 'label' is not in"),
@@ -154,12 +149,6 @@ def test_configuration_errors_exit_2_with_a_paragraph(trained_project, args, mes
     assert result.returncode == 2
     assert "ForgeML stopped" in result.stderr and message in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_non_numeric_feature_is_named(trained_project, breast_cancer):
-    write_source(trained_project, breast_cancer.assign(colour="red"), env="text_column")
-    result = kedro(trained_project, "--env", "text_column", "--pipelines", "data", check=False)
-    assert result.returncode == 2 and "non-numeric feature columns: colour" in result.stderr
 
 
 def test_no_card_tag_or_parameter_in_the_store_names_an_absolute_path(trained_project, mlflow_client):

@@ -1,8 +1,10 @@
 """`forgeml retrain` end to end: a project whose raw data is a CSV file, trained once, then retrained
-only when rows are appended, under a lock that keeps two retrains from interleaving."""
+only when rows are appended (under `retrain.trigger: drift`, only when they also drift), under a lock that
+keeps two retrains from interleaving."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -104,6 +106,67 @@ def test_appended_rows_retrain_once_even_when_two_retrains_start_together(retrai
 
     code, output = finish(retrain(retrain_project))
     assert code == 0 and "No new data" in output  # nothing new since
+
+
+@pytest.fixture
+def drift_trigger(retrain_project):
+    """`retrain.trigger: drift` in the test env of this project, for one test."""
+    path = retrain_project / "conf/test/parameters.yml"
+    shipped = path.read_text()
+    path.write_text(yaml.safe_dump({**yaml.safe_load(shipped), "retrain": {"trigger": "drift"}}))
+    yield
+    path.write_text(shipped)
+
+
+def _append_resampled(project, rows, seed, shift=None):
+    """``rows`` rows drawn from the raw CSV with a little noise (new inputs, the same distribution), one column
+    moved by ``shift`` of its standard deviations when asked."""
+    import numpy as np
+    import pandas as pd
+
+    raw = pd.read_csv(project / RAW)
+    rng = np.random.default_rng(seed)
+    new = raw.sample(n=rows, replace=True, random_state=seed).reset_index(drop=True)
+    features = new.columns.drop("target")
+    new[features] = new[features] * (1 + rng.normal(0, 0.01, size=(rows, len(features))))
+    if shift:
+        column, by = shift
+        new[column] = new[column] + by * raw[column].std()
+    pd.concat([raw, new]).to_csv(project / RAW, index=False)
+
+
+def test_an_unshifted_append_under_the_drift_trigger_writes_the_report_and_retrains_nothing(retrain_project, client, drift_trigger):
+    before = versions(client)
+    _append_resampled(retrain_project, rows=150, seed=1)
+
+    code, output = finish(retrain(retrain_project))
+
+    assert code == 0, output[-3000:]
+    assert "New or changed data" in output and "No statistic drifted (threshold 0.1" in output and "nothing retrains" in output
+    report = json.loads((retrain_project / "data/08_reporting/breast_cancer/drift/drift.json").read_text())
+    assert report["drift"] is False and report["drifted"] == [] and len(report["statistics"]) == 30
+    assert report["champion"] == alias(client, "champion")
+    assert "No drift" in (retrain_project / "data/08_reporting/breast_cancer/drift/drift.html").read_text()
+    assert versions(client) == before
+    checks = client.search_runs([client.get_experiment_by_name(MODEL).experiment_id], "tags.mlflow.runName = 'drift check'")
+    assert checks and checks[0].data.tags["forgeml.drift"] == "false"  # logged in MLflow beside the retrain runs
+    assert {a.path for a in client.list_artifacts(checks[0].info.run_id, "drift")} == {"drift/drift.json", "drift/drift.html"}
+
+
+def test_one_shifted_feature_under_the_drift_trigger_is_named_and_retrains_through_the_gate(retrain_project, client, drift_trigger):
+    before = versions(client)
+    _append_resampled(retrain_project, rows=250, seed=2, shift=("mean radius", 2.0))  # inside the suite's bounds
+
+    code, output = finish(retrain(retrain_project))
+
+    assert code == 0 and "Drift in mean radius." in output and "Retrained as version" in output, output[-3000:]
+    report = json.loads((retrain_project / "data/08_reporting/breast_cancer/drift/drift.json").read_text())
+    assert report["drift"] is True and report["drifted"] == ["mean radius"]
+    assert report["statistics"][0]["statistic"] == "mean radius" and report["statistics"][0]["drift"] > 0.1
+    assert "mean radius" in (retrain_project / "data/08_reporting/breast_cancer/drift/drift.html").read_text()
+    (new,) = set(versions(client)) - set(before)
+    gate = [r for r in read_records(retrain_project / "data/08_reporting/breast_cancer/audit.jsonl") if r["event"] == "gate"][-1]
+    assert gate["version"] == new  # it went through the gate
 
 
 def test_an_int8_champion_is_retrained_as_the_int8_of_the_retrained_base(retrain_project, client):

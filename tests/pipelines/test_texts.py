@@ -134,7 +134,7 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
     import json
 
     metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
-    assert set(metrics) == {"tfidf_logreg", "minilm", *COMPRESSED}
+    assert set(metrics) == {"tfidf_logreg", "minilm", "tuned", *COMPRESSED}
     assert 0.5 <= metrics["tfidf_logreg"]["accuracy"] <= 1.0 and metrics["minilm"]["latency_b32_p50_ms"] > 0
     info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
     assert info["minilm"]["training"]["scheduler"] == "linear" and info["minilm"]["parameters"] > 900_000
@@ -168,6 +168,26 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
 
 
 COMPRESSED = ("distilled_3_layers", "int8_static", "int8_dynamic")
+
+
+def test_the_fine_tuned_bert_is_tuned_in_a_study_nested_in_mlflow_and_pruned_on_validation_loss(trained_text_project, client_for):
+    """The shipped reviews study (conf/experiments/reviews/parameters_tune.yml), 4 trials in the test env."""
+    import json
+
+    best = json.loads((trained_text_project / "data/06_models/reviews/best_params.json").read_text())
+    assert best["candidate"] == "minilm" and best["trials"]["complete"] + best["trials"]["pruned"] == 4
+    space = yaml.safe_load((REPO / "conf/experiments/reviews/parameters_tune.yml").read_text())["tune"]["spaces"]["minilm"]
+    drawn = {f"{section}.{option}" for section, options in best["overrides"].items() for option in options}
+    assert drawn == set(space)  # lr, epochs, warm-up, frozen layers, dropout, pooling, max_length
+    info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
+    assert info["tuned"]["model"]["max_length"] == best["overrides"]["model"]["max_length"]
+    client = client_for(trained_text_project)
+    runs = client.search_runs([client.get_experiment_by_name("reviews").experiment_id], max_results=500)
+    (study_run,) = [r for r in runs if r.data.tags.get("forgeml.study") and r.info.run_name.startswith("study ")]
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == study_run.info.run_id]
+    assert len(trials) == 4 and all("val_loss" in r.data.metrics for r in trials)  # per epoch, what the pruner reads
+    pipeline_run = client.get_run(study_run.data.tags["mlflow.parentRunId"])  # the kedro run's, as for tables
+    assert pipeline_run.data.tags["forgeml.pipeline"] == "__default__" and "mlflow.parentRunId" not in pipeline_run.data.tags
 
 
 def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_int8(trained_text_project):

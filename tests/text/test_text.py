@@ -179,6 +179,25 @@ def test_mean_pooling_averages_the_real_tokens_only_and_drops_the_pooler():
         build_model({"family": "bert", "config": TINY_BERT, "pooling": "max"}, (2, 8), 2)
 
 
+def test_max_length_reads_only_the_first_tokens_so_a_study_can_shorten_sequences_without_tokenizing_again():
+    from forgeml.models import build_model
+
+    torch.manual_seed(0)
+    short = build_model({"family": "bert", "config": TINY_BERT, "max_length": 4, "pooling": "mean"}, (2, 8), 2).eval()
+    tokens = torch.stack([torch.randint(1000, 2000, (3, 8)), torch.ones(3, 8, dtype=torch.long)], 1)
+    changed_tail = tokens.clone()
+    changed_tail[:, 0, 4:] = 7
+    changed_head = tokens.clone()
+    changed_head[:, 0, 3] = 7
+    with torch.no_grad():
+        assert torch.allclose(short(tokens), short(changed_tail), atol=1e-6)  # tokens past the fourth never count
+        assert not torch.allclose(short(tokens), short(changed_head), atol=1e-4)
+        del short.__dict__["max_length"]  # a module pickled before `max_length` existed reads every token
+        assert not torch.allclose(short(tokens), short(changed_tail), atol=1e-4)
+    with pytest.raises(ConfigError, match="max_length"):
+        build_model({"family": "bert", "config": TINY_BERT, "max_length": 1}, (2, 8), 2)
+
+
 def test_text_tensors_keep_the_tokens_and_index_labels_by_sorted_class():
     from forgeml.modality import modality_of
     from forgeml.training.data import TensorSplits

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from forgeml.errors import ConfigError, DataError
 
+
+logger = logging.getLogger(__name__)
 
 BUNDLED_DATASETS = ("breast_cancer", "digits", "reviews")
 TARGET_COLUMN = "target"
@@ -62,7 +65,19 @@ def prepare_table(table: pd.DataFrame, target: str, source: str = "the source ta
         )
     table = table.reset_index(drop=True)
     table.columns = [str(c) for c in table.columns]
+    table[target] = strip_labels(table[target], source)
     return table
+
+
+def strip_labels(labels: pd.Series, source: str = "the source table") -> pd.Series:
+    """Text labels without surrounding blanks: ``"great "`` is the label ``"great"`` (spreadsheets and
+    hand-typed files add them). Any other text, emoji or accents included, is kept as it is; a warning
+    counts the labels changed."""
+    stripped = labels.map(lambda label: label.strip() if isinstance(label, str) else label)
+    changed = int((stripped != labels).sum())
+    if changed:
+        logger.warning("%d label(s) of %s had surrounding blanks; they were stripped.", changed, source)
+    return stripped
 
 
 def file_md5(path: Path) -> str:

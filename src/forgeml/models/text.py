@@ -24,13 +24,17 @@ class BertClassifier(nn.Module):
     training; without it, ``config`` (BertConfig options) builds a randomly initialised encoder, as
     tests do. ``layers`` keeps only those encoder layers (e.g. [0, 2, 4] of a 6-layer teacher: a
     student initialised from it); ``freeze_layers`` freezes the embeddings and the first N layers.
+    ``max_length`` reads only each sequence's first N tokens (None: all the data stage made): shorter is
+    faster, since attention grows with the square of the length, so a study can weigh it without
+    tokenizing again; the registered model truncates the same way.
     """
 
     pooling = "cls"  # also what modules pickled before `pooling` existed use
+    max_length = None  # ... and before `max_length` existed
 
     def __init__(self, input_shape: Sequence[int], n_classes: int, pretrained: str | None = None,
                  config: dict[str, Any] | None = None, dropout: float = 0.1, freeze_layers: int = 0,
-                 layers: Sequence[int] | None = None, pooling: str = "cls"):
+                 layers: Sequence[int] | None = None, pooling: str = "cls", max_length: int | None = None):
         super().__init__()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import BertConfig, BertForSequenceClassification
@@ -49,6 +53,9 @@ class BertClassifier(nn.Module):
         if pooling not in POOLINGS:
             raise ConfigError(f"Unknown `pooling` {pooling!r}; choose one of {', '.join(POOLINGS)}.")
         self.pooling = pooling
+        if max_length is not None and max_length < 2:
+            raise ConfigError(f"`max_length` {max_length} leaves no room for a token between [CLS] and [SEP]; use 2 or more.")
+        self.max_length = max_length
         if pooling == "mean":
             self.bert.bert.pooler = None  # unused: its weights would only inflate the model
         if layers is not None:
@@ -77,6 +84,8 @@ class BertClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.long()
+        if self.max_length is not None:
+            x = x[:, :, : self.max_length]
         if self.pooling == "cls":
             return self.bert(input_ids=x[:, 0], attention_mask=x[:, 1]).logits
         hidden = self.bert.bert(input_ids=x[:, 0], attention_mask=x[:, 1]).last_hidden_state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forgeml.data.sources import strip_labels
 from forgeml.errors import DataError
 
 
@@ -17,7 +18,7 @@ def load_reviews() -> pd.DataFrame:
 
 
 def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: str = "the source table") -> pd.DataFrame:
-    """The text and label columns of ``table``, texts stripped of surrounding blanks; every row kept.
+    """The text and label columns of ``table``, texts and labels stripped of surrounding blanks; every row kept.
 
     Raises DataError naming a missing column. Empty texts stay, for the validation to name them.
     """
@@ -31,4 +32,5 @@ def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: st
         raise DataError(f"{source} has no rows: point it at a table with texts.")
     texts = table[[text_column, target]].copy()
     texts[text_column] = texts[text_column].fillna("").astype(str).str.strip()
+    texts[target] = strip_labels(texts[target], source)
     return texts.reset_index(drop=True)

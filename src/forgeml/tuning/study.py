@@ -39,6 +39,8 @@ class TuneSettings:
     timeout_s: float | None = None
     sampler: str = "tpe"
     pruner: str = "median"
+    pruner_startup_trials: int = 5  # median pruner: trials that always run to the end, then ...
+    pruner_warmup_epochs: int = 5   # ... epochs every trial runs before it can be pruned
     seed: int = 0
     workers: int = 1
     storage: str = "sqlite:///data/optuna.db"
@@ -94,7 +96,8 @@ def _pruner(settings: TuneSettings, max_epochs: int):
         return optuna.pruners.NopPruner()
     if settings.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=3, max_resource=max_epochs)
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5)
+    return optuna.pruners.MedianPruner(n_startup_trials=settings.pruner_startup_trials,
+                                       n_warmup_steps=settings.pruner_warmup_epochs)
 
 
 def _storage(url: str):

@@ -22,17 +22,20 @@ def register_candidates(
     data_validation: dict[str, Any], experiment: dict[str, Any], release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Log each candidate, trained or compressed, register it and attach its model card (with the repeated
-    inputs the data validation counted).
+    inputs the data validation counted). Each run keeps a sample of the statistics drift is measured on, as
+    the candidate's training data had them (forgeml.data.drift), for `forgeml retrain` to compare against.
 
     Its run gets the evaluate stage's plots of it (``confusion_matrices``, ``robustness_curves``:
     ``<candidate>.png`` -> the image that stage wrote, or its figure in memory), a grid of augmented training inputs when it trained with
     augmentation, and its compression card when it is compressed."""
+    from forgeml.data.drift import REFERENCE_ARTIFACT, reference_sample
     from forgeml.modality import modality_of
     from forgeml.registry.model_card import model_card
     from forgeml.registry.tracking import attach_card, log_candidate, pipeline_lineage, register_candidate
 
     modality, model_name = modality_of(experiment), experiment["name"]
     lineage, parent_run_id = pipeline_lineage()
+    drift_reference = reference_sample(modality.drift_statistics(train)).to_csv(index=False)
     example = test.drop(columns=[modality.target]).head(5)
     infos = {**training_info, **compression_info}
     registrations = {}
@@ -44,7 +47,7 @@ def register_candidates(
         if preview is not None:
             pictures["augmentation.png"] = preview
         card = compression_cards.get(f"{name}.md")
-        texts = {"compression_card.md": _loaded(card)} if card else {}
+        texts = {REFERENCE_ARTIFACT: drift_reference, **({"compression_card.md": _loaded(card)} if card else {})}
         run_id, model_uri = log_candidate(name, classifier, infos[name], evaluation[name]["metrics"], example, modality,
                                           lineage, pictures, texts)
         version = register_candidate(model_name, model_uri, name, lineage)
