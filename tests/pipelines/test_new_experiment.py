@@ -26,8 +26,10 @@ def own_table(tmp_path_factory, breast_cancer):
         project / "data/01_raw/tumours.csv", index=False)
     run(project, "forgeml", "init", "tumours", "--table", "data/01_raw/tumours.csv", "--target", "diagnosis",
         "--intended-use", INTENDED_USE, "--limitations", "Made-up duplicates.")
-    # the test env, quicker still (the experiment as written; tests/test_new_experiment.py parses every template)
-    override_conf(project, "test", "parameters.yml", {"tune": {"n_trials": 2}, "compress": {"methods": {"distilled": None}}})
+    # the test env, quicker still: the experiment as written, a shorter study, one compression method
+    # (tests/test_new_experiment.py parses every template; test_compression_pipeline.py runs every method)
+    override_conf(project, "test", "parameters.yml", {"tune": {"n_trials": 2},
+                                                      "compress": {"methods": {"distilled": None, "pruned_50": None}}})
     (project / "run.log").write_text(make_run(project, "tumours"))
     return project
 

@@ -247,7 +247,7 @@ def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_pr
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "text_reviews.json").read_text())
     rows = {row["candidate"]: row for row in report["rows"]}
-    assert set(rows) == {"tfidf_logreg", "minilm", *COMPRESSED} and report["threads"] == 2
+    assert set(rows) == {"tfidf_logreg", "minilm", "tuned", *COMPRESSED} and report["threads"] == 2
     metrics = json.loads((trained_text_project / "data/08_reporting/reviews/metrics.json").read_text())
     for name, row in rows.items():
         assert row["accuracy"] == pytest.approx(metrics[name]["accuracy"])
