@@ -68,7 +68,7 @@ serve: install
 	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
 	  --env-manager local --host 127.0.0.1 --port 5002
 
-## test: the test suite (what CI runs: about 35 minutes on 2 cores)
+## test: the test suite (what CI runs: about 45 minutes on 2 AVX2 cores, with the install)
 test: $(TEST_STAMP)
 	pytest
 
