@@ -86,8 +86,8 @@ def init(name: str, table: Path | None, texts: Path | None, images: Path | None,
         elif texts:
             drafted = text_experiment(project, texts, text_column, target)
         else:
-            drafted = image_experiment(project, images, size)
-        written = write_experiment(project, name, drafted, intended_use, limitations, flips)
+            drafted = image_experiment(project, images, size, flips)
+        written = write_experiment(project, name, drafted, intended_use, limitations)
     except ForgeMLError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Wrote the experiment {name!r} ({drafted['experiment']['modality']}):")

@@ -48,7 +48,8 @@ def table_experiment(project: Path, data: Path, target: str) -> dict[str, Any]:
     _require_columns(data, frame, [target])
     frame = prepare_table(frame, target, source=str(data))  # names a non-numeric column, or no rows
     return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
-            "experiment": {"modality": "table", "target": target}, "suite": suggest_suite(frame, target)}
+            "experiment": {"modality": "table", "target": target}, "suite": suggest_suite(frame, target),
+            "template_changes": {}}
 
 
 def text_experiment(project: Path, data: Path, text_column: str, target: str) -> dict[str, Any]:
@@ -62,11 +63,12 @@ def text_experiment(project: Path, data: Path, text_column: str, target: str) ->
     return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
             "experiment": {"modality": "text", "target": target,
                            "text": {"column": text_column, "tokenizer": TOKENIZER, "max_length": 128}},
-            "suite": suite}
+            "suite": suite, "template_changes": {}}
 
 
-def image_experiment(project: Path, folder: Path, size: int | None) -> dict[str, Any]:
-    """Channels, sizes and classes read from the image headers (nothing decoded)."""
+def image_experiment(project: Path, folder: Path, size: int | None, flips: bool = False) -> dict[str, Any]:
+    """Channels, sizes and classes read from the image headers (nothing decoded); ``flips`` adds horizontal
+    flips to the ResNet's augmentation (only where a mirror image means the same)."""
     from PIL import Image
 
     from forgeml.data.images import image_files
@@ -87,7 +89,9 @@ def image_experiment(project: Path, folder: Path, size: int | None) -> dict[str,
              **suggest_labels(frame["label"])}
     return {"catalog": {"type": "forgeml.datasets.ImageFolderDataset", "path": path_in_project,
                         "channels": channels},
-            "experiment": {"modality": "image", "image": {"channels": channels, "size": side}}, "suite": suite}
+            "experiment": {"modality": "image", "image": {"channels": channels, "size": side}}, "suite": suite,
+            "template_changes": {"parameters_train.yml": {"train": {"candidates": {"resnet": {"augmentation": {
+                "horizontal_flip": {"p": 0.5}}}}}}} if flips else {}}
 
 
 def _require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
@@ -97,18 +101,17 @@ def _require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> Non
                         f"{', '.join(map(str, frame.columns))}.")
 
 
-def write_experiment(project: Path, name: str, drafted: dict[str, Any], intended_use: str, limitations: str,
-                     flips: bool = False) -> list[Path]:
-    """Write ``conf/experiments/<name>/`` from a drafted experiment and the modality's template; refuses to
-    overwrite an experiment that exists."""
+def write_experiment(project: Path, name: str, drafted: dict[str, Any], intended_use: str, limitations: str) -> list[Path]:
+    """Write ``conf/experiments/<name>/`` from a drafted experiment and the modality's template (with the
+    drafted ``template_changes`` merged in); refuses to overwrite an experiment that exists."""
+    from omegaconf import OmegaConf
+
     folder = project / "conf" / "experiments" / name
     if folder.exists():
         raise ConfigError(f"The experiment {name!r} exists ({folder}); pick another name or remove the folder.")
     modality = drafted["experiment"]["modality"]
-    files = yaml.safe_load(resources.files("forgeml.templates").joinpath(f"{modality}.yml").read_text())
-    if flips:
-        resnet = files["parameters_train.yml"]["train"]["candidates"]["resnet"]
-        resnet["augmentation"]["horizontal_flip"] = {"p": 0.5}
+    template = yaml.safe_load(resources.files("forgeml.templates").joinpath(f"{modality}.yml").read_text())
+    files = OmegaConf.to_container(OmegaConf.merge(template, drafted["template_changes"]))
     files.update({
         "catalog.yml": {"source": drafted["catalog"]},
         "parameters.yml": {"experiment": drafted["experiment"]},
