@@ -18,8 +18,11 @@ VIZ_PORT ?= 4141
 export FORGEML_EXPERIMENT := $(EXPERIMENT)
 export KEDRO_ENV := $(ENV)
 PG := postgresql://postgres@127.0.0.1:5432
+# Where `make push` sends validated data and models unless DVC already has a default remote: a folder
+# every machine mounts (beside the checkout by default, so clones on one machine share it).
+DVC_REMOTE ?= $(abspath $(CURDIR)/../forgeml-dvc-remote)
 
-.PHONY: install run tune retrain serve test test-full ui viz mlflow-server bench dvc-yaml airflow-dag
+.PHONY: install run push pull tune retrain serve test test-full ui viz mlflow-server bench dvc-yaml airflow-dag
 
 install: $(STAMP)
 
@@ -51,6 +54,17 @@ run: install .dvc/config
 	forgeml dvc
 	dvc repro $(EXPERIMENT)-$(STAGE)
 	@[ "$(STAGE)" != release ] || forgeml report --experiment $(EXPERIMENT)
+
+## push: the data and models of EXPERIMENT's stages up to STAGE to the DVC remote: DVC's default remote
+##       (`dvc remote add -d NAME URL` for S3, SSH, ...) or else the folder DVC_REMOTE
+push: install .dvc/config
+	dvc remote default >/dev/null 2>&1 || dvc remote add --local --default shared "$(DVC_REMOTE)"
+	dvc push --with-deps $(EXPERIMENT)-$(STAGE)
+
+## pull: what another machine pushed for EXPERIMENT's stages up to STAGE (its dvc.lock, from git), from the same remote
+pull: install .dvc/config
+	dvc remote default >/dev/null 2>&1 || dvc remote add --local --default shared "$(DVC_REMOTE)"
+	dvc pull --with-deps $(EXPERIMENT)-$(STAGE)
 
 ## tune: the tuning study of EXPERIMENT alone, with WORKERS local worker processes (resumes the study);
 ##       ENV=postgres puts the study and the runs on PostgreSQL (start `make mlflow-server` first)

@@ -31,7 +31,7 @@ from forgeml.data import load_bundled
 from forgeml.modality import TableModality, modality_of
 from forgeml.training import train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
-from forgeml.tuning.study import TrialData, counted_trials, open_study, study_name
+from forgeml.tuning.study import TrialData, counted_trials, create_or_join_study, study_name
 from forgeml.tuning.trial_runs import ensure_study_run
 
 ROOT = Path(__file__).parents[1]
@@ -143,7 +143,7 @@ def workers(args) -> dict:
                                         storage=f"sqlite:///{folder}/pair{pair}_w{count}.db", workers=count, progress=False,
                                         seed=pair)
                 name = study_name("bench", settings, base)
-                run_id = ensure_study_run(open_study(name, settings, args.epochs), tracking, "bench", None, {})
+                run_id = ensure_study_run(*create_or_join_study(name, settings, args.epochs), tracking, "bench", None, {})
                 study = run_study(settings, name, TrialData(train, val, tensors, modality, base, 0, "bench", tracking, run_id))
                 trials = counted_trials(study)
                 span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()

@@ -43,3 +43,5 @@ def test_a_file_dvc_restored_loads_by_the_hash_dvc_lock_records(saved, tmp_path)
                                                             "md5": file_md5(path)}]}}}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
     assert dataset.load() == {"mlp": [1, 2, 3]}
+    absolute = VerifiedPickleDataset(filepath=str(path))  # as Kedro's catalog hands it over
+    assert absolute.load() == {"mlp": [1, 2, 3]}

@@ -1,4 +1,4 @@
-"""Tuning end to end: a killed study resumes, and two workers share a PostgreSQL study with runs on an MLflow server."""
+"""Tuning end to end: a killed study resumes, and two clones share a PostgreSQL study, an MLflow server and a DVC remote."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from tests.pipelines.conftest import REPO, kedro, kedro_env, project_env
+from tests.pipelines.conftest import REPO, init_repo, kedro, make_project, make_run, override_conf, project_env, run
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
@@ -124,33 +124,62 @@ def mlflow_server(postgres_databases, tmp_path):
     server.wait(timeout=30)
 
 
+def git(project, *args):
+    return run(project, "git", "-c", "user.email=ci@forgeml", "-c", "user.name=ci", *args)
+
+
 @pytest.mark.postgres
-def test_two_workers_share_a_postgres_study_and_log_every_trial_to_the_mlflow_server(
-    trained_project, postgres_databases, mlflow_server,
+def test_a_second_clone_pulls_the_first_ones_data_and_joins_its_postgres_study(
+    tmp_path, postgres_databases, mlflow_server,
 ):
+    """Two machines as two clones: one PostgreSQL, one MLflow server, one DVC remote (a shared folder)."""
     import mlflow
 
-    env = trained_project / "conf/pg_test"
+    remote = f"DVC_REMOTE={tmp_path / 'dvc-remote'}"
+    (tmp_path / "first").mkdir()
+    first = init_repo(make_project(tmp_path / "first"))
+    (first / "conf/local/.gitkeep").touch()
+    env = first / "conf/pg_test"
     shutil.copytree(REPO / "conf/postgres", env)
     for file in env.iterdir():  # the shipped conf/postgres, pointed at this test's server and database
         file.write_text(file.read_text().replace("http://127.0.0.1:5001", mlflow_server)
                         .replace("forgeml_optuna", postgres_databases[1]))
-    kedro_env(trained_project, "pg_test", "--pipelines", "tune",
-              "--params", "tune.workers=2,tune.n_trials=8,tune.progress=false")
+    override_conf(first, "pg_test", "parameters_tune.yml", {"tune": {"n_trials": 12, "progress": False}})
+    make_run(first, "breast_cancer", "STAGE=data", env="pg_test")
+    run(first, "make", "-o", "install", "push", "STAGE=data", remote)
+    git(first, "add", "-A")
+    git(first, "commit", "-q", "-m", "validated data")
+
+    second = tmp_path / "second"
+    run(tmp_path, "git", "clone", "-q", str(first), str(second))
+    assert not (second / "data/05_model_input/breast_cancer/train.parquet").exists()
+    run(second, "make", "-o", "install", "pull", "STAGE=data", remote)
+    for split in ("train", "val", "test"):
+        path = f"data/05_model_input/breast_cancer/{split}.parquet"
+        assert (second / path).read_bytes() == (first / path).read_bytes()
+
+    tune = ["kedro", "run", "--env", "pg_test", "--pipelines", "tune"]
+    joining = subprocess.Popen(tune, cwd=second, env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    run(first, *tune)
+    assert joining.wait(timeout=600) == 0, joining.stderr.read()[-3000:]
 
     study = load_only_study(f"{PG}/{postgres_databases[1]}")
     trials = counted(study)
-    assert len(trials) == 8
+    assert len(trials) == 12
     client = mlflow.MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("breast_cancer")
     runs = client.search_runs([experiment.experiment_id], max_results=500)
     by_id = {r.info.run_id: r for r in runs}
-    (pipeline_run,) = [r for r in runs if r.info.run_name == "tune"]
+    pipeline_runs = {r.info.run_id for r in runs if r.info.run_name == "tune"}
+    assert len(pipeline_runs) == 2  # one per clone
+    assert [r.info.run_name for r in runs].count(f"study {study.study_name}") == 1
     study_run = by_id[study.user_attrs["mlflow_run_id"]]
-    assert study_run.data.tags["mlflow.parentRunId"] == pipeline_run.info.run_id
+    assert study_run.data.tags["mlflow.parentRunId"] in pipeline_runs
     trial_runs = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == study_run.info.run_id]
     numbers = [int(r.data.tags["forgeml.trial"]) for r in trial_runs]
     assert len(numbers) == len(set(numbers))  # no trial run twice
     assert set(trials) <= set(numbers)  # none lost: every counted trial has its run
     assert all(r.info.status != "RUNNING" for r in trial_runs)
+    assert len({r.data.tags["forgeml.worker"] for r in trial_runs}) == 2  # both clones ran trials
     assert {a.path for a in client.list_artifacts(study_run.info.run_id)} >= {"best_params.json", "plots"}

@@ -132,3 +132,36 @@ def test_a_diverging_trial_is_pruned_and_the_study_goes_on(splits, stores):
     diverged = [t for t in trials if "diverged" in t.user_attrs]
     assert diverged and all(t.state.name == "PRUNED" and "not finite" in t.user_attrs["diverged"] for t in diverged)
     assert best["overrides"]["training"]["lr"] == 0.003 and best["trials"]["complete"] + best["trials"]["pruned"] == 6
+
+
+def test_of_two_machines_starting_one_study_only_the_creator_makes_its_run_and_the_other_joins_it(stores):
+    import threading
+
+    from forgeml.tuning.study import create_or_join_study
+    from forgeml.tuning.trial_runs import ensure_study_run
+
+    settings = TuneSettings(candidate="mlp", n_trials=2, space=SPACE, storage=stores["storage"], progress=False)
+    creator, created = create_or_join_study("shared", settings, 1)
+    joiner, joined_created = create_or_join_study("shared", settings, 1)
+    assert created and not joined_created
+    joined = {}
+    waiting = threading.Thread(target=lambda: joined.update(run=ensure_study_run(
+        joiner, False, stores["tracking"], "bc", stores["parent"], {}, wait_s=30)))
+    waiting.start()  # it waits for the creator's run rather than making a second one
+    run_id = ensure_study_run(creator, True, stores["tracking"], "bc", stores["parent"], {})
+    waiting.join()
+    assert joined["run"] == run_id
+    runs, _ = runs_by_parent(stores["client"])
+    assert [r.info.run_name for r in runs].count("study shared") == 1
+
+
+def test_a_study_whose_creator_died_before_making_its_run_gets_one_from_the_next_worker(stores, caplog):
+    from forgeml.tuning.study import create_or_join_study
+    from forgeml.tuning.trial_runs import STUDY_RUN_ATTR, ensure_study_run
+
+    settings = TuneSettings(candidate="mlp", n_trials=2, space=SPACE, storage=stores["storage"], progress=False)
+    create_or_join_study("orphan", settings, 1)  # created, then its process is gone
+    study, created = create_or_join_study("orphan", settings, 1)
+    run_id = ensure_study_run(study, created, stores["tracking"], "bc", stores["parent"], {}, wait_s=0.5)
+    assert study.user_attrs[STUDY_RUN_ATTR] == run_id
+    assert "its creator stopped" in caplog.text

@@ -58,7 +58,10 @@ class VerifiedPickleDataset(PickleDataset):
 
         if not self._dvc_lock.exists():
             return None
-        wanted = self._path.as_posix()
+        try:  # dvc.lock names outputs relative to its own folder; Kedro hands datasets absolute paths
+            wanted = self._path.resolve().relative_to(self._dvc_lock.resolve().parent).as_posix()
+        except ValueError:  # a file outside the DVC project: not DVC's output
+            return None
         for stage in (yaml.safe_load(self._dvc_lock.read_text()) or {}).get("stages", {}).values():
             for out in stage.get("outs", []):
                 if out.get("path") == wanted:

@@ -122,6 +122,20 @@ def open_study(name: str, settings: TuneSettings, max_epochs: int):
     )
 
 
+def create_or_join_study(name: str, settings: TuneSettings, max_epochs: int):
+    """The study, and whether this process created it: of several machines starting one study, the
+    storage lets exactly one create it (its name is unique), and that one creates the study's MLflow run."""
+    import optuna
+
+    try:
+        return optuna.create_study(
+            study_name=name, storage=_storage(settings.storage), sampler=_sampler(settings),
+            pruner=_pruner(settings, max_epochs), directions=[DIRECTIONS[o] for o in settings.objectives],
+        ), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return open_study(name, settings, max_epochs), False
+
+
 def counted_trials(study) -> list:
     """The trials that count towards n_trials: completed or pruned."""
     from optuna.trial import TrialState
@@ -339,8 +353,8 @@ def tune_candidate(
     SearchSpace.from_config(settings.space, base_spec["model"]["family"])  # fail before anything starts
     data_key = str(int(pd.util.hash_pandas_object(pd.concat([train, val]), index=False).sum()))
     name = study_name(experiment, settings, base_spec, data_key)
-    study = open_study(name, settings, 1)
-    run_id = ensure_study_run(study, tracking_uri, experiment, parent_run_id, tags or {})
+    study, created = create_or_join_study(name, settings, 1)
+    run_id = ensure_study_run(study, created, tracking_uri, experiment, parent_run_id, tags or {})
     study = run_study(settings, name, TrialData(train, val, tensors, modality, base_spec, seed, experiment, tracking_uri, run_id))
     result, pages = summary(study, settings), plots(study, settings)
     client = mlflow.MlflowClient(tracking_uri)

@@ -7,20 +7,34 @@ worker reads the study run's id from the study itself and creates its trial runs
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timezone
 from typing import Any
 
 STUDY_RUN_ATTR = "mlflow_run_id"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran a trial: one study, many workers
 TRIAL_RUN_ATTR = "mlflow_run_id"
 
 
-def ensure_study_run(study, tracking_uri: str, experiment: str, parent_run_id: str | None, tags: dict[str, str]) -> str:
-    """The study's MLflow run, created (under ``parent_run_id``, the pipeline's run) the first time."""
+def ensure_study_run(study, created: bool, tracking_uri: str, experiment: str, parent_run_id: str | None,
+                     tags: dict[str, str], wait_s: float = 60.0) -> str:
+    """The study's MLflow run, created (under ``parent_run_id``, the pipeline's run) by the process that
+    ``created`` the study; a process that joined it waits up to ``wait_s`` for that run, so trials from
+    every machine nest under one run. It creates the run itself only when the creator never did (died)."""
+    import logging
+    import time
+
     import mlflow
 
-    existing = study.user_attrs.get(STUDY_RUN_ATTR)
+    deadline = time.monotonic() + (0.0 if created else wait_s)
+    while not (existing := study.user_attrs.get(STUDY_RUN_ATTR)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     if existing:
         return existing
+    if not created:
+        logging.getLogger(__name__).warning("Study %s has no MLflow run after %.0f s: its creator stopped; creating it here.",
+                                            study.study_name, wait_s)
     client = mlflow.MlflowClient(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
@@ -45,7 +59,8 @@ class TrialRun:
         run = client.create_run(
             parent.info.experiment_id, run_name=f"trial {trial.number}",
             tags={"mlflow.parentRunId": study_run_id, "forgeml.study": trial.study.study_name,
-                  "forgeml.trial": str(trial.number), **{k: v for k, v in parent.data.tags.items() if k.startswith("forgeml.git")}},
+                  "forgeml.trial": str(trial.number), "forgeml.worker": WORKER,
+                  **{k: v for k, v in parent.data.tags.items() if k.startswith("forgeml.git")}},
         )
         trial.set_user_attr(TRIAL_RUN_ATTR, run.info.run_id)
         params = {f"{section}.{key}": str(value) for section, values in overrides.items() for key, value in values.items()}
