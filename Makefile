@@ -120,6 +120,7 @@ bench: install
 	python benchmarks/augmentation_robustness.py
 	python benchmarks/table_augmentation.py
 	python benchmarks/tuning.py
+	python benchmarks/distributed.py
 
 ## airflow-dag: regenerate the retrain DAG in airflow/dags with kedro-airflow (from airflow/dag_template.j2)
 airflow-dag: $(TEST_STAMP)

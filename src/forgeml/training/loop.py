@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
+    processes: int = 1  # data-parallel processes (forgeml.training.distributed); batch_size stays the global batch
     progress: bool = True
 
     @classmethod
@@ -158,40 +159,61 @@ def fit(
     """Train ``model`` in place; on return it holds the weights of its best validation epoch.
 
     ``loss_fn(logits, labels, inputs)`` replaces the cross-entropy training loss (distillation);
-    validation always scores cross-entropy, so early stopping compares like with like.
+    validation always scores cross-entropy, so early stopping compares like with like. With
+    ``config.processes`` above 1 the training is data-parallel (forgeml.training.distributed);
+    ``on_epoch_end`` is called in this process alone.
     """
+    from forgeml.training.distributed import SingleProcess, process_group
+
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+    if config.scheduler not in SCHEDULERS:
+        raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+    if not isinstance(config.processes, int) or config.processes < 1:
+        raise ConfigError(f"Training option `processes` must be a whole number of at least 1, not {config.processes!r}.")
+    device = resolve_device(config.device)
+    if config.processes == 1:
+        return fit_in_group(model, train_batches, val_batches, config, SingleProcess(device), on_epoch_end, description,
+                            augment, loss_fn)
+    with process_group(config.processes, device,
+                       (model, train_batches, val_batches, config, description, augment, loss_fn)) as group:
+        return fit_in_group(model, train_batches, val_batches, config, group, on_epoch_end, description, augment, loss_fn)
+
+
+def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, on_epoch_end, description, augment,
+                 loss_fn) -> FitResult:
+    """``fit`` as one process of ``group`` (forgeml.training.distributed): every process runs this loop
+    on its shard of the training batches; the main one alone reports and decides when to stop."""
     from tqdm.auto import tqdm
 
-    device = resolve_device(config.device)
+    device = group.device
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)  # a no-op for models without 4-d weights
     if augment is not None:
         augment.to(device)
-    if config.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-    if config.scheduler not in SCHEDULERS:
-        raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
+    trained = group.wrap(model)
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.scheduler == "cosine" else None
     step_scheduler = _warmup_then_decay(optimizer, config.epochs * len(train_batches), config.warmup_ratio) \
         if config.scheduler == "linear" else None
     result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": [], "lr": []}, device=str(device))
     best_loss, best_state, stale = math.inf, None, 0
+    progress = config.progress and group.is_main
 
-    epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not config.progress, leave=False)
+    epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not progress, leave=False)
     for epoch in epochs:
-        model.train()
-        loss_sum, count = torch.zeros((), device=device), 0
-        steps = tqdm(train_batches, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
-                     disable=not config.progress or len(train_batches) < LONG_EPOCH)
+        trained.train()
+        loss_sum, count = torch.zeros((), device=device), torch.zeros((), device=device)
+        steps = tqdm(group.shard(train_batches), desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                     disable=not progress or len(train_batches) < LONG_EPOCH)
         for inputs, labels in steps:
             inputs, labels = _to_device(inputs, device), labels.to(device, non_blocking=True)
             if augment is not None:
                 with torch.no_grad():
                     inputs = augment(inputs)
             with autocast(device, config.precision):
-                logits = model(inputs).float()
+                logits = trained(inputs).float()
                 loss = F.cross_entropy(logits, labels) if loss_fn is None else loss_fn(logits, labels, inputs)
             optimizer.zero_grad(set_to_none=True)
             (loss + _penalty(model, config.l1, config.l2)).backward()
@@ -203,8 +225,9 @@ def fit(
         learning_rate = optimizer.param_groups[0]["lr"]
         if scheduler is not None:
             scheduler.step()
+        train_loss = (group.sum(loss_sum) / group.sum(count)).item()
         val_loss, val_accuracy = _evaluate(model, val_batches, device, config.precision)
-        metrics = {"train_loss": loss_sum.item() / count, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": learning_rate}
+        metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": learning_rate}
         if not (math.isfinite(metrics["train_loss"]) and math.isfinite(val_loss)):
             raise TrainingDiverged(
                 f"{description}: the loss is not finite at epoch {epoch + 1} (train {metrics['train_loss']}, validation "
@@ -221,9 +244,9 @@ def fit(
             best_loss, best_state, stale, result.best_epoch = val_loss, copy.deepcopy(model.state_dict()), 0, epoch
         else:
             stale += 1
-            if stale >= config.patience:
-                result.stopped_early = True
-                break
+        if group.agree(stale >= config.patience):
+            result.stopped_early = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -1,0 +1,163 @@
+"""Data-parallel training: one candidate on several processes, through torch.distributed and DDP.
+
+``fit`` with ``TrainConfig.processes`` above 1 trains in the calling process (rank 0: it alone calls
+``on_epoch_end``, shows progress and returns the best weights, so MLflow holds one run per candidate)
+and in ``processes - 1`` spawned workers. Every process draws the same global batch and trains on its
+slice of it (``batch_size`` stays the global batch); DistributedDataParallel averages the gradients,
+so a step follows the same mean gradient as on one process, and rank 0 decides when to stop. gloo
+on the CPU (each process gets its share of the cores), NCCL on GPUs (one device per process).
+
+Why not accelerate: its state is a per-process singleton, set once from the launcher's environment,
+while here one process trains candidate after candidate, each with its own group; and the loop is
+already device- and precision-aware, so accelerate would only wrap the same DDP calls.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Iterator
+
+import torch
+
+
+class SingleProcess:
+    """Training on one process: the identity for every collective step of the loop."""
+
+    rank, size, is_main = 0, 1, True
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def wrap(self, model):
+        return model
+
+    def shard(self, batches):
+        return batches
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def agree(self, flag: bool) -> bool:
+        return flag
+
+
+class ProcessGroup:
+    """This process's place in a data-parallel group: its rank, its device and the collectives."""
+
+    def __init__(self, rank: int, size: int, device: torch.device):
+        self.rank, self.size, self.device = rank, size, device
+        self.is_main = rank == 0
+
+    def wrap(self, model):
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def shard(self, batches):
+        return BatchShard(batches, self.rank, self.size)
+
+    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        torch.distributed.all_reduce(tensor)
+        return tensor
+
+    def agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (whether to stop)."""
+        decision = torch.tensor([int(flag)], device=self.device)
+        torch.distributed.broadcast(decision, src=0)
+        return bool(decision.item())
+
+
+class BatchShard:
+    """Every ``size``-th row of each batch, from ``rank`` on: the batches must be drawn alike on every rank."""
+
+    def __init__(self, batches, rank: int, size: int):
+        self.batches, self.rank, self.size = batches, rank, size
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        for inputs, labels in self.batches:
+            yield inputs[self.rank :: self.size], labels[self.rank :: self.size]
+
+
+def _device_for(device: torch.device, rank: int) -> torch.device:
+    return torch.device("cuda", rank % torch.cuda.device_count()) if device.type == "cuda" else device
+
+
+def _threads_per_process(processes: int) -> int:
+    return max(1, (os.cpu_count() or 1) // processes)
+
+
+def _free_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+# How long a process waits for the others, at start or at a step: bounds the wait on a worker that died
+# before joining; rank 0's per-epoch work (logging, pruning) must stay under it.
+WAIT = timedelta(minutes=10)
+
+
+def _join(address: str, rank: int, size: int, device: torch.device) -> ProcessGroup:
+    torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method=address, rank=rank,
+                                         world_size=size, timeout=WAIT)
+    return ProcessGroup(rank, size, _device_for(device, rank))
+
+
+def _worker(index: int, address: str, size: int, device: torch.device, fit_arguments: bytes) -> None:
+    from forgeml.training.loop import fit_in_group
+
+    rank = index + 1
+    torch.set_num_threads(_threads_per_process(size))
+    group = _join(address, rank, size, device)
+    model, train_batches, val_batches, config, description, augment, loss_fn = torch.load(
+        io.BytesIO(fit_arguments), weights_only=False)  # written by process_group in this run
+    torch.manual_seed(config.seed + rank)  # its own dropout and augmentation draws; the weights come from rank 0
+    try:
+        fit_in_group(model, train_batches, val_batches, config, group, None, description, augment, loss_fn)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@contextmanager
+def process_group(processes: int, device: torch.device, fit_arguments: tuple) -> Iterator[ProcessGroup]:
+    """Spawn ``processes - 1`` workers that run ``fit_in_group(*fit_arguments)``, and yield rank 0's group.
+
+    On leaving, waits for the workers; if rank 0 failed (a pruned trial, a diverged loss), ends them.
+    """
+    import torch.multiprocessing
+
+    address = _free_address()
+    # As bytes: tensors handed to a spawned process as they are travel as file descriptors, which the
+    # spawn launcher can refuse ("bad value(s) in fds_to_keep").
+    serialized = io.BytesIO()
+    torch.save(fit_arguments, serialized)
+    workers = torch.multiprocessing.start_processes(
+        _worker, args=(address, processes, device, serialized.getvalue()), nprocs=processes - 1, join=False,
+        start_method="spawn")  # fork with torch's threads can deadlock
+    threads = torch.get_num_threads()
+    torch.set_num_threads(_threads_per_process(processes))
+    try:
+        group = _join(address, 0, processes, device)
+        try:
+            yield group
+        finally:
+            torch.distributed.destroy_process_group()
+        while not workers.join():
+            pass
+    except BaseException as error:
+        failed = {rank: worker.exitcode for rank, worker in enumerate(workers.processes, start=1) if worker.exitcode}
+        for worker in workers.processes:
+            worker.terminate()
+        if failed:  # the cause, rather than rank 0's lost connection or timeout
+            raise RuntimeError(f"Data-parallel training failed: worker process(es) {failed} (rank: exit code) exited; "
+                                "their error is above.") from error
+        raise
+    finally:
+        torch.set_num_threads(threads)
