@@ -112,13 +112,13 @@ def _storage(url: str):
     )
 
 
-def open_study(name: str, settings: TuneSettings, max_epochs: int):
+def open_study(name: str, settings: TuneSettings, max_epochs: int, load_if_exists: bool = True):
     import optuna
 
     return optuna.create_study(
         study_name=name, storage=_storage(settings.storage), sampler=_sampler(settings),
         pruner=_pruner(settings, max_epochs), directions=[DIRECTIONS[o] for o in settings.objectives],
-        load_if_exists=True,
+        load_if_exists=load_if_exists,
     )
 
 
@@ -128,10 +128,7 @@ def create_or_join_study(name: str, settings: TuneSettings, max_epochs: int):
     import optuna
 
     try:
-        return optuna.create_study(
-            study_name=name, storage=_storage(settings.storage), sampler=_sampler(settings),
-            pruner=_pruner(settings, max_epochs), directions=[DIRECTIONS[o] for o in settings.objectives],
-        ), True
+        return open_study(name, settings, max_epochs, load_if_exists=False), True
     except optuna.exceptions.DuplicatedStudyError:
         return open_study(name, settings, max_epochs), False
 

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 STUDY_RUN_ATTR = "mlflow_run_id"
-WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which machine and process ran a trial: one study, many workers
 TRIAL_RUN_ATTR = "mlflow_run_id"
 
 
@@ -59,7 +58,7 @@ class TrialRun:
         run = client.create_run(
             parent.info.experiment_id, run_name=f"trial {trial.number}",
             tags={"mlflow.parentRunId": study_run_id, "forgeml.study": trial.study.study_name,
-                  "forgeml.trial": str(trial.number), "forgeml.worker": WORKER,
+                  "forgeml.trial": str(trial.number), "forgeml.worker": f"{socket.gethostname()}:{os.getpid()}",  # one study, many workers
                   **{k: v for k, v in parent.data.tags.items() if k.startswith("forgeml.git")}},
         )
         trial.set_user_attr(TRIAL_RUN_ATTR, run.info.run_id)
