@@ -101,13 +101,15 @@ def _pruner(settings: TuneSettings, max_epochs: int):
 
 
 def _storage(url: str):
-    """RDB storage with heartbeats: a trial whose process died is marked failed when the study resumes."""
+    """RDB storage with heartbeats: a trial whose process died is marked failed when the study resumes.
+    A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; a minute of
+    grace keeps its trial from being failed and run twice."""
     import optuna
 
     from forgeml.tuning.trial_runs import end_stale_trial_run
 
     return optuna.storages.RDBStorage(
-        url, heartbeat_interval=5, grace_period=15, heartbeat_stale_trial_callback=end_stale_trial_run,
+        url, heartbeat_interval=10, grace_period=60, heartbeat_stale_trial_callback=end_stale_trial_run,
         engine_kwargs={"pool_pre_ping": True},
     )
 
@@ -260,10 +262,10 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
     bar.close()
 
 
-def run_study(settings: TuneSettings, name: str, data: TrialData):
-    """Create or resume the study, run ``settings.workers`` processes on it, and return it when done."""
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // settings.workers)
+def run_study(settings: TuneSettings, name: str, data: TrialData, threads: int | None = None):
+    """Create or resume the study, run ``settings.workers`` processes on it, and return it when done.
+    Each process trains on ``threads`` torch threads (by default, the cores shared among the workers)."""
+    threads = threads or max(1, (os.cpu_count() or 1) // settings.workers)
     open_study(name, settings, 1)  # created once here, before any worker: two creating it at once can crash SQLite
     context = multiprocessing.get_context("spawn")  # fork with torch's threads can deadlock
     helpers = [context.Process(target=optimize, args=(settings, name, data, threads)) for _ in range(settings.workers - 1)]
