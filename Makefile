@@ -14,6 +14,7 @@ EXPERIMENT ?= breast_cancer
 ENV ?= local
 STAGE ?= release
 WORKERS ?= 2
+TEST_WORKERS ?= 2
 VIZ_PORT ?= 4141
 export FORGEML_EXPERIMENT := $(EXPERIMENT)
 export KEDRO_ENV := $(ENV)
@@ -82,9 +83,10 @@ serve: install
 	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
 	  --env-manager local --host 127.0.0.1 --port 5002
 
-## test: the test suite (what CI runs: about 45 minutes on 2 AVX2 cores, with the install)
+## test: the test suite on TEST_WORKERS processes (what CI runs; tests/conftest.py keeps the tests that share a
+##       trained project on one worker); TEST_WORKERS=0 runs it in this process
 test: $(TEST_STAMP)
-	pytest
+	pytest -n $(TEST_WORKERS)
 
 ## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 5 minutes)
 test-full: $(TEST_STAMP)
@@ -120,6 +122,7 @@ bench: install
 	python benchmarks/augmentation_robustness.py
 	python benchmarks/table_augmentation.py
 	python benchmarks/tuning.py
+	python benchmarks/tuning.py workers --model resnet
 	python benchmarks/distributed.py
 
 ## airflow-dag: regenerate the retrain DAG in airflow/dags with kedro-airflow (from airflow/dag_template.j2)
