@@ -165,3 +165,19 @@ def test_a_study_whose_creator_died_before_making_its_run_gets_one_from_the_next
     run_id = ensure_study_run(study, created, stores["tracking"], "bc", stores["parent"], {}, wait_s=0.5)
     assert study.user_attrs[STUDY_RUN_ATTR] == run_id
     assert "its creator stopped" in caplog.text
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_after_the_grace(stores):
+    from forgeml.tuning.study import fail_dead_trials, open_study
+    from forgeml.tuning.trial_runs import TRIAL_RUN_ATTR
+
+    settings = TuneSettings(candidate="mlp", n_trials=2, space=SPACE, storage=stores["storage"], progress=False)
+    study = open_study("bc-dead-worker", settings, 12)
+    dead = study.ask()  # RUNNING with no heartbeat and no MLflow run: what a worker killed at once leaves
+    alive = study.ask()
+    alive.set_user_attr(TRIAL_RUN_ATTR, "its-run")  # reached its objective: its heartbeat thread runs
+
+    fail_dead_trials(study, grace_s=60)
+    assert [t.state.name for t in study.trials] == ["RUNNING", "RUNNING"]
+    fail_dead_trials(study, grace_s=0)
+    assert {t.number: t.state.name for t in study.trials} == {dead.number: "FAIL", alive.number: "RUNNING"}

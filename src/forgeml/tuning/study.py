@@ -16,6 +16,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -100,6 +101,9 @@ def _pruner(settings: TuneSettings, max_epochs: int):
                                        n_warmup_steps=settings.pruner_warmup_epochs)
 
 
+HEARTBEAT_GRACE_S = 60
+
+
 def _storage(url: str):
     """RDB storage with heartbeats: a trial whose process died is marked failed when the study resumes.
     A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; a minute of
@@ -109,7 +113,7 @@ def _storage(url: str):
     from forgeml.tuning.trial_runs import end_stale_trial_run
 
     return optuna.storages.RDBStorage(
-        url, heartbeat_interval=10, grace_period=60, heartbeat_stale_trial_callback=end_stale_trial_run,
+        url, heartbeat_interval=10, grace_period=HEARTBEAT_GRACE_S, heartbeat_stale_trial_callback=end_stale_trial_run,
         engine_kwargs={"pool_pre_ping": True},
     )
 
@@ -133,6 +137,23 @@ def create_or_join_study(name: str, settings: TuneSettings, max_epochs: int):
         return open_study(name, settings, max_epochs, load_if_exists=False), True
     except optuna.exceptions.DuplicatedStudyError:
         return open_study(name, settings, max_epochs), False
+
+
+def fail_dead_trials(study, grace_s: float = HEARTBEAT_GRACE_S) -> None:
+    """Fail the trials of workers that died. Optuna fails a trial whose heartbeat went stale; a worker killed between
+    creating a trial and its first heartbeat leaves one with no heartbeat at all, RUNNING for ever, and the study
+    would wait for it until its timeout. Such a trial never reached its objective (it has no MLflow run), so once
+    it is older than the grace period it is failed too."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from forgeml.tuning.trial_runs import TRIAL_RUN_ATTR
+
+    optuna.storages.fail_stale_trials(study)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started_s = (datetime.now() - trial.datetime_start).total_seconds()  # Optuna stamps local time
+        if TRIAL_RUN_ATTR not in trial.user_attrs and started_s > grace_s:
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def counted_trials(study) -> list:
@@ -243,7 +264,7 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
 
     deadline = time.monotonic() + (settings.timeout_s or math.inf)
     while time.monotonic() < deadline:
-        optuna.storages.fail_stale_trials(study)  # trials of a killed worker: failed once their heartbeat is stale
+        fail_dead_trials(study)  # trials of a killed worker: failed once their heartbeat is stale, or never came
         counted = len(counted_trials(study))
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if counted >= settings.n_trials:
