@@ -109,13 +109,21 @@ def _storage(url: str):
     A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; a minute of
     grace keeps its trial from being failed and run twice."""
     import optuna
+    import sqlalchemy.exc
 
     from forgeml.tuning.trial_runs import end_stale_trial_run
 
-    return optuna.storages.RDBStorage(
-        url, heartbeat_interval=10, grace_period=HEARTBEAT_GRACE_S, heartbeat_stale_trial_callback=end_stale_trial_run,
-        engine_kwargs={"pool_pre_ping": True},
-    )
+    def connect():
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=10, grace_period=HEARTBEAT_GRACE_S, heartbeat_stale_trial_callback=end_stale_trial_run,
+            engine_kwargs={"pool_pre_ping": True},
+        )
+
+    try:
+        return connect()
+    except sqlalchemy.exc.IntegrityError:  # two machines created the schema of a new database at once: it is there now
+        time.sleep(1)
+        return connect()
 
 
 def open_study(name: str, settings: TuneSettings, max_epochs: int, load_if_exists: bool = True):
