@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 STUDY_RUN_ATTR = "mlflow_run_id"
@@ -78,16 +77,18 @@ class TrialRun:
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         from mlflow.entities import Metric
+        from mlflow.utils.time import get_current_time_millis
 
-        now = _now_ms()
+        now = get_current_time_millis()
         self.pending += [Metric(k, float(v), now, epoch) for k, v in metrics.items()]
         if time.monotonic() - self.flushed_at >= self.flush_s:
             self._write()
 
     def finish(self, state: str, values: dict[str, float], seconds: float) -> None:
         from mlflow.entities import Metric, RunTag
+        from mlflow.utils.time import get_current_time_millis
 
-        now = _now_ms()
+        now = get_current_time_millis()
         self.pending += [Metric(k, float(v), now, 0) for k, v in {"trial_seconds": seconds, **values}.items()]
         self._write([RunTag("forgeml.trial_state", state)])
         self.client.set_terminated(self.run_id, "FAILED" if state == "FAIL" else "FINISHED")
@@ -100,10 +101,6 @@ class TrialRun:
         for begin in range(0, len(self.pending), size):
             self.client.log_batch(self.run_id, metrics=self.pending[begin : begin + size], tags=tags)
         self.pending, self.flushed_at = [], time.monotonic()
-
-
-def _now_ms() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1000)
 
 
 def end_stale_trial_run(study, trial) -> None:
