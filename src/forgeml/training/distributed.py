@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import traceback
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Iterator
@@ -104,10 +105,22 @@ def _free_address() -> str:
 WAIT = timedelta(minutes=10)
 
 
-def _join(address: str, rank: int, size: int, device: torch.device) -> ProcessGroup:
+@contextmanager
+def _joined(address: str, rank: int, size: int, device: torch.device) -> Iterator[ProcessGroup]:
+    """This process in the group for the ``with`` block; the group is destroyed on leaving it."""
     torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo", init_method=address, rank=rank,
                                          world_size=size, timeout=WAIT)
-    return ProcessGroup(rank, size, _device_for(device, rank))
+    try:
+        yield ProcessGroup(rank, size, _device_for(device, rank))
+    except BaseException as error:
+        # The failed step's frames hold the DDP model, whose reducer holds the group. Freed later with
+        # the traceback, the reducer would destroy the group while holding the GIL, and gloo's threads,
+        # still releasing the failed step's tensors, wait for the GIL: a deadlock (seen in the tests).
+        # Freed here, the group outlives it and is destroyed below, with the GIL released.
+        traceback.clear_frames(error.__traceback__)
+        raise
+    finally:
+        torch.distributed.destroy_process_group()
 
 
 def _worker(index: int, address: str, size: int, device: torch.device, fit_arguments: bytes) -> None:
@@ -115,14 +128,11 @@ def _worker(index: int, address: str, size: int, device: torch.device, fit_argum
 
     rank = index + 1
     torch.set_num_threads(_threads_per_process(size))
-    group = _join(address, rank, size, device)
     model, train_batches, val_batches, config, description, augment, loss_fn = torch.load(
         io.BytesIO(fit_arguments), weights_only=False)  # written by process_group in this run
     torch.manual_seed(config.seed + rank)  # its own dropout and augmentation draws; the weights come from rank 0
-    try:
+    with _joined(address, rank, size, device) as group:
         fit_in_group(model, train_batches, val_batches, config, group, None, description, augment, loss_fn)
-    finally:
-        torch.distributed.destroy_process_group()
 
 
 @contextmanager
@@ -144,11 +154,8 @@ def process_group(processes: int, device: torch.device, fit_arguments: tuple) ->
     threads = torch.get_num_threads()
     torch.set_num_threads(_threads_per_process(processes))
     try:
-        group = _join(address, 0, processes, device)
-        try:
+        with _joined(address, 0, processes, device) as group:
             yield group
-        finally:
-            torch.distributed.destroy_process_group()
         while not workers.join():
             pass
     except BaseException as error:
