@@ -1,5 +1,7 @@
 """Studies on the breast-cancer split with real SQLite storage and a real MLflow store in a temp folder."""
 
+import sqlite3
+
 import pytest
 
 from forgeml.data import load_bundled
@@ -65,6 +67,9 @@ def test_two_workers_share_one_study_and_every_trial_is_a_nested_run(splits, sto
     assert {"optimization_history.html", "parallel_coordinate.html", "param_importances.html"} <= set(pages)
     assert all("plotly" in html and "<html" in html for html in pages.values())
     assert best["overrides"]["training"]["lr"] == study.best_trial.params["training.lr"]
+    # the workers read and write the SQLite study through its write-ahead log, not by locking the file
+    with sqlite3.connect(stores["storage"].removeprefix("sqlite:///")) as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_a_second_run_resumes_the_study_instead_of_starting_over(splits, stores):

@@ -120,10 +120,30 @@ def _storage(url: str):
         )
 
     try:
-        return connect()
+        storage = connect()
     except sqlalchemy.exc.IntegrityError:  # two machines created the schema of a new database at once: it is there now
         time.sleep(1)
-        return connect()
+        storage = connect()
+    if storage.engine.name == "sqlite":
+        _write_ahead(storage.engine)
+    return storage
+
+
+def _write_ahead(engine) -> None:
+    """SQLite in write-ahead-log mode: one machine's workers read the study while another writes, and a
+    commit does not wait for the disk (it syncs at checkpoints), where by default each of a trial's ~20
+    writes locks the file against the other workers. (A SQLite study is for one machine: WAL needs
+    shared memory, so not a network filesystem; several machines share a PostgreSQL study.)"""
+    from sqlalchemy import event
+
+    def on_connect(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file
+        cursor.execute("PRAGMA synchronous=NORMAL")  # per connection
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # pooled connections were opened before the listener
 
 
 def open_study(name: str, settings: TuneSettings, max_epochs: int, load_if_exists: bool = True):
