@@ -49,14 +49,27 @@ def _filepath(catalog, name: str, project: Path) -> str | None:
     return (path.relative_to(project) if path.is_absolute() else path).as_posix()
 
 
+def _catalog(project: Path, experiment: str):
+    """The experiment's catalog as the project's settings build it, without a session: a session's hooks
+    would open the MLflow store (seconds per experiment) for a file that needs only paths."""
+    import os
+
+    from kedro.framework.project import settings
+
+    with experiment_selected(experiment):
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(project / settings.CONF_SOURCE), env=os.environ.get("KEDRO_ENV"),
+            **settings.CONFIG_LOADER_ARGS,
+        )
+        return settings.DATA_CATALOG_CLASS.from_config(loader["catalog"])
+
+
 def _experiment_stages(project: Path, experiment: str) -> dict:
     from kedro.framework.project import pipelines
-    from kedro.framework.session import KedroSession
 
     from forgeml.pipeline_registry import STAGES
 
-    with experiment_selected(experiment), KedroSession.create(project_path=project) as session:
-        catalog = session.load_context().catalog
+    catalog = _catalog(project, experiment)
     files = _parameter_files(project, experiment)
     own_catalog = project / "conf" / EXPERIMENTS_FOLDER / experiment / "catalog.yml"
     stages = {}

@@ -48,8 +48,11 @@ def _drop_machine_paths() -> None:
 class LineageHooks:
     """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened."""
 
+    _raw_md5: str | None = None
+
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        self._raw_md5 = None  # the raw data is read-only to every pipeline: hashed once per run, in _tag
         self._tag(run_params, catalog)
 
     @hook_impl
@@ -76,7 +79,8 @@ class LineageHooks:
         if filepath is not None and Path(str(filepath)).exists():
             tags["forgeml.data_md5"] = file_md5(Path(str(filepath)))
             tags["forgeml.data_path"] = _project_relative(Path(str(filepath)))
-        raw = raw_data_hash(catalog[SOURCE_DATASET]) if SOURCE_DATASET in catalog else None
-        if raw is not None:
-            tags["forgeml.raw_md5"] = raw
+        if self._raw_md5 is None and SOURCE_DATASET in catalog:  # a bundled set is loaded to be hashed
+            self._raw_md5 = raw_data_hash(catalog[SOURCE_DATASET])
+        if self._raw_md5 is not None:
+            tags["forgeml.raw_md5"] = self._raw_md5
         mlflow.set_tags(tags)

@@ -7,10 +7,12 @@ fixed seed), so their curves compare directly.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_PERTURBATIONS = ("noise", "occlusion", "rotation")
 TEXT_PERTURBATIONS = ("word_dropout",)
@@ -29,6 +31,8 @@ def drop_words(texts: np.ndarray, rate: float, rng: np.random.Generator) -> np.n
 
 def perturb(kind: str, inputs: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
     """``inputs`` perturbed at strength ``level``; images stay in [0, 1]."""
+    import torch
+
     if kind == "noise":
         if inputs.ndim == 2:  # a table: noise in units of each feature's spread
             scale = inputs.std(0, keepdim=True)
@@ -72,6 +76,8 @@ def robustness_curves(
                                                                                  np.random.default_rng(seed)),
                                                        labels, classes) for strength in strengths)]}
                 for kind, strengths in levels.items() if kind in TEXT_PERTURBATIONS}
+    import torch
+
     inputs = torch.tensor(features, dtype=torch.float32)
     if image_shape is not None:
         inputs = inputs.reshape(-1, *image_shape)
