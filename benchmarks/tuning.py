@@ -15,7 +15,8 @@ two variants, seed by seed (pair by pair), and reports medians. Writes benchmark
 - workers: the same n_trials (the same drawn points, enqueued) on one worker and on two worker processes
   sharing a SQLite study, one torch thread each: trials per minute in the steady state (each worker's trials
   over its own span, summed) and over the whole study (first start to last end, with the second worker's
-  start-up in it).
+  start-up in it); and where a shortfall from 2x goes: the same trials' summed seconds on two workers against
+  one (slower trials), and each worker's share of its span spent inside trials (time between them).
 - logging: a trial's MLflow run on a SQLite store (forgeml.tuning.trial_runs.TrialRun), its epoch metrics
   batched (as shipped) against written every epoch: milliseconds per logged epoch, the slope between a
   trial of --logged-epochs epochs and one of none (start and end of the run cost the same in both).
@@ -178,6 +179,9 @@ def workers(args) -> dict:
     trials over its own first start to last end, summed over the workers."""
     base, space, train, val, modality, tensors = setup(args.model, args.epochs)
     rates: dict[str, dict[int, list[float]]] = {"whole": {1: [], 2: []}, "steady": {1: [], 2: []}}
+    # where a shortfall from 2x goes: trials themselves slower (in_trials), or time between them (busy_share)
+    in_trials: dict[int, list[float]] = {1: [], 2: []}
+    busy_share: dict[int, list[float]] = {1: [], 2: []}
     startup: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         tracking = f"sqlite:///{folder}/mlflow.db"
@@ -200,6 +204,9 @@ def workers(args) -> dict:
                 rates["whole"][count].append(len(starts) / (max(ends) - min(starts)).total_seconds() * 60)
                 rates["steady"][count].append(sum(len(worker) / (max(e for _, e in worker) - min(s for s, _ in worker)).total_seconds() * 60
                                                   for worker in spans.values()))
+                in_trials[count].append(sum((end - start).total_seconds() for worker in spans.values() for start, end in worker))
+                busy_share[count].append(in_trials[count][-1] / sum(
+                    (max(e for _, e in worker) - min(s for s, _ in worker)).total_seconds() for worker in spans.values()))
                 if count == 2:
                     firsts = sorted(min(s for s, _ in worker) for worker in spans.values())
                     startup.append((firsts[-1] - firsts[0]).total_seconds())
@@ -207,7 +214,9 @@ def workers(args) -> dict:
                        "steady_trials_per_minute": rates["steady"][count][-1], "trials_by_worker": [len(w) for w in spans.values()],
                        "trial_seconds": statistics.median(t.duration.total_seconds() for t in counted_trials(study))}, flush=True)
     result = {"pairs": args.pairs, "trials": args.worker_trials, "epochs": args.epochs,
-              "second_worker_starts_after_s": statistics.median(startup)}
+              "second_worker_starts_after_s": statistics.median(startup),
+              "trial_seconds_ratio": statistics.median(two / one for one, two in zip(in_trials[1], in_trials[2])),
+              "busy_share": {count: statistics.median(shares) for count, shares in busy_share.items()}}
     for window, by_count in rates.items():
         ratios = [two / one for one, two in zip(by_count[1], by_count[2])]
         result[window] = {"trials_per_minute": {k: statistics.median(v) for k, v in by_count.items()},
@@ -295,7 +304,9 @@ def main() -> None:
                   f"{w['pairs']} alternated pairs: trials/minute x{w['steady']['ratio_median']:.2f} in the steady state "
                   f"(p95 x{w['steady']['ratio_p95']:.2f}; {w['steady']['trials_per_minute'][1]:.1f} vs "
                   f"{w['steady']['trials_per_minute'][2]:.1f}), x{w['whole']['ratio_median']:.2f} over the whole study "
-                  f"(the second worker starts {w['second_worker_starts_after_s']:.1f} s after the first)."]
+                  f"(the second worker starts {w['second_worker_starts_after_s']:.1f} s after the first). The same trials take "
+                  f"x{w['trial_seconds_ratio']:.2f} the seconds on two workers; each worker is inside a trial "
+                  f"{w['busy_share'][1]:.0%} (one) and {w['busy_share'][2]:.0%} (two) of its span."]
     if "logging" in report:
         g = report["logging"]
         lines += [f"- MLflow logging of a trial ({g['store']} store, {g['pairs']} alternated pairs, {g['logged_epochs']} epochs): "
