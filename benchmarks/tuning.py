@@ -202,11 +202,10 @@ def workers(args) -> dict:
                 starts = [start for worker in spans.values() for start, _ in worker]
                 ends = [end for worker in spans.values() for _, end in worker]
                 rates["whole"][count].append(len(starts) / (max(ends) - min(starts)).total_seconds() * 60)
-                rates["steady"][count].append(sum(len(worker) / (max(e for _, e in worker) - min(s for s, _ in worker)).total_seconds() * 60
-                                                  for worker in spans.values()))
+                own_spans = [(max(e for _, e in worker) - min(s for s, _ in worker)).total_seconds() for worker in spans.values()]
+                rates["steady"][count].append(sum(len(worker) / span * 60 for worker, span in zip(spans.values(), own_spans)))
                 in_trials[count].append(sum((end - start).total_seconds() for worker in spans.values() for start, end in worker))
-                busy_share[count].append(in_trials[count][-1] / sum(
-                    (max(e for _, e in worker) - min(s for s, _ in worker)).total_seconds() for worker in spans.values()))
+                busy_share[count].append(in_trials[count][-1] / sum(own_spans))
                 if count == 2:
                     firsts = sorted(min(s for s, _ in worker) for worker in spans.values())
                     startup.append((firsts[-1] - firsts[0]).total_seconds())
