@@ -52,7 +52,8 @@ $(TEST_STAMP): $(STAMP)
 run: install .dvc/config
 	@# in step with the pipelines, catalog and experiments first, so a changed data path is never skipped
 	forgeml dvc
-	dvc repro $(EXPERIMENT)-$(STAGE)
+	@# `dvc repro` does the same, one process per stage; this runs them in one (kedro, torch, MLflow start once)
+	forgeml repro $(EXPERIMENT)-$(STAGE)
 	@[ "$(STAGE)" != release ] || forgeml report --experiment $(EXPERIMENT)
 
 ## push: the data and models of EXPERIMENT's stages up to STAGE to the DVC remote: DVC's default remote

@@ -40,6 +40,17 @@ def run(context: click.Context, experiment: str | None, **options) -> None:
               "(conf/experiments/<name>/catalog.yml).")
 
 
+def run_in_process(command: str) -> None:
+    """Run a DVC stage's ``kedro run ...`` command (as dvc.yaml holds it) through ``run`` in this process, whose
+    project is bootstrapped: a ForgeML error still ends it with its paragraph and exit code 2."""
+    import shlex
+
+    words = shlex.split(command)
+    if words[:2] != ["kedro", "run"]:
+        raise click.UsageError(f"{command!r} is not a `kedro run` command; run its stage with `dvc repro`.")
+    cli.main(words[1:], prog_name="kedro", standalone_mode=False)
+
+
 def _stop(message: str) -> None:
     click.secho(f"\n{message}", fg="red", err=True)
     sys.exit(2)

@@ -6,12 +6,16 @@ Every folder under conf/experiments is an experiment; its stages are named ``<ex
 parameter keys its nodes read (in conf/base and in the experiment's folder) and the file-backed datasets it
 reads; its outs are the file-backed datasets it writes. Reports under 08_reporting are left out of the DVC
 cache (small, meant to be read).
+
+``reproduce`` brings stages up to date as ``dvc repro`` does, but runs their commands in the calling process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import click
 import yaml
 
 from forgeml.experiments import EXPERIMENTS_FOLDER, experiment_names, experiment_selected
@@ -123,3 +127,37 @@ def render_dvc_yaml(project: Path) -> str:
         "# `make run EXPERIMENT=NAME` reproduces the stages NAME-data ... NAME-release.\n"
     )
     return header + yaml.safe_dump(build_stages(project), sort_keys=False, width=120)
+
+
+def reproduce(project: Path, target: str, run_command: Callable[[str], None]) -> list[str]:
+    """Bring ``target`` and the stages it depends on up to date, as ``dvc repro`` does, running each stale
+    stage's command through ``run_command`` in this process instead of a new one per stage.
+
+    DVC plans the order and says which stages changed. Each stale stage has its outs removed, its command
+    run, then its deps and outs hashed, cached and written to dvc.lock (what ``dvc commit`` does after a
+    command run by hand). A command that raises stops here: the stages before it stay committed, it and
+    those after it stay stale. Unlike ``dvc repro``, a stale stage always runs: DVC's run cache is written,
+    never restored from, so every run leaves its MLflow run. Returns the names of the stages that ran.
+    """
+    from dvc.repo import Repo
+    from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
+
+    repo, ran = Repo(str(project)), []
+    with repo.lock:
+        graph = get_active_graph(repo.index.graph)
+        for stage in plan_repro(graph, collect_stages(repo, [target])):
+            if not stage.changed(upstream=list(graph.predecessors(stage))):
+                click.echo(f"Stage '{stage.addressing}' didn't change, skipping")
+                continue
+            click.echo(f"Running stage '{stage.addressing}':\n> {stage.cmd}")
+            stage.remove_outs(ignore_remove=False, force=False)
+            try:
+                run_command(stage.cmd)
+            except BaseException:
+                click.secho(f"Stage '{stage.addressing}' failed: it and the stages after it stay stale.", fg="red", err=True)
+                raise
+            stage.save()
+            stage.commit()
+            stage.dump(update_pipeline=False)
+            ran.append(stage.addressing)
+    return ran
