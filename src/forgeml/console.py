@@ -63,7 +63,7 @@ def repro(target: str) -> None:
     from forgeml.dvc_stages import reproduce
 
     bootstrap_project(Path.cwd())
-    if not reproduce(Path.cwd(), target, run_in_process):
+    if not reproduce(target, run_in_process):
         click.echo("Data and pipelines are up to date.")
 
 

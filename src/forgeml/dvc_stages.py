@@ -129,9 +129,10 @@ def render_dvc_yaml(project: Path) -> str:
     return header + yaml.safe_dump(build_stages(project), sort_keys=False, width=120)
 
 
-def reproduce(project: Path, target: str, run_command: Callable[[str], None]) -> list[str]:
-    """Bring ``target`` and the stages it depends on up to date, as ``dvc repro`` does, running each stale
-    stage's command through ``run_command`` in this process instead of a new one per stage.
+def reproduce(target: str, run_command: Callable[[str], None]) -> list[str]:
+    """Bring ``target`` and the stages it depends on up to date, as ``dvc repro`` does in the working
+    directory's repo, running each stale stage's command through ``run_command`` in this process instead of a
+    new one per stage.
 
     DVC plans the order and says which stages changed. Each stale stage has its outs removed, its command
     run, then its deps and outs hashed, cached and written to dvc.lock (what ``dvc commit`` does after a
@@ -142,7 +143,7 @@ def reproduce(project: Path, target: str, run_command: Callable[[str], None]) ->
     from dvc.repo import Repo
     from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
 
-    repo, ran = Repo(str(project)), []
+    repo, ran = Repo(), []
     with repo.lock:
         graph = get_active_graph(repo.index.graph)
         for stage in plan_repro(graph, collect_stages(repo, [target])):

@@ -94,10 +94,11 @@ def make_run(project: Path, experiment: str, *args: str, env: str = "test") -> s
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory) -> Path:
-    """A project after one full run of every pipeline through `dvc repro` (a git and DVC repo)."""
+    """A project after one full run of every pipeline through `forgeml repro`, as `make run` does (a git and DVC
+    repo; test_project's second run, through `dvc repro`, finds nothing to do)."""
     project = init_repo(make_project(tmp_path_factory.mktemp("forgeml")))
     (project / "conf/local/.gitkeep").touch()  # DVC needs the conf/local dependency to exist
-    first = run(project, "dvc", "repro", "breast_cancer-release")
+    first = run(project, "forgeml", "repro", "breast_cancer-release")
     (project / "first_repro.log").write_text(first.stdout + first.stderr)
     for name in ("06_models/breast_cancer/best_params.json", "08_reporting/breast_cancer/metrics.json"):
         shutil.copy(project / "data" / name, project / f"first_{Path(name).name}")  # as the first run left them

@@ -1,0 +1,78 @@
+"""forgeml.dvc_stages.reproduce on a real two-stage DVC repo: what runs, what is committed, what a failure leaves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from forgeml.dvc_stages import reproduce
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git and DVC repo, the working directory, whose stage ``count`` counts the words of words.txt and
+    ``report`` reads the count."""
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "words.txt").write_text("a\nb\n")
+    stages = {
+        "count": {"cmd": "kedro run --pipelines count", "deps": ["words.txt"], "outs": ["count.txt"]},
+        "report": {"cmd": "kedro run --pipelines report", "deps": ["count.txt"], "outs": ["report.txt"]},
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    return tmp_path
+
+
+def commands_in(repo, fail: str | None = None):
+    """A run_command that does each stage's work in this process, and records the commands it was given."""
+    given = []
+
+    def run_command(command: str) -> None:
+        given.append(command)
+        if command.endswith(fail or "-"):
+            raise RuntimeError(f"{fail} broke")
+        if command.endswith("count"):
+            (repo / "count.txt").write_text(str(len((repo / "words.txt").read_text().split())))
+        else:
+            (repo / "report.txt").write_text(f"{(repo / 'count.txt').read_text()} words")
+
+    return run_command, given
+
+
+def stale(repo) -> set[str]:
+    from dvc.repo import Repo
+
+    return set(Repo().status())
+
+
+def test_runs_stale_stages_in_order_and_commits_them_as_dvc_repro_would(repo):
+    run_command, given = commands_in(repo)
+
+    assert reproduce("report", run_command) == ["count", "report"]
+    assert given == ["kedro run --pipelines count", "kedro run --pipelines report"]
+    assert (repo / "report.txt").read_text() == "2 words"
+    assert stale(repo) == set()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert set(lock) == {"count", "report"} and lock["report"]["outs"][0]["path"] == "report.txt"
+    assert "didn't change" in subprocess.run([sys.executable, "-m", "dvc", "repro", "report"], cwd=repo, capture_output=True, text=True).stdout
+
+    (repo / "words.txt").write_text("a\nb\nc\n")
+    assert reproduce("report", run_command) == ["count", "report"]
+    assert (repo / "report.txt").read_text() == "3 words"
+    assert reproduce("report", run_command) == []
+
+
+def test_a_failed_stage_keeps_the_ones_before_it_committed_and_itself_stale(repo):
+    run_command, given = commands_in(repo, fail="report")
+
+    with pytest.raises(RuntimeError, match="report broke"):
+        reproduce("report", run_command)
+
+    assert given == ["kedro run --pipelines count", "kedro run --pipelines report"]
+    assert (repo / "count.txt").read_text() == "2"
+    assert stale(repo) == {"report"}
+    assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"count"}
