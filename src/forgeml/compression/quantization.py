@@ -10,6 +10,7 @@ kernels; eager, the same graph is several times slower than FP32.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from forgeml.errors import ConfigError
 MODES = ("static", "dynamic")
 GRANULARITIES = ("per_channel", "per_tensor")
 QUANTIZABLE = (nn.Linear, nn.Conv2d)
+# Compiled programs by (digest, dynamic_shapes): a candidate unpickled again in the same process (the next stage
+# of `forgeml repro`, MLflow's reload of a logged model) reuses the compile instead of paying it again.
+_COMPILED: dict[tuple[str, bool], Callable] = {}
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,14 @@ class QuantizedModule(nn.Module):
 
     def _runtime(self):
         if "_compiled" not in self.__dict__:
-            import torch.ao.quantization.fx._decomposed  # noqa: F401  registers the quantize/dequantize ops the graph uses
+            key = (hashlib.sha256(self.program).hexdigest(), self.dynamic_shapes)
+            if key not in _COMPILED:
+                import torch.ao.quantization.fx._decomposed  # noqa: F401  registers the quantize/dequantize ops the graph uses
 
-            module = torch.export.load(io.BytesIO(self.program)).module()
-            # Static shapes by default: with a symbolic batch the x86 INT8 convolution lowering asserts on strides.
-            self.__dict__["_compiled"] = torch.compile(module, dynamic=self.dynamic_shapes)
+                module = torch.export.load(io.BytesIO(self.program)).module()
+                # Static shapes by default: with a symbolic batch the x86 INT8 convolution lowering asserts on strides.
+                _COMPILED[key] = torch.compile(module, dynamic=self.dynamic_shapes)
+            self.__dict__["_compiled"] = _COMPILED[key]
         return self.__dict__["_compiled"]
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
