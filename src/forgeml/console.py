@@ -60,11 +60,15 @@ def repro(target: str) -> None:
     from kedro.framework.startup import bootstrap_project
 
     from forgeml.cli import run_in_process
+    from forgeml.collector import freeze_before_exit
     from forgeml.dvc_stages import reproduce
 
     bootstrap_project(Path.cwd())
-    if not reproduce(target, run_in_process):
-        click.echo("Data and pipelines are up to date.")
+    try:
+        if not reproduce(target, run_in_process):
+            click.echo("Data and pipelines are up to date.")
+    finally:
+        freeze_before_exit()
 
 
 @main.command(name="init")

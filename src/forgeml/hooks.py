@@ -1,4 +1,4 @@
-"""Lineage: tag every pipeline run with the code and data it used."""
+"""Kedro hooks: lineage (tag every pipeline run with the code and data it used) and the garbage collector's share."""
 
 from __future__ import annotations
 
@@ -84,3 +84,13 @@ class LineageHooks:
         if self._raw_md5 is not None:
             tags["forgeml.raw_md5"] = self._raw_md5
         mlflow.set_tags(tags)
+
+
+class CollectorHooks:
+    """Freezes what a process holds when its first pipeline starts (forgeml.collector): imports and settings."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        from forgeml.collector import freeze_long_lived
+
+        freeze_long_lived()

@@ -3,12 +3,12 @@
 import warnings
 
 from forgeml.config_loader import ExperimentConfigLoader
-from forgeml.hooks import LineageHooks
+from forgeml.hooks import CollectorHooks, LineageHooks
 
 # kedro-mlflow's own PythonModel triggers this advice at import; it is not actionable here.
 warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method", category=UserWarning)
 
-HOOKS = (LineageHooks(),)
+HOOKS = (LineageHooks(), CollectorHooks())
 CONFIG_LOADER_CLASS = ExperimentConfigLoader  # base -> experiment -> env
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

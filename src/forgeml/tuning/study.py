@@ -273,6 +273,8 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
 
     import mlflow
 
+    from forgeml.collector import freeze_long_lived
+
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a surplus trial's failure is expected
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable in practice
     mlflow.set_tracking_uri(data.tracking_uri)  # also for the stale-trial callback
@@ -281,6 +283,7 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
     space = SearchSpace.from_config(settings.space, data.base_spec["model"]["family"])
     max_epochs = int(data.base_spec.get("training", {}).get("epochs", 100))
     study = open_study(name, settings, max_epochs)
+    freeze_long_lived()  # a spawned worker's imports and data: its first pipeline run is its trials
     bar = tqdm(total=settings.n_trials, initial=len(counted_trials(study)), desc=f"tuning {settings.candidate}",
                unit="trial", disable=not progress)
 
