@@ -32,26 +32,26 @@ def _project_relative(path: Path) -> str:
 MACHINE_PATH_TAGS = ("project_path",)  # kedro-mlflow tags the run with Kedro's run parameters, this one absolute
 
 
-def _drop_machine_paths() -> None:
+def _drop_machine_paths(client, run_id: str) -> None:
     """No tag names a folder of the machine that ran it: the run's lineage is the forgeml.* tags."""
-    import mlflow
-
-    run = mlflow.active_run()
-    if run is None:
-        return
-    client = mlflow.MlflowClient()
     for key in MACHINE_PATH_TAGS:
-        if key in client.get_run(run.info.run_id).data.tags:
-            client.delete_tag(run.info.run_id, key)
+        if key in client.get_run(run_id).data.tags:
+            client.delete_tag(run_id, key)
 
 
 class LineageHooks:
-    """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened."""
+    """Sets forgeml.* tags (git commit, data hash, pipeline, environment) on the run kedro-mlflow opened, by its
+    id: kedro-mlflow's hooks run before these and have closed it when a pipeline ends or fails."""
 
+    _run_id: str | None = None
     _raw_md5: str | None = None
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        import mlflow
+
+        run = mlflow.active_run()
+        self._run_id = run.info.run_id if run else None
         self._raw_md5 = None  # the raw data is read-only to every pipeline: hashed once per run, in _tag
         self._tag(run_params, catalog)
 
@@ -61,14 +61,19 @@ class LineageHooks:
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog) -> None:
-        _drop_machine_paths()
+        import mlflow
+
+        if self._run_id is not None:
+            _drop_machine_paths(mlflow.MlflowClient(), self._run_id)
 
     def _tag(self, run_params: dict[str, Any], catalog) -> None:
         import mlflow
+        from mlflow.entities import RunTag
 
-        if mlflow.active_run() is None:
+        if self._run_id is None:
             return
-        _drop_machine_paths()
+        client = mlflow.MlflowClient()
+        _drop_machine_paths(client, self._run_id)
         tags = {
             "forgeml.git_commit": _git("rev-parse", "HEAD") or "unknown (not a git checkout)",
             "forgeml.git_dirty": str(bool(_git("status", "--porcelain", "--untracked-files=no"))),
@@ -83,7 +88,7 @@ class LineageHooks:
             self._raw_md5 = raw_data_hash(catalog[SOURCE_DATASET])
         if self._raw_md5 is not None:
             tags["forgeml.raw_md5"] = self._raw_md5
-        mlflow.set_tags(tags)
+        client.log_batch(self._run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
 
 class CollectorHooks:
