@@ -1,4 +1,5 @@
-"""Kedro hooks: lineage (tag every pipeline run with the code and data it used) and the garbage collector's share."""
+"""Kedro hooks: lineage (tag every pipeline run with the code and data it used), and the garbage collector kept off
+what a process holds when its first pipeline starts."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class CollectorHooks:
     """Freezes what a process holds when its first pipeline starts (forgeml.collector): imports and settings."""
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+    def before_pipeline_run(self) -> None:
         from forgeml.collector import freeze_long_lived
 
         freeze_long_lived()
