@@ -16,7 +16,8 @@ two variants, seed by seed (pair by pair), and reports medians. Writes benchmark
   sharing a SQLite study, one torch thread each: trials per minute in the steady state (each worker's trials
   over its own span, summed) and over the whole study (first start to last end, with the second worker's
   start-up in it); and where a shortfall from 2x goes: the same trials' summed seconds on two workers against
-  one (slower trials), and each worker's share of its span spent inside trials (time between them).
+  one (slower trials), and each worker's share of its span spent inside trials (time between them). Then the
+  machine's ceiling: the same trials trained bare in two processes at once against one.
 - logging: a trial's MLflow run on a SQLite store (forgeml.tuning.trial_runs.TrialRun), its epoch metrics
   batched (as shipped) against written every epoch: milliseconds per logged epoch, the slope between a
   trial of --logged-epochs epochs and one of none (start and end of the run cost the same in both).
@@ -172,6 +173,55 @@ def trial_spans(study, tracking: str, study_run_id: str) -> dict[str, list]:
     return spans
 
 
+_BARE_SETUP: dict[str, tuple] = {}
+
+
+def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
+    """Seconds to train ``points`` one after another in this process, one torch thread, with no study, storage or
+    MLflow run: the training alone, as a worker process runs it."""
+    if model not in _BARE_SETUP:
+        torch.set_num_threads(1)
+        _BARE_SETUP[model] = setup(model, epochs)
+    base, space, train, val, modality, tensors = _BARE_SETUP[model]
+    search = SearchSpace.from_config(space, base["model"]["family"])
+    start = time.perf_counter()
+    for point in points:
+        train_candidate("trial", apply_overrides(base, search.suggest(optuna.trial.FixedTrial(point))), modality, train, val, tensors, 0)
+    return time.perf_counter() - start
+
+
+def bare_ceiling(args, pairs: int) -> dict:
+    """What this machine allows two workers: the same drawn trials trained bare in one process alone, and in two
+    processes at once, each training all of them (two single-process pools, started and warmed up with a trial beforehand). Trials
+    per minute as in ``workers``' steady state: each process's trials over its own seconds, summed. Two cores that
+    slow each other down (shared caches, memory bandwidth, a busy host) cap the workers' ratio below 2x whatever
+    ForgeML does; ``trial_seconds_ratio`` is that slowdown."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    base, space = setup(args.model, args.epochs)[:2]
+    spawn = multiprocessing.get_context("spawn")
+    ratios, slowdowns = [], []
+    with ProcessPoolExecutor(1, mp_context=spawn) as first, ProcessPoolExecutor(1, mp_context=spawn) as second:
+        warm_up = drawn_trials(space, base["model"]["family"], 1, seed=pairs)  # a process's first trial is slower
+        for pool in (first, second):
+            pool.submit(bare_trials, args.model, args.epochs, warm_up).result()
+        for pair in range(pairs):
+            points = drawn_trials(space, base["model"]["family"], args.worker_trials, seed=pair)
+            alone, together = None, None
+            for count in ((1, 2) if pair % 2 == 0 else (2, 1)):
+                if count == 1:
+                    alone = first.submit(bare_trials, args.model, args.epochs, points).result()
+                else:
+                    running = [pool.submit(bare_trials, args.model, args.epochs, points) for pool in (first, second)]
+                    together = [future.result() for future in running]
+            ratios.append(sum(alone / seconds for seconds in together))
+            slowdowns.append(statistics.mean(together) / alone)
+            print({"pair": pair, "bare_ratio": ratios[-1], "bare_trial_seconds_ratio": slowdowns[-1]}, flush=True)
+    return {"pairs": pairs, "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))],
+            "trial_seconds_ratio": statistics.median(slowdowns)}
+
+
 def workers(args) -> dict:
     """Trials per minute on one worker and on two, one torch thread each, over the same drawn trials. Whole study:
     the first trial's start to the last one's end, so it includes the second worker's start-up (a spawned
@@ -220,6 +270,7 @@ def workers(args) -> dict:
         ratios = [two / one for one, two in zip(by_count[1], by_count[2])]
         result[window] = {"trials_per_minute": {k: statistics.median(v) for k, v in by_count.items()},
                           "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))]}
+    result["bare"] = bare_ceiling(args, args.pairs)
     return result
 
 
@@ -305,7 +356,9 @@ def main() -> None:
                   f"{w['steady']['trials_per_minute'][2]:.1f}), x{w['whole']['ratio_median']:.2f} over the whole study "
                   f"(the second worker starts {w['second_worker_starts_after_s']:.1f} s after the first). The same trials take "
                   f"x{w['trial_seconds_ratio']:.2f} the seconds on two workers; each worker is inside a trial "
-                  f"{w['busy_share'][1]:.0%} (one) and {w['busy_share'][2]:.0%} (two) of its span."]
+                  f"{w['busy_share'][1]:.0%} (one) and {w['busy_share'][2]:.0%} (two) of its span. The machine's ceiling: the "
+                  f"same trials trained bare (no study, storage or MLflow) in two processes at once against one, "
+                  f"x{w['bare']['ratio_median']:.2f} (p95 x{w['bare']['ratio_p95']:.2f}; trial seconds x{w['bare']['trial_seconds_ratio']:.2f})."]
     if "logging" in report:
         g = report["logging"]
         lines += [f"- MLflow logging of a trial ({g['store']} store, {g['pairs']} alternated pairs, {g['logged_epochs']} epochs): "
