@@ -190,12 +190,12 @@ def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
     return time.perf_counter() - start
 
 
-def bare_ceiling(args, pairs: int) -> dict:
+def bare_ceiling(args) -> dict:
     """What this machine allows two workers: the same drawn trials trained bare in one process alone, and in two
-    processes at once, each training all of them (two single-process pools, started and warmed up with a trial beforehand). Trials
-    per minute as in ``workers``' steady state: each process's trials over its own seconds, summed. Two cores that
-    slow each other down (shared caches, memory bandwidth, a busy host) cap the workers' ratio below 2x whatever
-    ForgeML does; ``trial_seconds_ratio`` is that slowdown."""
+    processes at once, each training all of them (two single-process pools, started and warmed up with a trial
+    beforehand). Trials per minute as in ``workers``' steady state: each process's trials over its own seconds,
+    summed. Two cores that slow each other down (shared caches, memory bandwidth, a busy host) cap the workers'
+    ratio below 2x whatever ForgeML does; ``trial_seconds_ratio`` is that slowdown."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -203,12 +203,11 @@ def bare_ceiling(args, pairs: int) -> dict:
     spawn = multiprocessing.get_context("spawn")
     ratios, slowdowns = [], []
     with ProcessPoolExecutor(1, mp_context=spawn) as first, ProcessPoolExecutor(1, mp_context=spawn) as second:
-        warm_up = drawn_trials(space, base["model"]["family"], 1, seed=pairs)  # a process's first trial is slower
+        warm_up = drawn_trials(space, base["model"]["family"], 1, seed=args.pairs)  # a process's first trial is slower
         for pool in (first, second):
             pool.submit(bare_trials, args.model, args.epochs, warm_up).result()
-        for pair in range(pairs):
+        for pair in range(args.pairs):
             points = drawn_trials(space, base["model"]["family"], args.worker_trials, seed=pair)
-            alone, together = None, None
             for count in ((1, 2) if pair % 2 == 0 else (2, 1)):
                 if count == 1:
                     alone = first.submit(bare_trials, args.model, args.epochs, points).result()
@@ -218,7 +217,7 @@ def bare_ceiling(args, pairs: int) -> dict:
             ratios.append(sum(alone / seconds for seconds in together))
             slowdowns.append(statistics.mean(together) / alone)
             print({"pair": pair, "bare_ratio": ratios[-1], "bare_trial_seconds_ratio": slowdowns[-1]}, flush=True)
-    return {"pairs": pairs, "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))],
+    return {"pairs": args.pairs, "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))],
             "trial_seconds_ratio": statistics.median(slowdowns)}
 
 
@@ -270,7 +269,7 @@ def workers(args) -> dict:
         ratios = [two / one for one, two in zip(by_count[1], by_count[2])]
         result[window] = {"trials_per_minute": {k: statistics.median(v) for k, v in by_count.items()},
                           "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))]}
-    result["bare"] = bare_ceiling(args, args.pairs)
+    result["bare"] = bare_ceiling(args)
     return result
 
 
