@@ -26,6 +26,7 @@ two variants, seed by seed (pair by pair), and reports medians. Writes benchmark
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -173,16 +174,17 @@ def trial_spans(study, tracking: str, study_run_id: str) -> dict[str, list]:
     return spans
 
 
-_BARE_SETUP: dict[str, tuple] = {}
+@functools.cache
+def _bare_setup(model: str, epochs: int) -> tuple:
+    """``setup``, once per process (a pool's process trains many batches of trials), on one torch thread."""
+    torch.set_num_threads(1)
+    return setup(model, epochs)
 
 
 def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
     """Seconds to train ``points`` one after another in this process, one torch thread, with no study, storage or
     MLflow run: the training alone, as a worker process runs it."""
-    if model not in _BARE_SETUP:
-        torch.set_num_threads(1)
-        _BARE_SETUP[model] = setup(model, epochs)
-    base, space, train, val, modality, tensors = _BARE_SETUP[model]
+    base, space, train, val, modality, tensors = _bare_setup(model, epochs)
     search = SearchSpace.from_config(space, base["model"]["family"])
     start = time.perf_counter()
     for point in points:
@@ -190,7 +192,7 @@ def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
     return time.perf_counter() - start
 
 
-def bare_ceiling(args) -> dict:
+def bare_ceiling(args, base: dict, space: dict) -> dict:
     """What this machine allows two workers: the same drawn trials trained bare in one process alone, and in two
     processes at once, each training all of them (two single-process pools, started and warmed up with a trial
     beforehand). Trials per minute as in ``workers``' steady state: each process's trials over its own seconds,
@@ -199,7 +201,6 @@ def bare_ceiling(args) -> dict:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    base, space = setup(args.model, args.epochs)[:2]
     spawn = multiprocessing.get_context("spawn")
     ratios, slowdowns = [], []
     with ProcessPoolExecutor(1, mp_context=spawn) as first, ProcessPoolExecutor(1, mp_context=spawn) as second:
@@ -269,7 +270,7 @@ def workers(args) -> dict:
         ratios = [two / one for one, two in zip(by_count[1], by_count[2])]
         result[window] = {"trials_per_minute": {k: statistics.median(v) for k, v in by_count.items()},
                           "ratio_median": statistics.median(ratios), "ratio_p95": sorted(ratios)[int(0.95 * (len(ratios) - 1))]}
-    result["bare"] = bare_ceiling(args)
+    result["bare"] = bare_ceiling(args, base, space)
     return result
 
 
