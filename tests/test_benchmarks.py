@@ -10,12 +10,15 @@ REPO = Path(__file__).parents[1]
 
 def test_gpu_throughput_script_runs_on_the_cpu(tmp_path):
     subprocess.run(
-        [sys.executable, "benchmarks/gpu_throughput.py", "--steps", "2", "--batch-size", "8", "--pairs", "1", "--out", str(tmp_path)],
+        [sys.executable, "benchmarks/gpu_throughput.py", "--models", "mlp", "--loops-on", "mlp", "--steps", "2", "--epochs", "1", "--pairs", "1",
+         "--no-compile", "--out", str(tmp_path)],
         cwd=REPO, check=True, capture_output=True,
     )
-    report = json.loads((tmp_path / "gpu_throughput.json").read_text())
-    assert report["fp32_images_per_s"] > 0 and report["bf16_images_per_s"] > 0 and report["bf16_speedup"] > 0
-    assert "bf16 / fp32" in (tmp_path / "gpu_throughput.md").read_text()
+    mlp = json.loads((tmp_path / "gpu_throughput.json").read_text())["models"]["mlp"]
+    assert "error" not in mlp
+    assert mlp["precision"]["fp32"]["per_s_p50"] > 0 and mlp["precision"]["bf16"]["ratio_to_fp32_p50"] > 0
+    assert mlp["faster_precision"] in ("fp32", "bf16") and mlp["loops"]["bare"]["ratio_to_forgeml_p50"] > 0
+    assert "| mlp | 256 |" in (tmp_path / "gpu_throughput.md").read_text()
 
 
 def test_table_augmentation_script_reports_both_variants(tmp_path):

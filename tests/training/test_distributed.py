@@ -6,7 +6,7 @@ from torch import nn
 
 from forgeml.errors import ConfigError
 from forgeml.training import TrainConfig, TensorBatches, fit
-from forgeml.training.distributed import BatchShard
+from forgeml.training.distributed import BatchShard, resolve_processes
 
 
 def toy_problem(n=400):
@@ -66,6 +66,23 @@ def test_a_failure_in_the_main_process_ends_the_workers():
 def test_processes_must_be_a_positive_whole_number():
     with pytest.raises(ConfigError, match="`processes` must be a whole number"):
         train_linear(0)
+
+
+def test_more_processes_than_gpus_is_refused_before_anything_is_spawned(monkeypatch):
+    """NCCL refuses two ranks on one GPU with a raw error: the count is checked first (the GPU count is faked)."""
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.multiprocessing, "start_processes", lambda *a, **k: pytest.fail("a process was spawned"))
+    x, y = toy_problem()
+    with pytest.raises(ConfigError, match=r"`processes` is 2, but this machine has 1 GPU: .* or `auto` \(one per GPU\)"):
+        fit(nn.Linear(5, 2), TensorBatches(x, y, 32), TensorBatches(x, y, 80),
+            TrainConfig(epochs=1, device="cuda", processes=2, progress=False))
+
+
+def test_auto_processes_is_one_per_gpu_and_one_on_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert resolve_processes("auto", torch.device("cuda")) == 4
+    assert resolve_processes("auto", torch.device("cpu")) == 1
+    assert resolve_processes(3, torch.device("cuda")) == 3
 
 
 def test_a_worker_that_dies_is_named_instead_of_hanging():

@@ -47,10 +47,9 @@ def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[st
 
 def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, dict[str, Any]], large_batch: int):
     """A Markdown table over every candidate of the experiment and the Pareto plot (a matplotlib figure)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
+    # warning), is freed with its last reference, and needs no GUI backend.
+    from matplotlib.figure import Figure
 
     latency = f"latency_b{large_batch}_p50_ms"
     lines = [f"| candidate | method | test accuracy | tensor bytes | latency b1 p50 ms | latency b{large_batch} p50 ms | "
@@ -66,7 +65,8 @@ def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, di
                  if f"latency_b{large_batch}_ratio_p50" in m else "-")
         lines.append(f"| {name} | {method} | {m['accuracy']:.4f} | {m['tensor_bytes']:,} | {m['latency_b1_p50_ms']:.3f} | "
                      f"{m[latency]:.3f} | {ratio} | {'yes' if name in front else ''} |")
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure = Figure(figsize=(7, 4.5))
+    axes = figure.subplots()
     largest = max(metrics[n]["tensor_bytes"] for n in names)
     for name in names:
         m = metrics[name]

@@ -31,6 +31,13 @@ def sparsity(module: nn.Module) -> dict[str, float]:
     return report
 
 
+def _current_weights(parameters: list[tuple[nn.Module, str]]) -> dict[tuple[nn.Module, str], torch.Tensor]:
+    """Each layer's weight as its next forward will see it. A pruned layer's ``weight`` attribute is only
+    recomputed by that forward, so after fine-tuning restored its best epoch it still holds the last epoch's."""
+    return {(layer, name): (getattr(layer, f"{name}_orig") * getattr(layer, f"{name}_mask") if hasattr(layer, f"{name}_mask")
+                            else getattr(layer, name)).detach() for layer, name in parameters}
+
+
 def prune_unstructured(
     module: nn.Module, target: float, steps: int, fine_tune: Callable[[nn.Module], None]
 ) -> dict[str, float]:
@@ -46,8 +53,12 @@ def prune_unstructured(
     reached = 0.0
     for step in range(1, steps + 1):
         goal = target * step / steps
+        # Global pruning flattens every weight and mask with views, which only the standard layout allows: a model
+        # trained on CUDA (channels_last) or fine-tuned there comes back in it, and is put back here to be sure.
+        module.to(memory_format=torch.contiguous_format)
         # `amount` applies to the weights still unpruned, so convert the cumulative goal.
-        prune.global_unstructured(parameters, prune.L1Unstructured, amount=(goal - reached) / (1 - reached))
+        prune.global_unstructured(parameters, prune.L1Unstructured, importance_scores=_current_weights(parameters),
+                                  amount=(goal - reached) / (1 - reached))
         reached = goal
         fine_tune(module)
     for layer, name in parameters:

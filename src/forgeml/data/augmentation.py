@@ -82,14 +82,14 @@ def build_augmentation(policy: dict[str, Any] | None, image_size: Sequence[int])
 
 def preview_grid(images: torch.Tensor, augmentation: Augmentation, variants: int = 4, seed: int = 0):
     """A figure: the first row shows ``images`` as they are, each row below one augmented draw of them."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
+    # warning), is freed with its last reference, and needs no GUI backend.
+    from matplotlib.figure import Figure
 
     torch.manual_seed(seed)
     rows = [images] + [augmentation(images.clone()) for _ in range(variants)]
-    figure, axes = plt.subplots(len(rows), len(images), figsize=(1.2 * len(images), 1.2 * len(rows)), squeeze=False)
+    figure = Figure(figsize=(1.2 * len(images), 1.2 * len(rows)))
+    axes = figure.subplots(len(rows), len(images), squeeze=False)
     for row, batch in enumerate(rows):
         for column, image in enumerate(batch):
             axis = axes[row][column]

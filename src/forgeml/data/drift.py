@@ -102,17 +102,17 @@ def drift_html(report: dict[str, Any], reference: pd.DataFrame, current: pd.Data
     most (reference against current), and the table of every statistic."""
     import html
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
+    # warning), is freed with its last reference, and needs no GUI backend.
+    from matplotlib.figure import Figure
 
     verdict = (f"<p class=drift>Drift in {len(report['drifted'])} of {len(report['statistics'])} statistics: "
                f"{html.escape(', '.join(report['drifted']))}.</p>" if report["drift"]
                else f"<p>No drift in {len(report['statistics'])} statistics.</p>")
     plots = []
     for entry in report["statistics"][:PLOTTED]:
-        figure, axes = plt.subplots(figsize=(4, 2.6))
+        figure = Figure(figsize=(4, 2.6))
+        axes = figure.subplots()
         column = entry["statistic"]
         axes.hist([reference[column].dropna(), current[column].dropna()], bins=30, density=True,
                   label=["champion's training data", "current data"], histtype="stepfilled", alpha=0.5)
@@ -120,7 +120,6 @@ def drift_html(report: dict[str, Any], reference: pd.DataFrame, current: pd.Data
         axes.legend(fontsize=7)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        plt.close(figure)
         plots.append(f"<img alt='{html.escape(column)}' src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>")
     rows = "".join(
         f"<tr{' class=drift' if e['drifted'] else ''}><td>{html.escape(e['statistic'])}</td><td>{e['drift']:.4f}</td>"

@@ -33,14 +33,14 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 
 def confusion_matrix_figure(matrix: np.ndarray, classes: list, title: str):
     """A matplotlib figure of a confusion matrix (rows: true label, columns: predicted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
+    # warning), is freed with its last reference, and needs no GUI backend.
+    from matplotlib.figure import Figure
 
     matrix = np.asarray(matrix)
     size = 3 + 0.4 * len(classes)
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure = Figure(figsize=(size, size))
+    axes = figure.subplots()
     axes.imshow(matrix, cmap="Blues")
     for (row, column), count in np.ndenumerate(matrix):
         colour = "white" if count > matrix.max() / 2 else "black"

@@ -110,12 +110,12 @@ def robustness_metrics(curves: dict[str, dict[str, list[float]]]) -> dict[str, f
 
 
 def robustness_figure(curves: dict[str, dict[str, list[float]]], title: str) -> Any:
-    import matplotlib
+    # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
+    # warning), is freed with its last reference, and needs no GUI backend.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), squeeze=False)
+    figure = Figure(figsize=(4 * len(curves), 3.2))
+    axes = figure.subplots(1, len(curves), squeeze=False)
     for axis, (kind, curve) in zip(axes[0], curves.items()):
         axis.plot(curve["levels"], curve["accuracy"], marker="o")
         axis.set_xlabel(UNITS[kind])

@@ -20,9 +20,11 @@ import socket
 import traceback
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
+
+from forgeml.errors import ConfigError
 
 
 class SingleProcess:
@@ -86,6 +88,21 @@ class BatchShard:
             yield inputs[self.rank :: self.size], labels[self.rank :: self.size]
 
 
+def resolve_processes(processes: int | str, device: torch.device) -> int:
+    """How many processes train one candidate: ``processes``, checked against the machine, or for ``auto`` one
+    per GPU on CUDA (one on the CPU). On CUDA each process needs a GPU of its own: NCCL refuses two ranks on one."""
+    gpus = torch.cuda.device_count() if device.type == "cuda" else 0
+    if processes == "auto":
+        return max(1, gpus)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ConfigError(f"Training option `processes` must be a whole number of at least 1 or `auto`, not {processes!r}.")
+    if device.type == "cuda" and processes > gpus:
+        raise ConfigError(
+            f"Training option `processes` is {processes}, but this machine has {gpus} GPU{'s' if gpus != 1 else ''}: "
+            "on CUDA each process trains on a GPU of its own. Set `processes` to at most that, or `auto` (one per GPU).")
+    return processes
+
+
 def _device_for(device: torch.device, rank: int) -> torch.device:
     return torch.device("cuda", rank % torch.cuda.device_count()) if device.type == "cuda" else device
 
@@ -123,21 +140,20 @@ def _joined(address: str, rank: int, size: int, device: torch.device) -> Iterato
         torch.distributed.destroy_process_group()
 
 
-def _worker(index: int, address: str, size: int, device: torch.device, fit_arguments: bytes) -> None:
-    from forgeml.training.loop import fit_in_group
-
+def _worker(index: int, address: str, size: int, device: torch.device, train: Callable, fit_arguments: bytes) -> None:
     rank = index + 1
     torch.set_num_threads(_threads_per_process(size))
     model, train_batches, val_batches, config, description, augment, loss_fn = torch.load(
         io.BytesIO(fit_arguments), weights_only=False)  # written by process_group in this run
     torch.manual_seed(config.seed + rank)  # its own dropout and augmentation draws; the weights come from rank 0
     with _joined(address, rank, size, device) as group:
-        fit_in_group(model, train_batches, val_batches, config, group, None, description, augment, loss_fn)
+        train(model, train_batches, val_batches, config, group, None, description, augment, loss_fn)
 
 
 @contextmanager
-def process_group(processes: int, device: torch.device, fit_arguments: tuple) -> Iterator[ProcessGroup]:
-    """Spawn ``processes - 1`` workers that run ``fit_in_group(*fit_arguments)``, and yield rank 0's group.
+def process_group(processes: int, device: torch.device, train: Callable, fit_arguments: tuple) -> Iterator[ProcessGroup]:
+    """Spawn ``processes - 1`` workers that run ``train`` (forgeml.training.loop.fit_in_group, passed in by the
+    loop that this module serves) on ``fit_arguments`` in their group, and yield rank 0's group.
 
     On leaving, waits for the workers; if rank 0 failed (a pruned trial, a diverged loss), ends them.
     """
@@ -149,7 +165,7 @@ def process_group(processes: int, device: torch.device, fit_arguments: tuple) ->
     serialized = io.BytesIO()
     torch.save(fit_arguments, serialized)
     workers = torch.multiprocessing.start_processes(
-        _worker, args=(address, processes, device, serialized.getvalue()), nprocs=processes - 1, join=False,
+        _worker, args=(address, processes, device, train, serialized.getvalue()), nprocs=processes - 1, join=False,
         start_method="spawn")  # fork with torch's threads can deadlock
     threads = torch.get_num_threads()
     torch.set_num_threads(_threads_per_process(processes))

@@ -4,21 +4,30 @@
 epoch, keeps the best weights, stops early when validation loss stops improving, and reports
 each epoch to an optional callback (MLflow logging, Optuna pruning). An optional ``augment``
 module transforms each training batch on the device. On CUDA, ``precision="auto"`` trains in
-bf16 autocast and image batches use the channels_last layout; on the CPU it trains as fp32.
+bf16 autocast the model families measured faster in it (``BF16_PAYS_ON_CUDA``, from
+benchmarks/gpu_throughput.py), and image batches use the channels_last layout; on the CPU it trains
+as fp32. Whatever layout and precision training used, ``fit`` hands back an fp32 model in the
+standard (contiguous) layout, which pruning, INT8 export and serving expect.
+
+What a step does besides the model is kept off the host: batches are drawn with an index already on
+the device, the training loss accumulates on the device, and validation reads its sums once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tqdm.auto import tqdm
+
 from forgeml.errors import ConfigError, TrainingDiverged
+from forgeml.training.distributed import SingleProcess, process_group, resolve_processes
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "linear")
@@ -39,15 +48,15 @@ class TrainConfig:
     patience: int = 10  # epochs without a better validation loss before stopping
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present
-    precision: str = "auto"  # "auto" (bf16 autocast on CUDA, fp32 elsewhere), "fp32" or "bf16"
-    processes: int = 1  # data-parallel processes (forgeml.training.distributed); batch_size stays the global batch
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA where the family gains, else fp32), "fp32" or "bf16"
+    memory_format: str = "auto"  # image batches: "auto" (channels_last on CUDA), "channels_last" or "contiguous"
+    compile: bool = False  # torch.compile the training step (CUDA graphs on CUDA): for the models that gain
+    processes: int | str = 1  # data-parallel processes (forgeml.training.distributed), or "auto": one per GPU
     progress: bool = True
 
     @classmethod
     def from_options(cls, options: dict, seed: int) -> "TrainConfig":
         """A config from a candidate's ``training`` options (names checked), with the run's seed."""
-        from dataclasses import fields
-
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -89,29 +98,48 @@ class TensorBatches:
 
     def __iter__(self):
         count = len(self.labels) - (len(self.labels) % self.batch_size if self.drop_last else 0)
-        order = torch.randperm(count, generator=self.generator) if self.shuffle else None
+        # Drawn on the CPU (one generator, the same order on every device) and moved once an epoch: a CPU
+        # index on CUDA data would be a blocking copy at every batch.
+        order = torch.randperm(count, generator=self.generator).to(self.labels.device) if self.shuffle else None
         for begin in range(0, count, self.batch_size):
             index = order[begin : begin + self.batch_size] if order is not None else slice(begin, begin + self.batch_size)
             yield self.features[index], self.labels[index]
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 
-def autocast(device: torch.device, precision: str):
-    """The autocast context for ``precision`` on ``device``; for fp32 an empty one, cheaper to enter on every
-    step than a disabled autocast. Either can be entered again and again, one step after another."""
+def bf16_pays(model: nn.Module) -> bool:
+    """Whether ``model`` holds a network whose class says bf16 autocast trains it faster on CUDA
+    (``bf16_pays_on_cuda``, set per family from benchmarks/gpu_throughput.py's measurements)."""
+    return any(getattr(module, "bf16_pays_on_cuda", False) for module in model.modules())
+
+
+def autocast(device: torch.device, precision: str, model: nn.Module | None = None):
+    """The autocast context for ``precision`` on ``device`` (``auto``: bf16 on CUDA where ``bf16_pays(model)``);
+    for fp32 an empty one, cheaper to enter on every step than a disabled autocast. Either can be entered
+    again and again, one step after another."""
     if precision not in PRECISIONS:
         raise ConfigError(f"Training option `precision` must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and model is not None and bf16_pays(model)):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def _to_device(inputs: torch.Tensor, device: torch.device) -> torch.Tensor:
+def memory_format(device: torch.device, name: str) -> torch.memory_format:
+    """The layout image batches and convolution weights train in: ``auto`` is channels_last on CUDA."""
+    if name not in MEMORY_FORMATS:
+        raise ConfigError(f"Training option `memory_format` must be one of {', '.join(MEMORY_FORMATS)}, not {name!r}.")
+    if name == "channels_last" or (name == "auto" and device.type == "cuda"):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _to_device(inputs: torch.Tensor, device: torch.device, layout: torch.memory_format) -> torch.Tensor:
     inputs = inputs.to(device, non_blocking=True)
-    if device.type == "cuda" and inputs.ndim == 4:
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    if layout is torch.channels_last and inputs.ndim == 4:
+        inputs = inputs.contiguous(memory_format=layout)
     return inputs
 
 
@@ -126,17 +154,18 @@ def _penalty(model: nn.Module, l1: float, l2: float) -> torch.Tensor | float:
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, batches: Iterable, device: torch.device, precision: str) -> tuple[float, float]:
+def _evaluate(model: nn.Module, batches: Iterable, device: torch.device, cast, layout) -> tuple[float, float]:
+    """Validation loss and accuracy, summed on the device and read once (one host sync, not two a batch)."""
     model.eval()
-    loss_sum, correct, count = 0.0, 0, 0
-    cast = autocast(device, precision)
+    sums, count = torch.zeros(2, device=device), 0
     for inputs, labels in batches:
-        inputs, labels = _to_device(inputs, device), labels.to(device, non_blocking=True)
+        inputs, labels = _to_device(inputs, device, layout), labels.to(device, non_blocking=True)
         with cast:
             logits = model(inputs).float()
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
-        correct += (logits.argmax(1) == labels).sum().item()
+        sums[0] += F.cross_entropy(logits, labels, reduction="sum")
+        sums[1] += (logits.argmax(1) == labels).sum()
         count += labels.numel()
+    loss_sum, correct = sums.tolist()
     return loss_sum / count, correct / count
 
 
@@ -157,64 +186,77 @@ def fit(
     augment: nn.Module | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of its best validation epoch.
+    """Train ``model`` in place; on return it holds the weights of its best validation epoch, in fp32 and
+    the contiguous layout, on the training device.
 
     ``loss_fn(logits, labels, inputs)`` replaces the cross-entropy training loss (distillation);
     validation always scores cross-entropy, so early stopping compares like with like. With
     ``config.processes`` above 1 the training is data-parallel (forgeml.training.distributed);
     ``on_epoch_end`` is called in this process alone.
     """
-    from forgeml.training.distributed import SingleProcess, process_group
-
     if config.optimizer not in OPTIMIZERS:
         raise ConfigError(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
     if config.scheduler not in SCHEDULERS:
         raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
-    if not isinstance(config.processes, int) or config.processes < 1:
-        raise ConfigError(f"Training option `processes` must be a whole number of at least 1, not {config.processes!r}.")
     device = resolve_device(config.device)
-    if config.processes == 1:
+    memory_format(device, config.memory_format)  # a bad value fails here, before any process starts
+    processes = resolve_processes(config.processes, device)
+    if processes == 1:
         return fit_in_group(model, train_batches, val_batches, config, SingleProcess(device), on_epoch_end, description,
                             augment, loss_fn)
-    with process_group(config.processes, device,
+    with process_group(processes, device, fit_in_group,
                        (model, train_batches, val_batches, config, description, augment, loss_fn)) as group:
         return fit_in_group(model, train_batches, val_batches, config, group, on_epoch_end, description, augment, loss_fn)
+
+
+def _optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    # On CUDA the fused kernels update every parameter in one or two launches instead of several per tensor.
+    fused = {"fused": True} if device.type == "cuda" else {}
+    return OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay, **fused)
+
+
+def _compiled(model: nn.Module, device: torch.device) -> nn.Module:
+    """``model`` compiled for training; on CUDA with CUDA graphs (``reduce-overhead``), which replay a step's
+    kernels in one launch: the training batches keep one shape (the last ragged batch is dropped)."""
+    return torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None)
 
 
 def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, on_epoch_end, description, augment,
                  loss_fn) -> FitResult:
     """``fit`` as one process of ``group`` (forgeml.training.distributed): every process runs this loop
     on its shard of the training batches; the main one alone reports and decides when to stop."""
-    from tqdm.auto import tqdm
-
     device = group.device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)  # a no-op for models without 4-d weights
+    layout = memory_format(device, config.memory_format)
+    model.to(device, memory_format=layout)  # the layout is a no-op for models without 4-d weights
     if augment is not None:
         augment.to(device)
-    trained = group.wrap(model)
-    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trained = group.wrap(_compiled(model, device) if config.compile else model)
+    graphed = config.compile and device.type == "cuda"
+    optimizer = _optimizer(model, config, device)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.scheduler == "cosine" else None
     step_scheduler = _warmup_then_decay(optimizer, config.epochs * len(train_batches), config.warmup_ratio) \
         if config.scheduler == "linear" else None
     result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": [], "lr": []}, device=str(device))
     best_loss, best_state, stale = math.inf, None, 0
     progress = config.progress and group.is_main
-    cast = autocast(device, config.precision)
+    cast = autocast(device, config.precision, model)
     penalized = bool(config.l1 or config.l2)
 
     epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not progress, leave=False)
     for epoch in epochs:
         trained.train()
-        losses, sizes = [], []  # summed once per epoch: per-step arithmetic is a share of a small model's step
+        # The loss summed on the device, weighted by batch size, and read once an epoch: an .item() per step
+        # would make the host wait for the GPU at every batch.
+        loss_sum, rows = torch.zeros((), device=device), 0
         steps = tqdm(group.shard(train_batches), desc=f"epoch {epoch + 1}", unit="batch", leave=False,
                      disable=not progress or len(train_batches) < LONG_EPOCH)
         for inputs, labels in steps:
-            inputs, labels = _to_device(inputs, device), labels.to(device, non_blocking=True)
+            inputs, labels = _to_device(inputs, device, layout), labels.to(device, non_blocking=True)
             if augment is not None:
                 with torch.no_grad():
                     inputs = augment(inputs)
+            if graphed:  # a new training step: the graphs' previous outputs may be overwritten
+                torch.compiler.cudagraph_mark_step_begin()
             with cast:
                 logits = trained(inputs).float()
                 loss = F.cross_entropy(logits, labels) if loss_fn is None else loss_fn(logits, labels, inputs)
@@ -223,18 +265,17 @@ def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, 
             optimizer.step()
             if step_scheduler is not None:
                 step_scheduler.step()
-            losses.append(loss.detach())  # no .item() here: it would sync every step on a GPU
-            sizes.append(labels.numel())
+            loss_sum.add_(loss.detach(), alpha=labels.numel())
+            rows += labels.numel()
         learning_rate = optimizer.param_groups[0]["lr"]
         if scheduler is not None:
             scheduler.step()
-        weights = torch.tensor(sizes, dtype=torch.float32, device=device)
-        train_loss = (group.sum(torch.stack(losses).float() @ weights) / group.sum(weights.sum())).item()
-        val_loss, val_accuracy = _evaluate(model, val_batches, device, config.precision)
+        train_loss = (group.sum(loss_sum) / group.sum(torch.tensor(float(rows), device=device))).item()
+        val_loss, val_accuracy = _evaluate(model, val_batches, device, cast, layout)
         metrics = {"train_loss": train_loss, "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": learning_rate}
-        if not (math.isfinite(metrics["train_loss"]) and math.isfinite(val_loss)):
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise TrainingDiverged(
-                f"{description}: the loss is not finite at epoch {epoch + 1} (train {metrics['train_loss']}, validation "
+                f"{description}: the loss is not finite at epoch {epoch + 1} (train {train_loss}, validation "
                 f"{val_loss}); its weights are not a model. Lower `lr`, check the inputs for NaN or infinite values, "
                 "or add `patience`/regularisation."
             )
@@ -254,5 +295,6 @@ def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, 
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.to(memory_format=torch.contiguous_format)  # what pruning's flat views, INT8 export and serving take
     model.eval()
     return result
