@@ -22,7 +22,7 @@ PG := postgresql://postgres@127.0.0.1:5432
 # every machine mounts (beside the checkout by default, so clones on one machine share it).
 DVC_REMOTE ?= $(abspath $(CURDIR)/../forgeml-dvc-remote)
 
-.PHONY: install run push pull tune retrain serve test test-full ui viz mlflow-server bench dvc-yaml airflow-dag
+.PHONY: install run push pull tune retrain serve test test-full ui viz mlflow-server bench gpu-check dvc-yaml airflow-dag
 
 install: $(STAMP)
 
@@ -123,6 +123,11 @@ bench: install
 	python benchmarks/tuning.py
 	python benchmarks/tuning.py workers --model resnet
 	python benchmarks/distributed.py
+
+## gpu-check: on a machine with a GPU, `processes` against its GPUs, the digits experiment end to end and the
+##            training throughput benchmark (about 9 minutes on one H200; reports in benchmarks/reports/)
+gpu-check: install
+	PYTHON=$(VENV)/bin/python bash benchmarks/gpu_check.sh
 
 ## airflow-dag: regenerate the retrain DAG in airflow/dags with kedro-airflow (from airflow/dag_template.j2)
 airflow-dag: $(TEST_STAMP)
