@@ -76,3 +76,31 @@ def test_a_failed_stage_keeps_the_ones_before_it_committed_and_itself_stale(repo
     assert (repo / "count.txt").read_text() == "2"
     assert stale(repo) == {"report"}
     assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"count"}
+
+
+def test_a_failed_stage_leaves_its_last_good_outputs_in_place(repo):
+    """New data that breaks the stage (as a failed validation does): the previous outputs stay, not what the
+    failed command half wrote."""
+    assert reproduce("report", commands_in(repo)[0]) == ["count", "report"]
+    (repo / "words.txt").write_text("a\nb\nc\n")
+
+    def half_writes_then_fails(command: str) -> None:
+        (repo / "count.txt").write_text("half")
+        raise RuntimeError("validation failed")
+
+    with pytest.raises(RuntimeError, match="validation failed"):
+        reproduce("report", half_writes_then_fails)
+    assert (repo / "count.txt").read_text() == "2" and (repo / "report.txt").read_text() == "2 words"
+    assert sorted(path.name for path in repo.glob("*.txt*")) == ["count.txt", "report.txt", "words.txt"]  # none aside
+    assert stale(repo) == {"count"}  # report still matches the count it was made from
+
+
+def test_an_output_left_aside_by_a_killed_run_is_put_back_before_the_next(repo):
+    from forgeml.dvc_stages import PREVIOUS, outs_set_aside
+
+    (repo / f"count.txt{PREVIOUS}").write_text("2")  # the last good output, set aside when the run was killed
+    (repo / "count.txt").write_text("half")
+    with pytest.raises(RuntimeError), outs_set_aside([repo / "count.txt"]):
+        assert not (repo / "count.txt").exists()
+        raise RuntimeError("fails again")
+    assert (repo / "count.txt").read_text() == "2" and not (repo / f"count.txt{PREVIOUS}").exists()

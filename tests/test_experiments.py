@@ -68,6 +68,12 @@ def test_an_unknown_experiment_names_the_ones_there_are(conf, monkeypatch):
         loader(conf, "local", monkeypatch, "nope")
 
 
+def test_an_experiment_name_that_leaves_its_folder_is_refused(conf, monkeypatch):
+    assert (conf / "experiments/../base").is_dir()  # a folder is there: only the name check stops it
+    with pytest.raises(ConfigError, match="FORGEML_EXPERIMENT is '../base', which is not an experiment name"):
+        loader(conf, "local", monkeypatch, "../base")
+
+
 def test_a_password_in_a_parameter_is_refused_naming_the_key_not_the_password(conf, monkeypatch):
     (conf / "postgres/parameters_tune.yml").write_text(
         "tune:\n  storage: postgresql+psycopg2://optuna:s3cret@db.example:5432/forgeml_optuna\n")

@@ -88,7 +88,7 @@ def test_images_get_a_resnet_without_flips_unless_asked(project):
     (("dup", "--table", "data/01_raw/t.csv", "--target", "y"), "The experiment 'dup' exists"),
     (("other", "--table", "data/01_raw/t.csv", "--target", "label"), "has no column 'label'; its columns: x, y"),
     (("other", "--table", "/etc/hostname", "--target", "y"), "is outside the project"),
-    (("9lives", "--table", "data/01_raw/t.csv", "--target", "y"), "must be a letter then letters"),
+    (("9lives", "--table", "data/01_raw/t.csv", "--target", "y"), "which is not an experiment name"),
     (("other", "--table", "data/01_raw/t.csv"), "--table and --texts need --target"),
 ], ids=["exists", "no-column", "outside", "bad-name", "no-target"])
 def test_mistakes_are_named_and_nothing_is_written(project, args, message):

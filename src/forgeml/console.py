@@ -7,6 +7,18 @@ from pathlib import Path
 
 import click
 
+from forgeml.errors import ConfigError
+from forgeml.experiments import checked_name
+
+
+def _name(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """An experiment or registered-model name from the command line or the environment, checked before anything
+    is written: a name like ../x would put folders and locks outside the project (exit 2, as any usage error)."""
+    try:
+        return None if value is None else checked_name(value, parameter.human_readable_name)
+    except ConfigError as error:
+        raise click.BadParameter(str(error)) from None
+
 
 @click.group()
 def main() -> None:
@@ -18,7 +30,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--experiment", default="breast_cancer", show_default=True, help="The experiment to report on.")
+@click.option("--experiment", default="breast_cancer", show_default=True, callback=_name,
+              help="The experiment to report on.")
 @click.option("--reporting-dir", default="data/08_reporting", show_default=True, type=click.Path(path_type=Path))
 def report(experiment: str, reporting_dir: Path) -> None:
     """Print the candidates of the last run: accuracy, robustness, size, latency, version, promotion."""
@@ -72,7 +85,7 @@ def repro(target: str) -> None:
 
 
 @main.command(name="init")
-@click.argument("name")
+@click.argument("name", callback=_name)
 @click.option("--table", type=click.Path(path_type=Path), help="A CSV or Parquet file of numeric features.")
 @click.option("--texts", type=click.Path(path_type=Path), help="A CSV or Parquet file with a text column.")
 @click.option("--images", type=click.Path(path_type=Path), help="A folder with one sub-folder of images per class.")
@@ -85,16 +98,11 @@ def repro(target: str) -> None:
 def init(name: str, table: Path | None, texts: Path | None, images: Path | None, target: str | None,
          text_column: str | None, size: int | None, flips: bool, intended_use: str, limitations: str) -> None:
     """Write conf/experiments/NAME from your data; then `make run EXPERIMENT=NAME`."""
-    import re
-
     from forgeml.errors import ForgeMLError
     from forgeml.new_experiment import image_experiment, table_experiment, text_experiment, write_experiment
 
     if sum(given is not None for given in (table, texts, images)) != 1:
         raise click.UsageError("Give exactly one of --table, --texts or --images.")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        raise click.UsageError(f"NAME {name!r} must be a letter then letters, digits or underscores (it names the "
-                               "registered model, the MLflow experiment and the DVC stages).")
     if (table or texts) and not target:
         raise click.UsageError("--table and --texts need --target (the label column).")
     if texts and not text_column:
@@ -136,7 +144,8 @@ def suggest_suite_command(table: Path, target: str, name: str | None) -> None:
 
 TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the embedded store (conf/base/mlflow.yml)
 _registry_options = [
-    click.option("--model", required=True, help="The registered model (an experiment's name, e.g. breast_cancer)."),
+    click.option("--model", required=True, callback=_name,
+                 help="The registered model (an experiment's name, e.g. breast_cancer)."),
     click.option("--reason", required=True, help="Why: kept on the version's tags and in the audit log."),
     click.option("--by", "actor", default=None, help="Who moves it (default: your user name)."),
     click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry."),
@@ -199,7 +208,7 @@ def _by_hand(actor: str | None) -> str:
 
 
 @main.command()
-@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--model", required=True, callback=_name, help="The registered model (an experiment's name).")
 @click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry.")
 @click.option("--audit-log", type=click.Path(path_type=Path), default=None,
               help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
@@ -214,7 +223,7 @@ def reconcile(model: str, tracking_uri: str, audit_log: Path | None) -> None:
     mlflow.set_registry_uri(tracking_uri)
     path = _audit_log(model, audit_log)
     try:
-        with registry_lock(path):
+        with registry_lock(model):
             plan = complete_pending(model, path)
     except ForgeMLError as error:
         raise click.ClickException(str(error)) from None
@@ -226,7 +235,7 @@ def reconcile(model: str, tracking_uri: str, audit_log: Path | None) -> None:
 
 
 @main.command(name="verify")
-@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--model", required=True, callback=_name, help="The registered model (an experiment's name).")
 @click.option("--alias", default="champion", show_default=True, help="The alias whose version to check.")
 @click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry.")
 def verify_model(model: str, alias: str, tracking_uri: str) -> None:
@@ -257,7 +266,7 @@ def audit() -> None:
 
 
 @audit.command(name="verify")
-@click.option("--model", required=True, help="The registered model (an experiment's name).")
+@click.option("--model", required=True, callback=_name, help="The registered model (an experiment's name).")
 @click.option("--audit-log", type=click.Path(path_type=Path), default=None,
               help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
 def audit_verify(model: str, audit_log: Path | None) -> None:
@@ -277,7 +286,7 @@ def audit_verify(model: str, audit_log: Path | None) -> None:
 
 
 @main.command(name="retrain")
-@click.option("--experiment", envvar="FORGEML_EXPERIMENT", default="breast_cancer", show_default=True,
+@click.option("--experiment", envvar="FORGEML_EXPERIMENT", default="breast_cancer", show_default=True, callback=_name,
               help="The experiment (a folder under conf/experiments).")
 @click.option("--env", envvar="KEDRO_ENV", default="local", show_default=True,
               help="The Kedro env it runs in (local, test, postgres).")

@@ -12,7 +12,9 @@ cache (small, meant to be read).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -129,16 +131,52 @@ def render_dvc_yaml(project: Path) -> str:
     return header + yaml.safe_dump(build_stages(project), sort_keys=False, width=120)
 
 
+PREVIOUS = ".forgeml-previous"  # the suffix of an output set aside while its stage runs
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def outs_set_aside(outs: list[Path]) -> Iterator[None]:
+    """Run the block with ``outs`` moved aside (renamed beside themselves, so a stage never reads its own old
+    outputs as new ones): dropped once it succeeds, put back in place of anything it wrote if it fails. An
+    output still aside from a run that was killed is put back first, as a failure would have."""
+    aside = [(out, out.with_name(out.name + PREVIOUS)) for out in outs]
+    for out, previous in aside:
+        if previous.exists():
+            _remove(out)
+            previous.rename(out)
+    moved = [(out, previous) for out, previous in aside if out.exists()]
+    for out, previous in moved:
+        out.rename(previous)
+    try:
+        yield
+    except BaseException:
+        for out, previous in moved:
+            _remove(out)
+            previous.rename(out)
+        raise
+    for _, previous in moved:
+        _remove(previous)
+
+
 def reproduce(target: str, run_command: Callable[[str], None]) -> list[str]:
     """Bring ``target`` and the stages it depends on up to date, as ``dvc repro`` does in the working
     directory's repo, running each stale stage's command through ``run_command`` in this process instead of a
     new one per stage.
 
-    DVC plans the order and says which stages changed. Each stale stage has its outs removed, its command
-    run, then its deps and outs hashed, cached and written to dvc.lock (what ``dvc commit`` does after a
-    command run by hand). A command that raises stops here: the stages before it stay committed, it and
-    those after it stay stale. Unlike ``dvc repro``, a stale stage always runs: DVC's run cache is written,
-    never restored from, so every run leaves its MLflow run. Returns the names of the stages that ran.
+    DVC plans the order and says which stages changed. Each stale stage has its outs moved aside
+    (``outs_set_aside``), its command run, then its deps and outs hashed, cached and written to dvc.lock
+    (what ``dvc commit`` does after a command run by hand). A command that raises stops here: the stages
+    before it stay committed, it and those after it stay stale, and its previous outs are back in place,
+    so a failed run (bad data, say) leaves the last good data, models and reports. Unlike ``dvc repro``, a
+    stale stage always runs: DVC's run cache is written, never restored from, so every run leaves its
+    MLflow run. Returns the names of the stages that ran.
     """
     from dvc.repo import Repo
     from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
@@ -151,11 +189,12 @@ def reproduce(target: str, run_command: Callable[[str], None]) -> list[str]:
                 click.echo(f"Stage '{stage.addressing}' didn't change, skipping")
                 continue
             click.echo(f"Running stage '{stage.addressing}':\n> {stage.cmd}")
-            stage.remove_outs(ignore_remove=False, force=False)
             try:
-                run_command(stage.cmd)
+                with outs_set_aside([Path(out.fs_path) for out in stage.outs]):
+                    run_command(stage.cmd)
             except BaseException:
-                click.secho(f"Stage '{stage.addressing}' failed: it and the stages after it stay stale.", fg="red", err=True)
+                click.secho(f"Stage '{stage.addressing}' failed: it and the stages after it stay stale; its previous "
+                            "outputs are back in place.", fg="red", err=True)
                 raise
             stage.save()
             stage.commit()

@@ -8,6 +8,7 @@ The two are independent: ``FORGEML_EXPERIMENT`` picks the first, ``KEDRO_ENV`` (
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +17,19 @@ from forgeml.errors import ConfigError
 EXPERIMENT_VARIABLE = "FORGEML_EXPERIMENT"
 DEFAULT_EXPERIMENT = "breast_cancer"
 EXPERIMENTS_FOLDER = "experiments"  # under conf/
+# An experiment's name is also a folder under every data layer, an MLflow experiment and a registered model:
+# one path segment, so that no name reaches outside the project's folders.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,99}")
+
+
+def checked_name(name: str, what: str) -> str:
+    """``name`` if it is a valid experiment (and registered model) name; else a ConfigError naming ``what``."""
+    if not NAME.fullmatch(name or ""):
+        raise ConfigError(
+            f"{what} is {name!r}, which is not an experiment name: a letter, then letters, digits or underscores "
+            "(it names folders under data/ and conf/experiments, the MLflow experiment, the registered model and "
+            "the DVC stages).")
+    return name
 
 
 def experiment_names(conf: Path) -> list[str]:
@@ -25,7 +39,7 @@ def experiment_names(conf: Path) -> list[str]:
 
 def selected_experiment(conf: Path) -> str:
     """The experiment named by ``FORGEML_EXPERIMENT`` (default breast_cancer); it must have a folder."""
-    name = os.environ.get(EXPERIMENT_VARIABLE) or DEFAULT_EXPERIMENT
+    name = checked_name(os.environ.get(EXPERIMENT_VARIABLE) or DEFAULT_EXPERIMENT, EXPERIMENT_VARIABLE)
     if not (conf / EXPERIMENTS_FOLDER / name).is_dir():
         known = ", ".join(experiment_names(conf)) or "none"
         raise ConfigError(

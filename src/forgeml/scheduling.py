@@ -179,7 +179,7 @@ def _complete_interrupted_move(project: Path, params: dict[str, Any]) -> None:
     from forgeml.registry.moves import reconcile, registry_lock
 
     audit_log = project / params["release"]["audit_log"]
-    with registry_lock(audit_log, params["release"]["lock_timeout_s"]):
+    with registry_lock(params["experiment"]["name"], params["release"]["lock_timeout_s"]):
         reconcile(params["experiment"]["name"], audit_log)
 
 

@@ -99,8 +99,11 @@ def test_champion_served_over_http_predicts_as_offline_and_answers_bad_rows_with
         first = features.columns[0]
         nan_row = features.head(2).astype(float)
         nan_row.iloc[1, 0] = float("nan")
+        huge_row = features.head(2).astype(float)
+        huge_row.iloc[0, 0] = 1e39  # finite in float64, infinite in the model's float32
         refused = {
             "NaN": (nan_row, f"column '{first}' holds NaN, missing or infinite values in rows 1"),
+            "beyond float32": (huge_row, f"column '{first}' holds values beyond float32's range"),
             "missing": (features.head(2).drop(columns=[first]), f"missing columns ['{first}']"),
             "extra": (features.head(2).assign(patient_id=[7, 8]), "unknown columns ['patient_id']"),
         }

@@ -93,24 +93,29 @@ def test_two_promotions_at_once_are_serialized_and_the_log_verifies(store):
     assert verify(audit_log) == []
 
 
-def test_a_registry_lock_held_past_the_timeout_stops_the_move(store, tmp_path):
+def test_a_registry_lock_held_past_the_timeout_stops_the_move_whatever_its_audit_log(store, tmp_path):
+    """One lock per registered model: a promotion that writes to another audit log still waits for it."""
     from forgeml.errors import RegistryBusy
     from forgeml.registry.moves import promote, registry_lock
 
     client, uri, audit_log = store
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, mlflow\n"
                                "from forgeml.registry.moves import registry_lock\n"
-                               "with registry_lock(Path(sys.argv[1])):\n print('held', flush=True); time.sleep(60)",
-                               str(audit_log)], cwd=REPO, env=project_env(), stdout=subprocess.PIPE, text=True)
+                               "mlflow.set_registry_uri(sys.argv[1])\n"
+                               "with registry_lock(sys.argv[2]):\n print('held', flush=True); time.sleep(60)",
+                               uri, MODEL], cwd=REPO, env=project_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(RegistryBusy, match="registry lock .* nothing was moved"):
-            promote(MODEL, "3", "champion", "impatient", audit_log, lock_timeout_s=1)
+        with pytest.raises(RegistryBusy, match="of 'm' held its registry lock .* nothing was moved"):
+            promote(MODEL, "3", "champion", "impatient", tmp_path / "elsewhere/audit.jsonl", lock_timeout_s=1)
+        with registry_lock("another_model", timeout_s=1):  # other models' moves do not wait
+            pass
     finally:
         holder.kill()
         holder.wait()
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
-    with registry_lock(audit_log, timeout_s=5):  # the OS released the killed holder's lock
+    assert not (tmp_path / "elsewhere").exists()
+    with registry_lock(MODEL, timeout_s=5):  # the OS released the killed holder's lock
         pass
 
 

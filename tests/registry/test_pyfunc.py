@@ -29,6 +29,8 @@ def test_columns_are_taken_by_name_in_the_model_order(table_model):
     (pd.DataFrame({"a": [1.0, np.inf, 2.0], "b": [1.0, 2.0, np.nan]}),
      "column 'a' holds NaN, missing or infinite values in rows 1; column 'b' holds NaN, missing or infinite values in rows 2"),
     (pd.DataFrame({"a": [1.0, 2.0], "b": ["3", "three"]}), "column 'b' holds non-numeric values in rows 1"),
+    (pd.DataFrame({"a": [1.0, -1e39, 1e308], "b": [3.4e38, 1.0, 2.0]}),  # finite in float64, infinite in float32
+     "column 'a' holds values beyond float32's range (±3.403e+38), which the model computes in, in rows 1, 2"),
     (pd.DataFrame({"a": [1.0]}), "missing columns ['b']"),
     (pd.DataFrame({"a": [1.0], "b": [2.0], "id": [3]}), "unknown columns ['id']"),
     (np.ones((2, 3)), "got an array of shape (2, 3)"),

@@ -63,3 +63,22 @@ def test_a_registered_version_whose_files_changed_is_refused_naming_it(store, tm
     result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
                             capture_output=True, text=True, env=project_env())
     assert result.returncode == 1 and f"Version {version} of 'm': its files changed" in result.stderr
+
+
+def test_a_version_without_its_recorded_hash_is_refused_and_verify_fails(store, tmp_path):
+    """A release killed between registering a version and tagging its hash (or a deleted tag): nothing can be
+    checked, so nothing loads, and `forgeml verify` (what `make serve` runs first) exits non-zero."""
+    import mlflow
+
+    from forgeml.registry.tracking import load_verified
+
+    with mlflow.start_run(experiment_id=store.create_experiment("untagged")):
+        info = mlflow.pyfunc.log_model(name="model", python_model=Constant(), pip_requirements=["mlflow"])
+    version = str(mlflow.register_model(info.model_uri, "m").version)  # registered, never tagged
+    with pytest.raises(RegistryError, match=f"Version {version} of 'm' has no recorded SHA-256 .* it is not loaded"):
+        load_verified("m", version, tmp_path / "copy")
+    store.set_registered_model_alias("m", "champion", version)
+    result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
+                            capture_output=True, text=True, env=project_env())
+    assert result.returncode == 1 and "has no recorded SHA-256" in result.stderr
+    assert "files match" not in result.stdout

@@ -21,6 +21,7 @@ decide. Release, retrain, promote and rollback reconcile first, under the lock.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import uuid
 from contextlib import contextmanager
@@ -36,30 +37,40 @@ MOVE_TAG_KEYS = ("by", "at", "rule", "reason", "previous")
 DEFAULT_LOCK_TIMEOUT_S = 600.0
 
 
-def lock_path(audit_log: Path) -> Path:
-    """The registry lock of a model lives beside its audit log."""
-    return audit_log.with_suffix(".lock")
+SQLITE = "sqlite:///"
+
+
+def lock_path(model: str, registry_uri: str) -> Path:
+    """The lock of registered model ``model`` in the registry at ``registry_uri``: one per model, whatever audit
+    log a mover writes to. Beside an SQLite store's file (every process that opens the store shares it); for
+    a server or PostgreSQL, in this user's cache, named by the store's address."""
+    if registry_uri.startswith(SQLITE):
+        return Path(registry_uri.removeprefix(SQLITE)).resolve().parent / "registry-locks" / f"{model}.lock"
+    store = hashlib.sha256(registry_uri.encode()).hexdigest()[:16]
+    return Path.home() / ".cache" / "forgeml" / "registry-locks" / store / f"{model}.lock"
 
 
 @contextmanager
-def registry_lock(audit_log: Path, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the model's registry lock, waiting at most ``timeout_s``; a RegistryBusy error past it.
+def registry_lock(model: str, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold registered model ``model``'s lock (in the registry MLflow is set to), waiting at most ``timeout_s``;
+    a RegistryBusy error past it.
 
     The OS releases the lock when its holder exits, even by SIGKILL, so a crash never leaves it held. It is
-    local to the machine, like the audit log beside it: releases from several machines need a scheduler
-    that runs one at a time (the Airflow DAG has max_active_runs=1)."""
+    local to the machine: releases from several machines need a scheduler that runs one at a time (the
+    Airflow DAG has max_active_runs=1)."""
+    import mlflow
     from filelock import FileLock, Timeout
 
     from forgeml.errors import RegistryBusy
 
-    path = lock_path(audit_log)
+    path = lock_path(model, mlflow.get_registry_uri())
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=timeout_s)
     try:
         lock.acquire()
     except Timeout:
-        raise RegistryBusy(f"Another release, retrain, promotion or rollback held the registry lock {path} for more "
-                           f"than {timeout_s:g} s; nothing was moved. Try again once it is done.") from None
+        raise RegistryBusy(f"Another release, retrain, promotion or rollback of {model!r} held its registry lock {path} "
+                           f"for more than {timeout_s:g} s; nothing was moved. Try again once it is done.") from None
     try:
         yield
     finally:
@@ -153,7 +164,7 @@ def promote(model: str, version: str, alias: str, reason: str, audit_log: Path, 
 
     from forgeml.registry.tracking import alias_version, existing_version
 
-    with registry_lock(audit_log, lock_timeout_s):
+    with registry_lock(model, lock_timeout_s):
         reconcile(model, audit_log)
         version = existing_version(mlflow.MlflowClient(), model, version)
         move, record = plan_move(model, alias, version, alias_version(model, alias), reason, rule, actor(by))
@@ -168,7 +179,7 @@ def rollback(model: str, reason: str, audit_log: Path, by: str | None = None, al
     from forgeml.errors import ConfigError
     from forgeml.registry.tracking import alias_version
 
-    with registry_lock(audit_log, lock_timeout_s):
+    with registry_lock(model, lock_timeout_s):
         reconcile(model, audit_log)
         current = alias_version(model, alias)
         if current is None:

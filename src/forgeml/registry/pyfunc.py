@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 
 SHOWN_ROWS = 10  # rows named in an error, at most
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models compute in float32: a larger value becomes infinite there
 
 
 class ClassifierModel(mlflow.pyfunc.PythonModel):
     """Wraps any classifier with ``predict`` (a TorchClassifier or a scikit-learn estimator) on numeric features.
 
-    Input is checked before it reaches the classifier: exactly the columns it was trained on, finite numbers
-    (strings for a TextClassifierModel). Anything else is refused with a message naming the columns and rows, which
+    Input is checked before it reaches the classifier: exactly the columns it was trained on, numbers finite in
+    float32, the type the models compute in (strings for a TextClassifierModel). Anything else is refused with a message naming the columns and rows, which
     `mlflow models serve` answers with HTTP 400. The version is therefore logged with an output signature only:
     MLflow's own input check would drop unknown columns silently, and a caller who sends the wrong table
     must hear about it."""
@@ -57,9 +58,14 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
         not_numbers = numbers.isna() & values.notna()
         if not_numbers.any():
             return f"column {name!r} holds non-numeric values in rows {_rows(not_numbers)}"
-        not_finite = ~np.isfinite(numbers.to_numpy(dtype=float))
+        values = numbers.to_numpy(dtype=float)
+        not_finite = ~np.isfinite(values)
         if not_finite.any():
             return f"column {name!r} holds NaN, missing or infinite values in rows {_rows(pd.Series(not_finite))}"
+        too_large = np.abs(values) > FLOAT32_MAX
+        if too_large.any():
+            return (f"column {name!r} holds values beyond float32's range (±{FLOAT32_MAX:.4g}), which the model computes "
+                    f"in, in rows {_rows(pd.Series(too_large))}")
         return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -143,18 +142,22 @@ def register_candidate(registered_model: str, model_uri: str, name: str, lineage
 
 def load_verified(registered_model: str, version: str, folder: Path):
     """Version ``version`` as a pyfunc, loaded from a copy in ``folder`` whose files match the SHA-256 recorded
-    at registration; a mismatch is a RegistryError naming the version (what is checked is what is loaded)."""
+    at registration. A mismatch, or no recorded SHA-256 at all (a release that died between registering the
+    version and tagging it, or a deleted tag), is a RegistryError naming the version: what is checked is what
+    is loaded, and what cannot be checked is not loaded."""
     import mlflow
 
     from forgeml.errors import RegistryError
 
     expected = mlflow.MlflowClient().get_model_version(registered_model, version).tags.get(MODEL_SHA256)
+    if expected is None:
+        raise RegistryError(
+            f"Version {version} of {registered_model!r} has no recorded SHA-256 (tag {MODEL_SHA256}), so its files "
+            "cannot be verified and it is not loaded. A release that stopped between registering it and tagging it "
+            "leaves such a version: register the candidate again (`make run`), or point the alias at a verified "
+            "version (`forgeml rollback` or `forgeml promote`)."
+        )
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{registered_model}/{version}", dst_path=str(folder)))
-    if expected is None:  # registered before ForgeML recorded hashes: loaded, and said so
-        logging.getLogger(__name__).warning(
-            "Version %s of %r has no recorded %s (registered before ForgeML recorded one): loaded unverified.",
-            version, registered_model, MODEL_SHA256)
-        return mlflow.pyfunc.load_model(str(local))
     actual = files_sha256(local)
     if actual != expected:
         raise RegistryError(

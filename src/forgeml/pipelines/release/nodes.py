@@ -111,7 +111,7 @@ def promote_challenger(
     audit_log, model_name = Path(params["audit_log"]), experiment["name"]
     moving = False
     try:
-        with registry_lock(audit_log, params["lock_timeout_s"]):
+        with registry_lock(model_name, params["lock_timeout_s"]):
             reconcile(model_name, audit_log)
             promotion, moves, records = _decide(registrations, evaluation, test, splits_validation, experiment, params)
             moving = True
