@@ -81,3 +81,16 @@ def test_a_password_in_a_parameter_is_refused_naming_the_key_not_the_password(co
         loader(conf, "postgres", monkeypatch, "breast_cancer")["parameters"]
     assert "s3cret" not in str(refused.value)
     assert loader(conf, "local", monkeypatch, "breast_cancer")["parameters"]["tune"]["storage"]  # a URL without one is fine
+
+
+@pytest.mark.parametrize(("written", "named"), [
+    ("tune:\n  notes: [ok, 'see postgresql://optuna:s3cret@db.example/optuna']\n", "Parameter tune.notes[1] holds a password"),
+    ("tune:\n  note: 'copied from https://bot:s3cret@git.example/repo today'\n", "Parameter tune.note holds a password"),
+    ("tune:\n  api_token: s3cret\n", "Parameter tune.api_token is named like a credential"),
+    ("release:\n  registry: {password: s3cret}\n", "Parameter release.registry.password is named like a credential"),
+], ids=["url-in-a-list", "url-in-a-sentence", "token-key", "password-key"])
+def test_a_credential_anywhere_in_the_parameters_is_refused_naming_its_key(conf, monkeypatch, written, named):
+    (conf / "postgres/parameters_extra.yml").write_text(written)
+    with pytest.raises(ConfigError, match=named.replace("[", "\\[").replace("]", "\\]")) as refused:
+        loader(conf, "postgres", monkeypatch, "breast_cancer")["parameters"]
+    assert "s3cret" not in str(refused.value)

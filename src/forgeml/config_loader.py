@@ -4,14 +4,16 @@ Each layer overrides single keys of the one below (parameters merge softly, cata
 ``--params`` on the command line wins over all three. ``globals:experiment`` is the selected experiment's
 name, so every catalog path is scoped by it.
 
-Parameters are logged to the tracking store, so none may hold a password: a URL with one (an Optuna
-storage, say) is refused, naming the key, before anything runs. Passwords come from the environment
+Parameters are logged to the tracking store, so none may hold a credential: a URL with a password
+anywhere in a value (an Optuna storage, a sentence, an item of a list), or a key named like a password,
+secret or token, is refused, naming the key, before anything runs. Passwords come from the environment
 (PGPASSWORD or ~/.pgpass for PostgreSQL; MLFLOW_TRACKING_USERNAME/PASSWORD, or kedro-mlflow's
 ``server.credentials`` naming an entry of conf/local/credentials.yml, for the MLflow server).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +49,29 @@ class ExperimentConfigLoader(OmegaConfigLoader):
         return config
 
 
-def refuse_passwords(parameters: dict[str, Any], prefix: str = "") -> None:
-    """A ConfigError naming the first parameter that is a URL with a password (its value is not repeated)."""
-    from urllib.parse import urlsplit
+# A URL with a password, wherever it sits in a string: scheme://user:password@host
+URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*:[^\s/@]+@")
+# A key that names a credential as a whole word (``db_password``, ``api-token``; not ``head_tokens``)
+CREDENTIAL_KEY = re.compile(r"(?:^|[_\-.])(?:password|passwd|pwd|secret|token|api_?key|access_?key|private_?key)$",
+                            re.IGNORECASE)
 
+
+def refuse_passwords(parameters: Any, prefix: str = "") -> None:
+    """A ConfigError naming the first parameter that holds a credential (its value is not repeated): a URL with a
+    password anywhere in a string, or a non-empty value under a key named like a credential. Lists and nested
+    mappings are searched too."""
     from forgeml.errors import ConfigError
 
-    for name, value in parameters.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict):
+    items = parameters.items() if isinstance(parameters, dict) else enumerate(parameters)
+    for name, value in items:
+        key = f"{prefix}{name}" if isinstance(parameters, dict) else f"{prefix.rstrip('.')}[{name}]"
+        if isinstance(value, (dict, list, tuple)):
             refuse_passwords(value, f"{key}.")
-        elif isinstance(value, str) and "://" in value and urlsplit(value).password:
+        elif isinstance(name, str) and CREDENTIAL_KEY.search(name) and value not in (None, ""):
+            raise ConfigError(
+                f"Parameter {key} is named like a credential and holds a value, and parameters are logged to the "
+                "tracking store. Give it through the environment or conf/local/credentials.yml instead.")
+        elif isinstance(value, str) and URL_WITH_PASSWORD.search(value):
             raise ConfigError(
                 f"Parameter {key} holds a password, and parameters are logged to the tracking store. Remove it "
                 "from the URL and give it through the environment instead (PGPASSWORD or ~/.pgpass for PostgreSQL).")
