@@ -6,6 +6,7 @@ plus ``--experiment`` (the folder under conf/experiments; FORGEML_EXPERIMENT), a
 """
 
 import sys
+from contextlib import contextmanager
 
 import click
 from kedro.framework.cli.project import run as kedro_run
@@ -23,21 +24,30 @@ def cli() -> None:
 def run(context: click.Context, experiment: str | None, **options) -> None:
     import os
 
-    from kedro.io import DatasetError
-
-    from forgeml.errors import ForgeMLError
     from forgeml.experiments import EXPERIMENT_VARIABLE
 
     if experiment:
         os.environ[EXPERIMENT_VARIABLE] = experiment  # read by the config loader the session creates
-    try:
+    with user_errors_exit_2():
         context.invoke(kedro_run.callback, **options)
+
+
+@contextmanager
+def user_errors_exit_2():
+    """Bad data or settings (a ForgeML error), or a catalog entry that cannot be read (a missing, empty or
+    undecodable file), end the command with a paragraph that names it and exit code 2, not a traceback."""
+    from kedro.io import DatasetError
+
+    from forgeml.errors import ForgeMLError
+
+    try:
+        yield
     except ForgeMLError as error:
         _stop(f"ForgeML stopped: {type(error).__name__}\n{error}")
-    except DatasetError as error:  # most often a missing or unreadable input file
+    except DatasetError as error:  # most often a missing, empty or unreadable input file
         _stop(f"ForgeML stopped: a catalog entry could not be read or written.\n{error}\n"
-              "Check the entry's filepath in conf/base/catalog.yml or in the experiment's own catalog.yml "
-              "(conf/experiments/<name>/catalog.yml).")
+              "Check the file (a CSV must be UTF-8 text with a header row), and the entry's filepath in "
+              "conf/base/catalog.yml or in the experiment's own catalog.yml (conf/experiments/<name>/catalog.yml).")
 
 
 def run_in_process(command: str) -> None:

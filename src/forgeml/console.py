@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
-from forgeml.errors import ConfigError
+from forgeml.errors import ConfigError, ForgeMLError
 from forgeml.experiments import checked_name
+
+
+class Stopped(click.ClickException):
+    """Bad data, a bad setting or a registry that refuses: its message and exit code 2, as every user error of
+    every command here ends (1 is left for what only reports, such as a log that does not verify)."""
+
+    exit_code = 2
+
+
+class Commands(click.Group):
+    """The ``forgeml`` commands, each of whose ForgeML errors (forgeml.errors) stops it as ``Stopped``: one handler."""
+
+    def invoke(self, context: click.Context):
+        try:
+            return super().invoke(context)
+        except ForgeMLError as error:
+            raise Stopped(str(error)) from None
 
 
 def _name(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
@@ -20,7 +39,7 @@ def _name(context: click.Context, parameter: click.Parameter, value: str | None)
         raise click.BadParameter(str(error)) from None
 
 
-@click.group()
+@click.group(cls=Commands)
 def main() -> None:
     """ForgeML: look at results, move registry aliases by hand, retrain on new data, keep dvc.yaml in
     step with the pipelines, draft expectation suites.
@@ -40,7 +59,7 @@ def report(experiment: str, reporting_dir: Path) -> None:
     folder = reporting_dir / experiment
     metrics_path, promotion_path = folder / "metrics.json", folder / "promotion.json"
     if not metrics_path.exists():
-        raise click.ClickException(f"No {metrics_path} yet: run `make run EXPERIMENT={experiment}` first.")
+        raise Stopped(f"No {metrics_path} yet: run `make run EXPERIMENT={experiment}` first.")
     promotion = json.loads(promotion_path.read_text()) if promotion_path.exists() else None
     click.echo(candidate_table(json.loads(metrics_path.read_text()), promotion))
 
@@ -98,7 +117,6 @@ def repro(target: str) -> None:
 def init(name: str, table: Path | None, texts: Path | None, images: Path | None, target: str | None,
          text_column: str | None, size: int | None, flips: bool, intended_use: str, limitations: str) -> None:
     """Write conf/experiments/NAME from your data; then `make run EXPERIMENT=NAME`."""
-    from forgeml.errors import ForgeMLError
     from forgeml.new_experiment import image_experiment, table_experiment, text_experiment, write_experiment
 
     if sum(given is not None for given in (table, texts, images)) != 1:
@@ -108,16 +126,13 @@ def init(name: str, table: Path | None, texts: Path | None, images: Path | None,
     if texts and not text_column:
         raise click.UsageError("--texts needs --text-column.")
     project = Path.cwd()
-    try:
-        if table:
-            drafted = table_experiment(project, table, target)
-        elif texts:
-            drafted = text_experiment(project, texts, text_column, target)
-        else:
-            drafted = image_experiment(project, images, size, flips)
-        written = write_experiment(project, name, drafted, intended_use, limitations)
-    except ForgeMLError as error:
-        raise click.ClickException(str(error)) from None
+    if table:
+        drafted = table_experiment(project, table, target)
+    elif texts:
+        drafted = text_experiment(project, texts, text_column, target)
+    else:
+        drafted = image_experiment(project, images, size, flips)
+    written = write_experiment(project, name, drafted, intended_use, limitations)
     click.echo(f"Wrote the experiment {name!r} ({drafted['experiment']['modality']}):")
     for path in written:
         click.echo(f"  {path.relative_to(project)}")
@@ -137,7 +152,7 @@ def suggest_suite_command(table: Path, target: str, name: str | None) -> None:
 
     frame = read_table(table)
     if target not in frame.columns:
-        raise click.ClickException(f"{table} has no column {target!r}; its columns: {', '.join(frame.columns)}")
+        raise Stopped(f"{table} has no column {target!r}; its columns: {', '.join(frame.columns)}")
     suite = {"data": {"validation": {"suites": {name or table.stem: suggest_suite(frame, target)}}}}
     click.echo(yaml.safe_dump(suite, sort_keys=False, default_flow_style=None, width=120))
 
@@ -164,17 +179,27 @@ def _audit_log(model: str, given: Path | None) -> Path:
     return given or Path("data/08_reporting") / model / "audit.jsonl"  # release.audit_log's default
 
 
-def _move_alias(move, tracking_uri: str) -> None:
+@contextmanager
+def _registry(model: str, tracking_uri: str) -> Iterator[None]:
+    """The block on the registry at ``tracking_uri``: the store failing (locked, unreachable) stops the command
+    with exit 2 and what to do; a move it interrupted is finished by `forgeml reconcile`."""
     import mlflow
-
-    from forgeml.errors import ForgeMLError
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     try:
+        yield
+    except (MlflowException, SQLAlchemyError, ConnectionError) as error:
+        cause = str(getattr(error, "message", error)).splitlines()[0][:300]
+        raise Stopped(f"The model registry at {tracking_uri} failed ({type(error).__name__}: {cause}). Once it answers, "
+                      f"run `forgeml reconcile --model {model}`: it finishes any alias move this left half done.") from None
+
+
+def _move_alias(model: str, move, tracking_uri: str) -> None:
+    with _registry(model, tracking_uri):
         record = move()
-    except ForgeMLError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(f"{record['model']}@{record['alias']}: version {record['previous']} -> {record['version']} ({record['reason']}).")
 
 
@@ -187,8 +212,8 @@ def promote(model: str, version: str, reason: str, actor: str | None, tracking_u
     """Point the champion alias at a version by hand (the gate is skipped, the move is recorded)."""
     from forgeml.registry.moves import promote as promote_version
 
-    _move_alias(lambda: promote_version(model, version, alias, reason, _audit_log(model, audit_log), _by_hand(actor)),
-                tracking_uri)
+    _move_alias(model, lambda: promote_version(model, version, alias, reason, _audit_log(model, audit_log),
+                                               _by_hand(actor)), tracking_uri)
 
 
 @main.command()
@@ -198,7 +223,8 @@ def rollback(model: str, reason: str, actor: str | None, tracking_uri: str, audi
     """Point the champion alias back at the version it pointed at before its last move."""
     from forgeml.registry.moves import rollback as rollback_alias
 
-    _move_alias(lambda: rollback_alias(model, reason, _audit_log(model, audit_log), _by_hand(actor), alias), tracking_uri)
+    _move_alias(model, lambda: rollback_alias(model, reason, _audit_log(model, audit_log), _by_hand(actor), alias),
+                tracking_uri)
 
 
 def _by_hand(actor: str | None) -> str:
@@ -214,19 +240,11 @@ def _by_hand(actor: str | None) -> str:
               help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
 def reconcile(model: str, tracking_uri: str, audit_log: Path | None) -> None:
     """Complete an alias move a crash left half done (release, retrain, promote and rollback run this first)."""
-    import mlflow
-
-    from forgeml.errors import ForgeMLError
     from forgeml.registry.moves import reconcile as complete_pending, registry_lock
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     path = _audit_log(model, audit_log)
-    try:
-        with registry_lock(model):
-            plan = complete_pending(model, path)
-    except ForgeMLError as error:
-        raise click.ClickException(str(error)) from None
+    with _registry(model, tracking_uri), registry_lock(model):
+        plan = complete_pending(model, path)
     if plan is None:
         click.echo(f"{model}: no alias move was left half done.")
         return
@@ -242,21 +260,14 @@ def verify_model(model: str, alias: str, tracking_uri: str) -> None:
     """Check that a registered version's files are the ones registered (what `make serve` runs first)."""
     import tempfile
 
-    import mlflow
-
-    from forgeml.errors import ForgeMLError
     from forgeml.registry.tracking import alias_version, load_verified
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    try:
+    with _registry(model, tracking_uri):
         version = alias_version(model, alias)
         if version is None:
-            raise click.ClickException(f"{model!r} has no {alias!r} alias.")
+            raise Stopped(f"{model!r} has no {alias!r} alias.")
         with tempfile.TemporaryDirectory() as folder:
             load_verified(model, version, Path(folder))
-    except ForgeMLError as error:
-        raise click.ClickException(str(error)) from None
     click.echo(f"{model}@{alias} (version {version}): files match the SHA-256 recorded at registration.")
 
 
@@ -275,7 +286,7 @@ def audit_verify(model: str, audit_log: Path | None) -> None:
 
     path = _audit_log(model, audit_log)
     if not path.exists():
-        raise click.ClickException(f"No audit log at {path}.")
+        raise Stopped(f"No audit log at {path}.")
     problems = verify(path)
     if problems:
         click.secho(f"{path}: the audit log does not verify.", fg="red", err=True)
@@ -299,17 +310,15 @@ def retrain_command(experiment: str, env: str, wait: bool) -> None:
     """
     import sys
 
-    from forgeml.errors import ForgeMLError
+    from forgeml.cli import user_errors_exit_2
     from forgeml.scheduling import RetrainBusy, retrain
 
-    try:
-        promotion = retrain(Path.cwd(), experiment, env, wait, echo=click.echo)
-    except RetrainBusy as error:
-        click.secho(str(error), fg="yellow", err=True)
-        sys.exit(3)
-    except ForgeMLError as error:
-        click.secho(f"ForgeML stopped: {type(error).__name__}\n{error}", fg="red", err=True)
-        sys.exit(2)
+    with user_errors_exit_2():
+        try:
+            promotion = retrain(Path.cwd(), experiment, env, wait, echo=click.echo)
+        except RetrainBusy as error:
+            click.secho(str(error), fg="yellow", err=True)
+            sys.exit(3)
     if promotion is not None:
         verdict = "promoted to champion" if promotion["promoted"] else f"not promoted (rule: {promotion['rule']})"
         click.echo(f"Retrained as version {promotion['challenger']['version']}: {verdict}. {promotion['reason']}.")

@@ -31,9 +31,16 @@ def project_path(project: Path, data: Path) -> str:
 
 
 def read_table(path: Path) -> pd.DataFrame:
+    """A CSV (UTF-8, with a header row) or Parquet table; a DataError naming the file when it cannot be read."""
     if not Path(path).is_file():
         raise DataError(f"{path} does not exist.")
-    return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+    try:
+        return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error.reason}): save it as UTF-8.") from None
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        kind = "Parquet" if Path(path).suffix == ".parquet" else "CSV"
+        raise DataError(f"{path} cannot be read as a {kind} table: {error}") from None
 
 
 def _dataset_type(data: Path) -> str:

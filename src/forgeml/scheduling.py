@@ -138,7 +138,9 @@ def check_for_new_data(context) -> DataCheck:
 def measure_drift(context, champion: str, settings: dict[str, float]) -> dict[str, Any]:
     """The drift report (forgeml.data.drift) of the current raw data against the sample of its training data
     the champion's run keeps; written under data/08_reporting/<experiment>/ and logged in MLflow as a run of its
-    own (``drift check``, tagged with what drifted), beside the retrain run that may follow."""
+    own (``drift check``, tagged with what drifted), beside the retrain run that may follow. The data must pass
+    the experiment's suite first: drift is measured on data that could be trained on, and bad data (an infinite
+    value, a new label) stops here with the failed expectations named (DataValidationError)."""
     import mlflow
     import pandas as pd
     from mlflow.exceptions import MlflowException
@@ -147,6 +149,7 @@ def measure_drift(context, champion: str, settings: dict[str, float]) -> dict[st
     from forgeml.errors import ConfigError
     from forgeml.hooks import SOURCE_DATASET
     from forgeml.modality import modality_of
+    from forgeml.validation import check_passed, suite_for
 
     experiment = context.params["experiment"]
     modality = modality_of(experiment)
@@ -157,7 +160,10 @@ def measure_drift(context, champion: str, settings: dict[str, float]) -> dict[st
         raise ConfigError(f"The sample of the champion's training data ({REFERENCE_ARTIFACT} of version {champion}'s run) "
                           f"could not be read: {error.message} A champion registered before ForgeML measured drift has "
                           "none: release a new one with `make run`, or set retrain.trigger: data_changed.") from error
-    current = modality.drift_statistics(modality.ingest(context.catalog.load(SOURCE_DATASET))[0])
+    table, checked = modality.ingest(context.catalog.load(SOURCE_DATASET))
+    check_passed(modality.validate(checked, suite_for(experiment, context.params["data"]["validation"]))[0],
+                 experiment["name"], "data")
+    current = modality.drift_statistics(table)
     report = {"experiment": experiment["name"], "champion": champion,
               **drift_report(reference, current, settings["threshold"], settings["significance"])}
     page = drift_html(report, reference, current, f"Drift of {experiment['name']} since champion version {champion}")

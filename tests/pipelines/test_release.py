@@ -183,7 +183,7 @@ def test_promoting_a_version_that_does_not_exist_fails_and_moves_nothing(history
     before = champion_version()
     lines = len(read_records(audit_log(registry)))
     result = forgeml(registry, "promote", "--version", "99", "--reason", "typo", check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"Registered model '{MODEL}' has no version 99; its versions: 1, 2, 3, 4, 5" in result.stderr
     assert champion_version() == before
     assert len(read_records(audit_log(registry))) == lines

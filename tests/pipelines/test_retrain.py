@@ -189,3 +189,42 @@ def test_an_int8_champion_is_retrained_as_the_int8_of_the_retrained_base(retrain
     assert run.data.tags["forgeml.compression.method"] == "int8" and run.data.tags["forgeml.compression.base"] == "retrained_base"
     assert "`int8` of `retrained_base`" in challenger.description  # its card says what it is
     assert run.data.params["compression.mode"] == "dynamic"
+
+
+def _with_an_infinite_row(raw: bytes) -> bytes:
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    table = pd.read_csv(io.BytesIO(raw))
+    return pd.concat([table, table.head(1).assign(**{"mean radius": np.inf})]).to_csv(index=False).encode()
+
+
+BAD_DATA = {
+    "appended-infinity": (_with_an_infinite_row, "expect_column_values_to_be_between on column 'mean radius'"),
+    "empty": (lambda raw: b"", "a catalog entry could not be read"),
+    "latin-1": (lambda raw: raw.replace(b"mean radius", "mean radius \u00e9".encode("latin-1"), 1),
+                "a catalog entry could not be read"),
+}
+
+
+def drift_checks(client) -> int:
+    return len(client.search_runs([client.get_experiment_by_name(MODEL).experiment_id], "tags.mlflow.runName = 'drift check'"))
+
+
+@pytest.mark.parametrize("case", BAD_DATA)
+def test_bad_raw_data_stops_retrain_with_exit_2_before_any_drift_check_and_changes_nothing(retrain_project, client, case):
+    """The drift check reads only data that passed the suite; a file that cannot be read at all is named."""
+    spoil, message = BAD_DATA[case]
+    raw = retrain_project / RAW
+    good = raw.read_bytes()
+    before, champion_before, checks_before = versions(client), alias(client, "champion"), drift_checks(client)
+    raw.write_bytes(spoil(good))
+    try:
+        code, output = finish(retrain(retrain_project))
+    finally:
+        raw.write_bytes(good)
+    assert code == 2 and message in output and "Traceback" not in output, output[-3000:]
+    assert versions(client) == before and alias(client, "champion") == champion_before
+    assert drift_checks(client) == checks_before

@@ -62,7 +62,7 @@ def test_a_registered_version_whose_files_changed_is_refused_naming_it(store, tm
     store.set_registered_model_alias("m", "champion", version)
     result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
                             capture_output=True, text=True, env=project_env())
-    assert result.returncode == 1 and f"Version {version} of 'm': its files changed" in result.stderr
+    assert result.returncode == 2 and f"Version {version} of 'm': its files changed" in result.stderr
 
 
 def test_a_version_without_its_recorded_hash_is_refused_and_verify_fails(store, tmp_path):
@@ -80,5 +80,5 @@ def test_a_version_without_its_recorded_hash_is_refused_and_verify_fails(store, 
     store.set_registered_model_alias("m", "champion", version)
     result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
                             capture_output=True, text=True, env=project_env())
-    assert result.returncode == 1 and "has no recorded SHA-256" in result.stderr
+    assert result.returncode == 2 and "has no recorded SHA-256" in result.stderr
     assert "files match" not in result.stdout

@@ -65,6 +65,20 @@ def test_suggested_suite_accepts_its_own_table(breast_cancer):
     assert validate_table(breast_cancer, suite, "target")[0]["success"]
 
 
+def test_a_suite_is_never_drafted_to_admit_infinity_or_to_fail_its_own_rows():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from forgeml.errors import DataError
+
+    with pytest.raises(DataError, match=r"Column 'x' holds NaN or infinite values in 2 row\(s\) \(rows 1, 3"):
+        suggest_suite(pd.DataFrame({"x": [0.5, np.inf, 2.0, -np.inf], "y": [0, 1, 0, 1]}), "y")
+    two_rows = pd.DataFrame({"x": [0.5, 2.0], "y": [0, 1]})
+    suite = suggest_suite(two_rows, "y")
+    assert suite["min_rows_per_class"] == 1 and validate_table(two_rows, suite, "y")[0]["success"]
+
+
 def image_manifest(sizes, labels):
     import pandas as pd
 

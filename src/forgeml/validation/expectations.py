@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from forgeml.errors import ConfigError, DataValidationError
+from forgeml.errors import ConfigError, DataError, DataValidationError
 
 ROW_HASH = "__row_hash"
 EXAMPLE_CHARS = 80  # longer example values (texts) are cut in reports and errors
@@ -291,9 +292,17 @@ def check_passed(report: dict, experiment: str, check: str) -> None:
 
 
 def suggest_suite(table: pd.DataFrame, target: str, margin: float = 0.5) -> dict[str, Any]:
-    """A starting suite from a table known to be good: ranges widened by ``margin`` of their span."""
+    """A starting suite from a table known to be good: ranges widened by ``margin`` of their span. A column
+    with NaN or infinite values is a DataError naming it and its rows: no finite range would hold the data,
+    and a suite that admits infinity lets through rows no model can train on."""
     columns = {}
     for column in table.columns.drop(target):
+        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+            raise DataError(f"Column {column!r} holds NaN or infinite values in {len(bad)} row(s) (rows {shown}, from 0): "
+                            "a suite is drafted from data you trust. Fix or remove those rows first.")
         low, high = float(table[column].min()), float(table[column].max())
         pad = margin * (high - low) or abs(high) * margin or 1.0
         floor = low - pad if low < 0 else max(low - pad, 0.0)  # non-negative data stays non-negative
@@ -302,6 +311,8 @@ def suggest_suite(table: pd.DataFrame, target: str, margin: float = 0.5) -> dict
 
 
 def suggest_labels(labels: pd.Series) -> dict[str, Any]:
-    """The label set seen, and at least half the smallest class's rows per class (new data may be thinner, not empty)."""
+    """The label set seen, and at least half the smallest class's rows per class (new data may be thinner, not
+    empty), never more than the data itself has: a drafted suite always passes the data it was drafted from."""
     counts = labels.value_counts()
-    return {"labels": sorted(_plain(v) for v in counts.index), "min_rows_per_class": max(2, int(counts.min() * 0.5))}
+    return {"labels": sorted(_plain(v) for v in counts.index),
+            "min_rows_per_class": min(int(counts.min()), max(2, int(counts.min() * 0.5)))}
