@@ -280,20 +280,29 @@ def audit() -> None:
 @click.option("--model", required=True, callback=_name, help="The registered model (an experiment's name).")
 @click.option("--audit-log", type=click.Path(path_type=Path), default=None,
               help="The audit log [default: data/08_reporting/MODEL/audit.jsonl].")
-def audit_verify(model: str, audit_log: Path | None) -> None:
-    """Check the log's hash chain: exit 1 naming every edited, inserted or deleted record."""
+@click.option("--tracking-uri", default=TRACKING_URI, show_default=True, help="The MLflow store holding the registry.")
+def audit_verify(model: str, audit_log: Path | None, tracking_uri: str) -> None:
+    """Check the log: its hash chain, and against the registry its anchored head and the records MLflow holds;
+    exit 1 naming every edited, inserted, deleted, cut-off or unreadable record."""
     from forgeml.registry.audit import read_records, verify
+    from forgeml.registry.moves import registry_copy
+    from forgeml.registry.tracking import alias_version
 
     path = _audit_log(model, audit_log)
     if not path.exists():
         raise Stopped(f"No audit log at {path}.")
-    problems = verify(path)
+    with _registry(model, tracking_uri):
+        registered = alias_version(model, "champion") is not None or alias_version(model, "challenger") is not None
+        anchor, mirrored = registry_copy(model) if registered else (None, [])
+    problems = verify(path, anchor, mirrored)
     if problems:
         click.secho(f"{path}: the audit log does not verify.", fg="red", err=True)
         for problem in problems:
             click.echo(f"  - {problem}", err=True)
         raise SystemExit(1)
-    click.echo(f"{path}: {len(read_records(path))} records, hash chain intact.")
+    against = (f"matches the registry's anchor ({anchor['count']} records) and its {len(mirrored)} copies in MLflow"
+               if anchor else f"no alias of {model!r} has moved in {tracking_uri} yet, so only the chain was checked")
+    click.echo(f"{path}: {len(read_records(path))} records, hash chain intact; {against}.")
 
 
 @main.command(name="retrain")

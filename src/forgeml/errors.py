@@ -32,3 +32,7 @@ class TrainingDiverged(ForgeMLError):
 
 class RegistryBusy(RegistryError):
     """Another process held the registry lock past the wait timeout: nothing was moved."""
+
+
+class AuditLogError(RegistryError):
+    """The audit log has a line that is not a record: no alias moves until it is repaired."""

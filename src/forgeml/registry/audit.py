@@ -6,6 +6,12 @@ chain where it happened (``verify``). Appends take an exclusive lock on the file
 two writers never interleave and an acknowledged record survives a crash. A crash in the middle of a
 write leaves a partial last line: readers skip it, and the next append cuts it off and records that it
 did (``event: repaired``), so nothing disappears unsaid.
+
+The chain alone cannot see its own end cut off, or a log rewritten with its chain recomputed. Each alias move
+therefore anchors the log in the registry (forgeml.registry.moves: the record count and the last hash, as a
+registered-model tag) and mirrors its records as version tags; ``verify`` checks the log against both. A line
+that is not JSON stops every reader with its line number (``AuditLogError``): alias moves wait until it is
+repaired.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from forgeml.errors import AuditLogError
 
 GENESIS = "0" * 64
 CHAIN_KEYS = ("previous_hash", "hash")
@@ -41,6 +49,7 @@ def append_records(path: Path, records: list[dict[str, Any]]) -> list[dict[str, 
         fcntl.flock(log, fcntl.LOCK_EX)  # released when the file closes
         log.seek(0)
         lines, partial = _complete_lines(log.read())
+        _parsed(lines, path)  # a line that is not a record stops here: nothing is chained onto a broken log
         if partial.strip():
             log.truncate(log.tell() - len(partial))
             records = [{"event": "repaired", "reason": "a partial last line (an interrupted write) was cut off",
@@ -58,19 +67,45 @@ def append_records(path: Path, records: list[dict[str, Any]]) -> list[dict[str, 
     return written
 
 
+def _parsed(lines: list[bytes], path: Path) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError as error:
+            record = error
+        if not isinstance(record, dict):
+            raise AuditLogError(
+                f"Line {number} of the audit log {path} is not a JSON record ({str(record)[:120]}). No alias moves "
+                "until it is repaired: restore the line from a backup, or from its copy in MLflow (the forgeml.audit.* "
+                "tags of the versions), then run `forgeml audit verify`.")
+        records.append(record)
+    return records
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every complete record (a partial last line, from an interrupted write, is not a record)."""
+    """Every complete record (a partial last line, from an interrupted write, is not a record); an
+    AuditLogError naming the first line that is not one."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in _complete_lines(path.read_bytes())[0]]
+    return _parsed(_complete_lines(path.read_bytes())[0], path)
 
 
-def verify(path: Path) -> list[str]:
-    """What breaks the chain, line by line (empty when the log is intact): an edited record no longer
-    matches its hash; an inserted or deleted one leaves a record whose ``previous_hash`` is not the hash
-    of the record before it. Records written before the log was chained (no hash) are reported too."""
+def verify(path: Path, anchor: dict[str, Any] | None = None, mirrored: list[dict[str, Any]] = ()) -> list[str]:
+    """What is wrong with the log, line by line (empty when it is intact).
+
+    The chain: an edited record no longer matches its hash; an inserted or deleted one leaves a record whose
+    ``previous_hash`` is not the hash of the record before it; records written before the log was chained (no
+    hash) are reported too; a line that is not JSON is named. Against the registry: ``anchor`` (``count`` and
+    ``hash`` of the last record when an alias last moved) finds records cut off the end and a log rewritten with
+    its chain recomputed; ``mirrored`` (the records MLflow holds as version tags) finds any of them missing from
+    the log or different in it."""
+    try:
+        records = read_records(path)
+    except AuditLogError as error:
+        return [str(error)]
     problems, previous = [], GENESIS
-    for number, record in enumerate(read_records(path), start=1):
+    for number, record in enumerate(records, start=1):
         if "hash" not in record:
             problems.append(f"line {number}: no hash (written before the audit log was hash-chained)")
             continue
@@ -80,4 +115,19 @@ def verify(path: Path) -> list[str]:
         if record_hash(record, record.get("previous_hash", "")) != record["hash"]:
             problems.append(f"line {number}: its content does not match its hash (the record was edited)")
         previous = record["hash"]
+    if anchor:
+        if len(records) < anchor["count"]:
+            problems.append(f"the log has {len(records)} records, but the registry anchored {anchor['count']} at the "
+                            "last alias move: records were cut off its end")
+        elif records[anchor["count"] - 1].get("hash") != anchor["hash"]:
+            problems.append(f"line {anchor['count']}: not the record the registry anchored at the last alias move "
+                            f"(hash {anchor['hash'][:16]}...): the log was rewritten")
+    by_hash = {record.get("hash"): record for record in records}
+    for copy in mirrored:
+        logged = by_hash.get(copy.get("hash"))
+        if logged is None:
+            problems.append(f"the record {copy.get('hash', '')[:16]}... ({copy.get('event')} of version "
+                            f"{copy.get('version')}, {copy.get('at')}) is in MLflow but not in the log")
+        elif logged != copy:
+            problems.append(f"line {records.index(logged) + 1}: differs from its copy in MLflow")
     return problems

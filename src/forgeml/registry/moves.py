@@ -8,8 +8,12 @@ from which version), and the audit records. Then, under the registry lock:
    the aliases, so every process and machine sharing the store sees it;
 2. move: each alias is set and its version tagged;
 3. record: the audit records are appended to the log (records already there, from an attempt that was
-   interrupted, are not appended twice), and each one reaches the MLflow UI as a tag on its version;
+   interrupted, are not appended twice), each one reaches the MLflow UI as a tag on its version, and the log's
+   head (its record count and last hash) is anchored as the registered model's tag ``forgeml.audit_head``, so
+   ``forgeml audit verify`` finds records cut off the end or a log rewritten whole;
 4. done: the intent is deleted.
+
+A move starts only on a log whose every line is a record: otherwise nothing is written (AuditLogError).
 
 Each step gives the same result when run again, so ``reconcile`` completes any intent it finds. It never
 undoes one: the decision (by the gate, or by a person) was taken and written whole before anything moved,
@@ -32,6 +36,7 @@ from typing import Any, Iterator
 from forgeml.registry.audit import append_records, read_records
 
 PENDING_MOVE = "forgeml.pending_move"
+AUDIT_HEAD = "forgeml.audit_head"  # {"count", "hash"} of the audit log after the last alias move
 AUDIT_TAG = "forgeml.audit."  # + the record's hash prefix: each audit record, on the version it concerns
 MOVE_TAG_KEYS = ("by", "at", "rule", "reason", "previous")
 DEFAULT_LOCK_TIMEOUT_S = 600.0
@@ -96,6 +101,7 @@ def carry_out(model: str, moves: list[dict[str, Any]], records: list[dict[str, A
     """Write the intent, then complete it (the caller holds the registry lock). Returns the records as logged."""
     import mlflow
 
+    read_records(audit_log)  # a log with a broken line stops the move before anything is written
     move_id = uuid.uuid4().hex
     plan = {"id": move_id, "moves": moves,
             "records": [{**record, "move": move_id, "step": step} for step, record in enumerate(records)]}
@@ -114,9 +120,11 @@ def _complete(model: str, plan: dict[str, Any], audit_log: Path) -> list[dict[st
             client.set_model_version_tag(model, move["version"], key, value)
     logged = {record["step"] for record in read_records(audit_log) if record.get("move") == plan["id"]}
     append_records(audit_log, [record for record in plan["records"] if record["step"] not in logged])
-    written = [record for record in read_records(audit_log) if record.get("move") == plan["id"]]
+    log = read_records(audit_log)
+    written = [record for record in log if record.get("move") == plan["id"]]
     for record in written:
         show_in_mlflow(model, record)
+    client.set_registered_model_tag(model, AUDIT_HEAD, json.dumps({"count": len(log), "hash": log[-1]["hash"]}))
     client.delete_registered_model_tag(model, PENDING_MOVE)
     return written
 
@@ -131,6 +139,19 @@ def show_in_mlflow(model: str, record: dict[str, Any]) -> None:
         client.set_model_version_tag(model, record["version"], key, value)
     else:
         client.set_registered_model_tag(model, key, value)
+
+
+def registry_copy(model: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """What the registry holds of ``model``'s audit log: the anchored head (None before the first move), and
+    every record mirrored as a tag on its versions or on the model."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    tags = dict(client.get_registered_model(model).tags)
+    for version in client.search_model_versions(f"name = '{model}'"):
+        tags.update({f"{key}@{version.version}": value for key, value in version.tags.items()})
+    mirrored = [json.loads(value) for key, value in tags.items() if key.startswith(AUDIT_TAG)]
+    return (json.loads(tags[AUDIT_HEAD]) if AUDIT_HEAD in tags else None), mirrored
 
 
 def pending_move(model: str) -> dict[str, Any] | None:
