@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from forgeml.console import main
 from forgeml.registry.audit import read_records, verify
 from forgeml.registry.moves import AUDIT_TAG, PENDING_MOVE
+from forgeml.registry.tracking import MODEL_SHA256, REGISTRATION
 from tests.pipelines.conftest import REPO, project_env
 
 MODEL = "m"
@@ -26,7 +27,8 @@ def store(sqlite_registry, tmp_path):
     """Versions 1-3 of ``m``, version 1 champion (set by a promotion, so it is in the log)."""
     client, uri = sqlite_registry
     for _ in range(3):
-        client.create_model_version(MODEL, str(tmp_path))
+        version = client.create_model_version(MODEL, str(tmp_path)).version
+        client.set_model_version_tag(MODEL, version, MODEL_SHA256, "0" * 64)  # registered whole, as a release does
     audit_log = tmp_path / "audit.jsonl"
     assert forgeml("promote", "--version", "1", "--reason", "first", uri=uri, audit_log=audit_log).exit_code == 0
     return client, uri, audit_log
@@ -196,3 +198,18 @@ def test_a_line_that_is_not_a_record_is_named_and_stops_every_move_until_repaire
 
     audit_log.write_text(good)  # repaired
     assert forgeml("promote", "--version", "2", "--reason", "r", uri=uri, audit_log=audit_log).exit_code == 0
+
+
+def test_a_version_registered_without_its_hash_is_marked_by_reconcile_and_never_promoted(store, tmp_path):
+    """A release killed between registering a version and recording its hash: reconcile (which every mover runs
+    first) marks it for the reviewer, and a promotion by hand refuses it."""
+    client, uri, audit_log = store
+    torn = client.create_model_version(MODEL, str(tmp_path)).version  # registered, never tagged
+    result = forgeml("reconcile", uri=uri, audit_log=audit_log)
+    assert result.exit_code == 0, result.output
+    marked = client.get_model_version(MODEL, torn)
+    assert marked.tags[REGISTRATION] == "incomplete" and "Registration incomplete" in marked.description
+
+    refused = forgeml("promote", "--version", str(torn), "--reason", "r", uri=uri, audit_log=audit_log)
+    assert refused.exit_code == 2 and f"version {torn} of 'm' has no recorded SHA-256" in refused.output
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"

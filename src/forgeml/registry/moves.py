@@ -170,8 +170,12 @@ def pending_move(model: str) -> dict[str, Any] | None:
 
 
 def reconcile(model: str, audit_log: Path) -> dict[str, Any] | None:
-    """Complete the move a crash left half done (the caller holds the registry lock); the plan, or None when
-    nothing was pending."""
+    """Complete the move a crash left half done (the caller holds the registry lock), and mark the versions a
+    crash left registered without their hash (forgeml.registry.tracking.mark_incomplete_registrations); the
+    plan, or None when nothing was pending."""
+    from forgeml.registry.tracking import mark_incomplete_registrations
+
+    mark_incomplete_registrations(model)
     plan = pending_move(model)
     if plan is not None:
         _complete(model, plan, audit_log)
@@ -183,11 +187,16 @@ def promote(model: str, version: str, alias: str, reason: str, audit_log: Path, 
     """Point ``alias`` at ``version`` by hand (no gate; the record says ``manual``); returns the audit record."""
     import mlflow
 
-    from forgeml.registry.tracking import alias_version, existing_version
+    from forgeml.errors import RegistryError
+    from forgeml.registry.tracking import alias_version, existing_version, unverifiable
 
     with registry_lock(model, lock_timeout_s):
         reconcile(model, audit_log)
         version = existing_version(mlflow.MlflowClient(), model, version)
+        refused = unverifiable(mlflow.MlflowClient(), model, version)
+        if refused:
+            raise RegistryError(f"Not moved: {refused}. Register the candidate again (`make run`), or pick a "
+                                "verified version.")
         move, record = plan_move(model, alias, version, alias_version(model, alias), reason, rule, actor(by))
         return carry_out(model, [move], [record], audit_log)[-1]
 

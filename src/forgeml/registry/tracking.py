@@ -13,6 +13,7 @@ LINEAGE_PREFIX = "forgeml."
 RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml retrain` trains again
 RECIPE_KEYS = ("model", "training", "augmentation")
 MODEL_SHA256 = "forgeml.model_sha256"  # of the registered model's files, recorded at registration
+REGISTRATION = "forgeml.registration"  # "incomplete" on a version registered without its hash: it never loads
 
 
 def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -137,6 +138,9 @@ def register_candidate(registered_model: str, model_uri: str, name: str, lineage
     client = mlflow.MlflowClient()
     for key, value in {"forgeml.candidate": name, MODEL_SHA256: sha256, **lineage}.items():
         client.set_model_version_tag(registered_model, version, key, value)
+    if REGISTRATION in client.get_model_version(registered_model, version).tags:
+        # marked by a reconcile that ran (another mover's) between the registration and its hash
+        client.delete_model_version_tag(registered_model, version, REGISTRATION)
     return version
 
 
@@ -165,6 +169,31 @@ def load_verified(registered_model: str, version: str, folder: Path):
             f"{actual[:16]}..., recorded {expected[:16]}...). It is not loaded; restore its files or register it again."
         )
     return mlflow.pyfunc.load_model(str(local))
+
+
+def unverifiable(client, registered_model: str, version: str) -> str | None:
+    """Why ``version`` cannot be verified (and so never loads), or None when it can: it has its recorded hash."""
+    if MODEL_SHA256 in client.get_model_version(registered_model, version).tags:
+        return None
+    return (f"version {version} of {registered_model!r} has no recorded SHA-256 (a release stopped between "
+            "registering it and recording its hash), so it is never loaded")
+
+
+def mark_incomplete_registrations(registered_model: str) -> list[str]:
+    """Tag every version registered without its hash ``forgeml.registration: incomplete``, with why, where a
+    reviewer in the MLflow UI sees it; return the versions newly marked. Such a version is never loaded
+    (``load_verified``) nor made champion by hand (``forgeml promote``): register the candidate again."""
+    import mlflow
+
+    client, marked = mlflow.MlflowClient(), []
+    for found in client.search_model_versions(f"name = '{registered_model}'"):
+        if MODEL_SHA256 not in found.tags and REGISTRATION not in found.tags:
+            client.set_model_version_tag(registered_model, found.version, REGISTRATION, "incomplete")
+            client.update_model_version(registered_model, found.version, description=(
+                "**Registration incomplete**: the release stopped before recording this version's SHA-256, so its "
+                "files cannot be verified and it is never loaded. Register the candidate again (`make run`)."))
+            marked.append(str(found.version))
+    return marked
 
 
 def attach_card(registered_model: str, version: str, run_id: str, card: str) -> None:
