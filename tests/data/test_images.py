@@ -20,8 +20,9 @@ def test_folder_of_class_folders_loads_with_labels_and_paths(tmp_path):
     images = load_image_folder(write_folder(tmp_path / "images"), channels=1)
     assert images.labels == ["cat"] * 3 + ["dog"] * 3
     assert images.paths[0].endswith("cat/0.png")
-    assert images.images[0].shape == (12, 10, 1)
-    assert 0.0 <= images.images[0].min() and images.images[0].max() <= 1.0
+    first, source = images.read(0)
+    assert first.shape == (12, 10, 1) and source == (12, 10)
+    assert 0.0 <= first.min() and first.max() <= 1.0
 
 
 def test_corrupt_file_is_named(tmp_path):
@@ -56,8 +57,9 @@ def test_images_become_a_resized_pixel_table_and_a_manifest(tmp_path):
 
 def test_bundled_digits_are_8x8_grey_in_unit_range():
     digits = load_bundled_images("digits")
-    assert len(digits.images) == 1797 and digits.images[0].shape == (8, 8, 1)
-    assert max(image.max() for image in digits.images) == 1.0
+    images = [digits.read(index)[0] for index in range(len(digits))]
+    assert len(images) == 1797 and images[0].shape == (8, 8, 1)
+    assert max(image.max() for image in images) == 1.0
     table, _ = images_to_table(digits, size=8, target="target")
     # at its own size an image is not resampled: the table holds the pixels as loaded
-    np.testing.assert_allclose(table.iloc[5, :64].to_numpy(dtype=np.float32), digits.images[5].reshape(-1))
+    np.testing.assert_allclose(table.iloc[5, :64].to_numpy(dtype=np.float32), images[5].reshape(-1))

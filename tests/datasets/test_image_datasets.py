@@ -14,7 +14,7 @@ def test_image_folder_loads_through_kedro(tmp_path):
     dataset = ImageFolderDataset(path=str(tmp_path), channels=3)
     assert dataset.exists()
     images = dataset.load()
-    assert images.labels == ["a", "b"] and images.images[0].shape == (5, 7, 3)
+    assert images.labels == ["a", "b"] and images.read(0)[0].shape == (5, 7, 3)
 
 
 def test_image_folder_errors_name_the_folder(tmp_path):

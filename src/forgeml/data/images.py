@@ -8,8 +8,10 @@ reshape the rows back to (channels, height, width) as their first layer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,11 +23,20 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 @dataclass
 class ImageSet:
-    """Images as float arrays (height, width, channels) in [0, 1], with their labels and where each came from."""
+    """Images with their labels and where each came from, read one at a time by ``read(index, size)``: the image
+    as (height, width, channels) floats in [0, 1], at least ``size`` on its shorter side where it was larger
+    (None: as it is), with its source height and width. A folder's images are decoded only then, downscaled while
+    decoding, so no image is ever held at full size and no set is held whole."""
 
-    images: list[np.ndarray] = field(default_factory=list)
     labels: list = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    reader: Callable[[int, int | None], tuple[np.ndarray, tuple[int, int]]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def read(self, index: int, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+        return self.reader(index, size)
 
 
 def image_files(root: Path) -> list[tuple[str, Path]]:
@@ -61,45 +72,73 @@ def _skipped(path: Path) -> bool:
 
 
 SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}
+ORIENTATION = 0x0112  # the EXIF tag
 MAX_PIXELS = 50_000_000  # per image: more is a decompression bomb or a photo no classifier here needs
 
 
-def read_image(path: Path, channels: int) -> np.ndarray:
-    """An image as (height, width, channels) floats in [0, 1], upright as its EXIF orientation says.
-
-    Any PIL mode is read: grey, RGB, RGBA (alpha dropped), palette, 16-bit grey (scaled by 65535). The size is
-    read from the header before anything is decoded, so an image claiming more than MAX_PIXELS is refused
-    without being unpacked."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+def _opened(path: Path):
+    """The image at ``path``, opened (its header read, nothing decoded) and refused by name when it claims more
+    than MAX_PIXELS or is not an image."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise DataError(f"The image {path} claims {image.width}x{image.height} pixels, more than {MAX_PIXELS:,}: "
-                                "a decompression bomb or an oversized photo. Resize it, or remove it.")
-            image = ImageOps.exif_transpose(image)
-            if image.mode in SIXTEEN_BIT_MODES:
-                grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)[:, :, None]
-                return grey if channels == 1 else np.repeat(grey, 3, axis=2)
-            pixels = np.asarray(image.convert({1: "L", 3: "RGB"}[channels]), dtype=np.float32) / 255.0
+        image = Image.open(path)
     except Image.DecompressionBombError as error:
         raise DataError(f"The image {path} is a decompression bomb ({error}); remove it.") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
-    return pixels.reshape(pixels.shape[0], pixels.shape[1], channels)
+    if image.width * image.height > MAX_PIXELS:
+        image.close()
+        raise DataError(f"The image {path} claims {image.width}x{image.height} pixels, more than {MAX_PIXELS:,}: "
+                        "a decompression bomb or an oversized photo. Resize it, or remove it.")
+    return image
+
+
+def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """An image as (height, width, channels) floats in [0, 1], upright as its EXIF orientation says, and its
+    source height and width (as shown, after orientation).
+
+    Any PIL mode is read: grey, RGB, RGBA (alpha dropped), palette, 16-bit grey (scaled by 65535). With ``size``,
+    an image larger than twice that on its shorter side is downscaled while it is decoded (Pillow's ``draft``:
+    JPEG decodes at 1/2, 1/4 or 1/8 scale) and then by a whole factor (``reduce``), to no less than twice
+    ``size``, so the antialiased resize that follows sees enough pixels; the full-size floats never exist."""
+    from PIL import Image, ImageOps
+
+    with _opened(path) as image:
+        try:
+            turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)  # shown a quarter turn from how it is stored
+            source = (image.width, image.height) if turned else (image.height, image.width)
+            if size and min(source) > 2 * size:
+                scale = 2 * size / min(source)
+                image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
+                factor = min(image.width, image.height) // (2 * size)
+                if factor > 1:
+                    image = image.reduce(factor)
+            image = ImageOps.exif_transpose(image)
+            if image.mode in SIXTEEN_BIT_MODES:
+                grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)[:, :, None]
+                return (grey if channels == 1 else np.repeat(grey, 3, axis=2)), source
+            pixels = np.asarray(image.convert({1: "L", 3: "RGB"}[channels]), dtype=np.float32) / 255.0
+        except Image.DecompressionBombError as error:
+            raise DataError(f"The image {path} is a decompression bomb ({error}); remove it.") from error
+        except (OSError, SyntaxError, ValueError) as error:
+            raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], channels), source
 
 
 def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
-    """Read ``root/<class>/*.png|jpg|jpeg`` (``image_files``, ``read_image``); the sub-folder names are the labels.
+    """The images of ``root/<class>/*.png|jpg|jpeg`` (``image_files``), the sub-folder names as labels, each
+    decoded when it is read (``read_image``).
 
-    Raises DataError naming the folder or file at fault, as those two do.
+    Raises DataError naming the folder or file at fault, as ``image_files`` does, and naming a file that is not
+    an image or claims more than MAX_PIXELS: every header is read here, nothing is decoded.
     """
-    found = ImageSet()
-    for label, path in image_files(root):
-        found.images.append(read_image(path, channels))
-        found.labels.append(label)
-        found.paths.append(str(path))
-    return found
+    found = image_files(root)
+    for _, path in found:
+        _opened(path).close()
+    paths = [path for _, path in found]
+    return ImageSet([label for label, _ in found], [str(path) for path in paths],
+                    lambda index, size: read_image(paths[index], channels, size))
 
 
 def load_bundled_images(name: str) -> ImageSet:
@@ -110,7 +149,8 @@ def load_bundled_images(name: str) -> ImageSet:
         raise DataError(f"Unknown bundled image set {name!r}; the bundled image set is 'digits'.")
     bunch = datasets.load_digits()
     images = [(image / 16.0).astype(np.float32)[:, :, None] for image in bunch.images]
-    return ImageSet(images, bunch.target.tolist(), [f"digits[{i}]" for i in range(len(images))])
+    return ImageSet(bunch.target.tolist(), [f"digits[{i}]" for i in range(len(images))],
+                    lambda index, size: (images[index], images[index].shape[:2]))
 
 
 def pixel_columns(channels: int, size: int) -> list[str]:
@@ -126,20 +166,20 @@ def images_to_table(images: ImageSet, size: int, target: str) -> tuple[pd.DataFr
     import torch
     from torch.nn import functional as F
 
-    if not images.images:
+    if not len(images):
         raise DataError("The image source holds no images.")
-    channels = images.images[0].shape[2]
     rows, manifest = [], []
-    for pixels, label, path in zip(images.images, images.labels, images.paths):
+    for index, (label, path) in enumerate(zip(images.labels, images.paths)):
+        pixels, (height, width) = images.read(index, size)
         tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
         if tensor.shape[-2:] != (size, size):
             tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         resized = tensor[0].clamp(0.0, 1.0).numpy()
         rows.append(resized.reshape(-1))
         manifest.append({
-            "path": path, target: label, "source_height": pixels.shape[0], "source_width": pixels.shape[1],
+            "path": path, target: label, "source_height": height, "source_width": width,
             "channels": pixels.shape[2], "pixel_min": float(resized.min()), "pixel_max": float(resized.max()),
         })
-    table = pd.DataFrame(np.stack(rows), columns=pixel_columns(channels, size))
+    table = pd.DataFrame(np.stack(rows), columns=pixel_columns(manifest[0]["channels"], size))
     table[target] = images.labels
     return table, pd.DataFrame(manifest)

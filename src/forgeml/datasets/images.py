@@ -67,7 +67,8 @@ class BundledImagesDataset(AbstractDataset[None, ImageSet]):
         from forgeml.data.sources import frame_hash
 
         images = self.load()
-        return frame_hash(pd.DataFrame(np.stack(images.images).reshape(len(images.images), -1)).assign(label=images.labels))
+        pixels = np.stack([images.read(index)[0] for index in range(len(images))])
+        return frame_hash(pd.DataFrame(pixels.reshape(len(images), -1)).assign(label=images.labels))
 
     def save(self, data: ImageSet) -> None:
         raise DatasetError(f"The bundled image set {self._name!r} is read-only.")
