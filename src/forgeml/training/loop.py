@@ -4,9 +4,9 @@
 epoch, keeps the best weights, stops early when validation loss stops improving, and reports
 each epoch to an optional callback (MLflow logging, Optuna pruning). An optional ``augment``
 module transforms each training batch on the device. On CUDA, ``precision="auto"`` trains in
-bf16 autocast the model families measured faster in it (``BF16_PAYS_ON_CUDA``, from
-benchmarks/gpu_throughput.py), and image batches use the channels_last layout; on the CPU it trains
-as fp32. Whatever layout and precision training used, ``fit`` hands back an fp32 model in the
+bf16 autocast the model families measured faster in it (``bf16_pays_on_cuda`` on the model's class,
+from benchmarks/gpu_throughput.py; none so far), and image batches use the channels_last layout; on
+the CPU it trains as fp32. Whatever layout and precision training used, ``fit`` hands back an fp32 model in the
 standard (contiguous) layout, which pruning, INT8 export and serving expect.
 
 What a step does besides the model is kept off the host: batches are drawn with an index already on
@@ -23,7 +23,6 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 from torch.nn import functional as F
-
 from tqdm.auto import tqdm
 
 from forgeml.errors import ConfigError, TrainingDiverged
