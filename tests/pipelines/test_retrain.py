@@ -204,6 +204,7 @@ def _with_an_infinite_row(raw: bytes) -> bytes:
 BAD_DATA = {
     "appended-infinity": (_with_an_infinite_row, "expect_column_values_to_be_between on column 'mean radius'"),
     "empty": (lambda raw: b"", "a catalog entry could not be read"),
+    "garbage": (lambda raw: bytes(range(256)) * 20, "a catalog entry could not be read"),
     "latin-1": (lambda raw: raw.replace(b"mean radius", "mean radius \u00e9".encode("latin-1"), 1),
                 "a catalog entry could not be read"),
 }
