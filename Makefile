@@ -125,7 +125,7 @@ bench: install
 	python benchmarks/distributed.py
 
 ## gpu-check: on a machine with a GPU, `processes` against its GPUs, the digits experiment end to end and the
-##            training throughput benchmark (about 9 minutes on one H200; reports in benchmarks/reports/)
+##            training throughput benchmark (bounded by CHECK_LIMIT, 560 s; reports in benchmarks/reports/)
 gpu-check: install
 	PYTHON=$(VENV)/bin/python bash benchmarks/gpu_check.sh
 
