@@ -119,7 +119,7 @@ LABELS = {"great": "très bien 👍", "other": "autre"}
 def own_texts(tmp_path_factory):
     """300 reviews as a user's feedback table: labels in French with an emoji, 20 texts again under the other
     label, 10 labels with stray blanks; `forgeml init --texts` then `make run`, with a tiny BERT in the test env."""
-    from forgeml.text.data import load_reviews
+    from forgeml.data.sources import load_reviews
     from tests.pipelines.test_texts import TINY_BERT
 
     project = init_repo(make_project(tmp_path_factory.mktemp("own_texts")), dvc=False)

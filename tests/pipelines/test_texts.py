@@ -55,7 +55,7 @@ def test_reviews_are_validated_split_and_tokenized_once(text_project):
 
 @pytest.fixture
 def reviews_csv(text_project):
-    from forgeml.text.data import load_reviews
+    from forgeml.data.sources import load_reviews
 
     def write(change):
         table = change(load_reviews().head(600).copy())
@@ -105,7 +105,7 @@ TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "nu
 def trained_text_project(tmp_path_factory):
     """conf/experiments/reviews as shipped (compression included) in the test env, with a tiny BERT (randomly
     initialised, MiniLM's tokenizer) on 800 reviews."""
-    from forgeml.text.data import load_reviews
+    from forgeml.data.sources import load_reviews
 
     project = make_project(tmp_path_factory.mktemp("reviews"))
     raw = project / "data/01_raw/reviews.csv"
@@ -263,7 +263,7 @@ def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_te
     import pandas as pd
 
     from forgeml.registry.audit import read_records
-    from forgeml.text.data import load_reviews
+    from forgeml.data.sources import load_reviews
 
     client = client_for(trained_text_project)
     before = {str(v.version) for v in client.search_model_versions("name='reviews'")}

@@ -10,7 +10,8 @@ import torch
 from forgeml.errors import ConfigError, DataError
 from forgeml.text import BUNDLED_MODEL, TokenAugmentation, load_tokenizer, pretrained_folder, tokenize
 from forgeml.models.references import tfidf_logreg
-from forgeml.text.data import load_reviews, prepare_texts
+from forgeml.data.sources import load_reviews
+from forgeml.text.data import prepare_texts
 
 TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2,
              "intermediate_size": 64, "max_position_embeddings": 64}

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from forgeml.compression.methods import fraction
+from forgeml.checks import fraction
 from forgeml.errors import ConfigError
 
 

