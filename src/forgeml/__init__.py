@@ -8,3 +8,5 @@ __version__ = "0.1.0"
 # through .telemetry, DVC's through its config). A user who sets these variables keeps their own values.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# A log read after the fact (cron, Airflow) gets no download bars: one MLflow call drew 99 of them.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

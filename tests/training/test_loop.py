@@ -157,3 +157,15 @@ def test_a_loss_that_is_not_finite_stops_training_naming_the_candidate_and_epoch
     batches = TensorBatches(inputs, labels, 16)
     with pytest.raises(TrainingDiverged, match="mlp: the loss is not finite at epoch 1"):
         fit(nn.Linear(5, 2), batches, batches, TrainConfig(epochs=5, progress=False), description="mlp")
+
+
+def test_under_a_scheduler_a_fit_writes_one_line_with_its_best_epoch(monkeypatch, caplog):
+    monkeypatch.setenv("FORGEML_PROGRESS", "lines")
+    torch.manual_seed(0)
+    train, val = loaders()
+    with caplog.at_level("INFO", logger="forgeml.training.loop"):
+        result = fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=6, lr=0.05), description="toy")
+        fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=6, lr=0.05, progress=False), description="quiet toy")
+    assert [record.getMessage() for record in caplog.records] == [
+        f"toy: 6 epochs; best validation loss {result.history['val_loss'][result.best_epoch]:.4f} "
+        f"(accuracy {result.history['val_accuracy'][result.best_epoch]:.3f}) at epoch {result.best_epoch + 1}"]

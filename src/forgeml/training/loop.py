@@ -16,6 +16,7 @@ the device, the training loss accumulates on the device, and validation reads it
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable
@@ -23,14 +24,15 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
+from forgeml import progress
 from forgeml.errors import ConfigError, TrainingDiverged
 from forgeml.training.distributed import SingleProcess, process_group, resolve_processes
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "linear")
 LONG_EPOCH = 100  # batches: from here on (BERT fine-tuning) an epoch gets its own progress bar
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -237,18 +239,18 @@ def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, 
         if config.scheduler == "linear" else None
     result = FitResult(history={"train_loss": [], "val_loss": [], "val_accuracy": [], "lr": []}, device=str(device))
     best_loss, best_state, stale = math.inf, None, 0
-    progress = config.progress and group.is_main
+    reports = config.progress and group.is_main
     cast = autocast(device, config.precision, model)
     penalized = bool(config.l1 or config.l2)
 
-    epochs = tqdm(range(config.epochs), desc=description, unit="epoch", disable=not progress, leave=False)
+    epochs = progress.bar(range(config.epochs), shown=reports, desc=description, unit="epoch", leave=False)
     for epoch in epochs:
         trained.train()
         # The loss summed on the device, weighted by batch size, and read once an epoch: an .item() per step
         # would make the host wait for the GPU at every batch.
         loss_sum, rows = torch.zeros((), device=device), 0
-        steps = tqdm(group.shard(train_batches), desc=f"epoch {epoch + 1}", unit="batch", leave=False,
-                     disable=not progress or len(train_batches) < LONG_EPOCH)
+        steps = progress.bar(group.shard(train_batches), shown=reports and len(train_batches) >= LONG_EPOCH,
+                             desc=f"epoch {epoch + 1}", unit="batch", leave=False)
         for inputs, labels in steps:
             inputs, labels = _to_device(inputs, device, layout), labels.to(device, non_blocking=True)
             if augment is not None:
@@ -294,6 +296,11 @@ def fit_in_group(model, train_batches, val_batches, config: TrainConfig, group, 
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    if reports and result.epochs_run:
+        progress.done(logger, "%s: %d epochs%s; best validation loss %.4f (accuracy %.3f) at epoch %d", description,
+                      result.epochs_run, " (stopped early)" if result.stopped_early else "",
+                      result.history["val_loss"][result.best_epoch], result.history["val_accuracy"][result.best_epoch],
+                      result.best_epoch + 1)
     model.to(memory_format=torch.contiguous_format)  # what pruning's flat views, INT8 export and serving take
     model.eval()
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from forgeml import progress
 from forgeml.errors import ConfigError, TrainingDiverged
 from forgeml.tuning.space import SearchSpace, apply_overrides
 
@@ -30,6 +32,7 @@ COST = ("latency_ms", "size_bytes")
 SAMPLERS = ("tpe", "random", "cmaes")
 EXECUTION_OPTIONS = ("progress", "device")  # how a trial runs, not what it finds: not part of a study's identity
 PRUNERS = ("median", "hyperband", "none")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -264,12 +267,12 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     return result if settings.multi_objective else result[0]
 
 
-def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | None = None, progress: bool = False) -> None:
+def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | None = None,
+             shows_progress: bool = False) -> None:
     """Run trials in this process until the study holds ``n_trials`` completed or pruned trials (or the timeout)."""
     import optuna
     import torch
     from optuna.trial import TrialState
-    from tqdm.auto import tqdm
 
     import mlflow
 
@@ -284,14 +287,20 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
     max_epochs = int(data.base_spec.get("training", {}).get("epochs", 100))
     study = open_study(name, settings, max_epochs)
     freeze_long_lived()  # a spawned worker's imports and data: its first pipeline run is its trials
-    bar = tqdm(total=settings.n_trials, initial=len(counted_trials(study)), desc=f"tuning {settings.candidate}",
-               unit="trial", disable=not progress)
+    bar = progress.bar(total=settings.n_trials, initial=len(counted_trials(study)), desc=f"tuning {settings.candidate}",
+                       unit="trial", shown=shows_progress)
 
     def show_progress(study, trial) -> None:
         bar.n = min(len(counted_trials(study)), settings.n_trials)
+        best = ""
         if not settings.multi_objective and any(t.state.name == "COMPLETE" for t in counted_trials(study)):
-            bar.set_postfix({f"best {settings.objectives[0]}": f"{study.best_value:.4f}"})
+            best = f"{study.best_value:.4f}"
+            bar.set_postfix({f"best {settings.objectives[0]}": best})
         bar.refresh()
+        if shows_progress:
+            progress.done(logger, "tuning %s: trial %d %s (%d of %d counted)%s", settings.candidate, trial.number,
+                          trial.state.name.lower(), bar.n, settings.n_trials,
+                          f"; best {settings.objectives[0]} {best}" if best else "")
 
     deadline = time.monotonic() + (settings.timeout_s or math.inf)
     while time.monotonic() < deadline:
@@ -323,7 +332,7 @@ def run_study(settings: TuneSettings, name: str, data: TrialData, threads: int |
     helpers = [context.Process(target=optimize, args=(settings, name, data, threads)) for _ in range(settings.workers - 1)]
     for helper in helpers:
         helper.start()
-    optimize(settings, name, data, threads, progress=settings.progress)
+    optimize(settings, name, data, threads, shows_progress=settings.progress)
     for helper in helpers:
         helper.join()
     return open_study(name, settings, 1)
