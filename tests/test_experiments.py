@@ -7,18 +7,11 @@ import shutil
 import pytest
 import yaml
 
-from forgeml.config_loader import ExperimentConfigLoader
 from forgeml.errors import ConfigError
 from forgeml.experiments import experiment_names
 from forgeml.registry.model_card import model_card
+from tests.helpers import loader
 from tests.pipelines.conftest import REPO
-
-
-def loader(conf, env, monkeypatch, experiment):
-    monkeypatch.setenv("FORGEML_EXPERIMENT", experiment)
-    return ExperimentConfigLoader(str(conf), env=env, base_env="base", default_run_env="local",
-                                  merge_strategy={"parameters": "soft"},
-                                  config_patterns={"mlflow": ["mlflow*", "mlflow*/**"]})  # as kedro-mlflow adds it
 
 
 @pytest.fixture

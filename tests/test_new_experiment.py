@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from forgeml.console import main
+from tests.helpers import loader
 from tests.pipelines.conftest import REPO
 
 CARD = ["--intended-use", "Sorting our own tickets.", "--limitations", "Only English tickets were seen."]
@@ -34,8 +35,6 @@ def written(project, name: str) -> dict:
 
 
 def composed(project, name: str) -> dict:
-    from tests.test_experiments import loader
-
     with pytest.MonkeyPatch.context() as patch:
         return loader(project / "conf", "local", patch, name)["parameters"]
 

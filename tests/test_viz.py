@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tests.pipelines.conftest import REPO
-from tests.pipelines.test_serving import CHROMIUM, chromium, serving
+from tests.helpers import CHROMIUM, chromium, serving
 
 pytest.importorskip("kedro_viz", reason="make test installs the viz extra")
 

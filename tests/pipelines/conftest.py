@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,22 @@ import pytest
 
 REPO = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
+
+# What `trained_project` (the breast cancer experiment in the test env) registers and compresses.
+MODEL = "breast_cancer"
+TRAINED = {"logreg", "mlp", "sklearn_logreg", "sklearn_hgb", "tuned"}
+COMPRESSED = {"pruned_50", "pruned_channels", "int8_static", "int8_dynamic", "int8_tuned", "distilled", "distilled_without_teacher"}
+# A tiny randomly initialised BERT for text projects: six layers, as MiniLM, so the shipped student applies.
+TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "num_attention_heads": 2,
+             "intermediate_size": 64, "max_position_embeddings": 64}
+
+
+def read_json(project: Path, path: str):
+    return json.loads((project / path).read_text())
+
+
+def champion(client, model: str = MODEL) -> str:
+    return client.get_model_version_by_alias(model, "champion").version
 
 
 def project_env() -> dict[str, str]:
@@ -74,6 +91,70 @@ def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "tes
                      check: bool = True) -> subprocess.CompletedProcess:
     """``kedro run`` of ``experiment`` (a folder under conf/experiments) in ``env``."""
     return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
+
+
+@pytest.fixture
+def command_here(monkeypatch):
+    """``command_here(project, group, *args, experiment=...)``: a ForgeML command (``forgeml.cli.cli`` is what
+    ``kedro`` runs, ``forgeml.console.main`` the ``forgeml`` command) in this process, for runs that stop early
+    (bad data, bad settings), where a subprocess would spend most of its time importing. The error handler,
+    exit code and message are the command's own; returns what ``run`` does.
+
+    What a command leaves in the process, a process's exit would clear: its output goes to buffers of its own
+    (a logger created meanwhile keeps writing there, not to a closed capture), and MLflow's active run, URIs
+    and experiment are reset afterwards."""
+    import contextlib
+    import io
+
+    import click
+    import mlflow
+    from kedro.framework.startup import bootstrap_project
+
+    inherited = {key for key in os.environ if key.startswith("MLFLOW_")}
+
+    def reset_mlflow() -> None:
+        while mlflow.active_run():
+            mlflow.end_run("FAILED")  # a run the stopped command left open; its process would have ended it
+        for key in [key for key in os.environ if key.startswith("MLFLOW_") and key not in inherited]:
+            del os.environ[key]  # the experiment and URIs MLflow exported for the command's project
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+    def invoke(project: Path, group, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(project)
+        monkeypatch.delenv("KEDRO_ENV", raising=False)
+        if experiment:
+            monkeypatch.setenv("FORGEML_EXPERIMENT", experiment)
+        else:
+            monkeypatch.delenv("FORGEML_EXPERIMENT", raising=False)
+        reset_mlflow()
+        bootstrap_project(project)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                group.main(list(args), prog_name=group.name, standalone_mode=False)
+                code = 0
+            except SystemExit as stop:
+                code = stop.code
+            except click.ClickException as stop:  # what standalone mode would print and exit with
+                stop.show()
+                code = stop.exit_code
+        reset_mlflow()
+        return subprocess.CompletedProcess([group.name, *args], code, out.getvalue(), err.getvalue())
+
+    yield invoke
+    reset_mlflow()
+
+
+@pytest.fixture
+def kedro_here(command_here):
+    """``kedro_here(project, *args, env="test", experiment=None)``: ``kedro run`` in this process (command_here)."""
+    from forgeml.cli import cli
+
+    def kedro_run(project: Path, *args: str, env: str = "test", experiment: str | None = None):
+        return command_here(project, cli, "run", "--env", env, *args, experiment=experiment)
+
+    return kedro_run
 
 
 def init_repo(project: Path, dvc: bool = True) -> Path:

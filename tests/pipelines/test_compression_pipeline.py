@@ -10,8 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import kedro, project_env, tracking_uri
-from tests.pipelines.test_project import COMPRESSED, MODEL, read_json
+from tests.pipelines.conftest import COMPRESSED, MODEL, project_env, read_json, tracking_uri
 
 REPORTS = "data/08_reporting/breast_cancer"
 
@@ -115,10 +114,10 @@ print(float(np.mean(model.predict(test.drop(columns=["target"])) == test["target
     ("compress.methods.int8_static.granularity=per_group", "granularity must be one of per_channel, per_tensor"),
     ("compress.methods.int8_static.mode=fp8", "mode must be one of static, dynamic"),
 ], ids=["sparsity", "channel-ratio", "granularity", "mode"])
-def test_bad_compression_settings_fail_before_any_work(trained_project, setting, message):
+def test_bad_compression_settings_fail_before_any_work(trained_project, kedro_here, setting, message):
     saved = trained_project / "data/06_models/breast_cancer/compressed_candidates.pkl"
     before = saved.read_bytes()
-    result = kedro(trained_project, "--pipelines", "compress", "--params", setting, check=False)
+    result = kedro_here(trained_project, "--pipelines", "compress", "--params", setting)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
     assert "fine-tune" not in result.stderr + result.stdout

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.pipelines.conftest import REPO, init_repo, kedro_experiment, make_project, make_run, override_conf, run
+from tests.pipelines.conftest import REPO, init_repo, make_project, make_run, override_conf, run
 
 
 def read_json(project, path):
@@ -20,7 +20,8 @@ def read_json(project, path):
 
 def repro_digits(project, env="local"):
     init_repo(project)
-    result = run(project, "env", f"KEDRO_ENV={env}", "dvc", "repro", "digits-release")
+    # one process for every stage, as `make run` does (test_project checks that `dvc repro` then finds nothing to do)
+    result = run(project, "env", f"KEDRO_ENV={env}", "forgeml", "repro", "digits-release")
     (project / "repro.log").write_text(result.stdout + result.stderr)
     return project
 
@@ -53,7 +54,7 @@ QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidate
 
 @pytest.fixture(scope="module")
 def digits_project(tmp_path_factory):
-    """`make run EXPERIMENT=digits ENV=test` through DVC, the quick recipe in this project's test env."""
+    """`make run EXPERIMENT=digits ENV=test`, the quick recipe in this project's test env."""
     project = make_project(tmp_path_factory.mktemp("digits"))
     for changes in QUICK_DIGITS.values():  # an env folder declares each top-level key once: one file
         override_conf(project, "test", "parameters.yml", changes)
@@ -62,7 +63,7 @@ def digits_project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped_digits_project(tmp_path_factory):
-    """`make run EXPERIMENT=digits` as shipped: default parameters, through DVC (5 to 13 minutes on 2 cores)."""
+    """`make run EXPERIMENT=digits` as shipped: default parameters (5 to 13 minutes on 2 cores)."""
     return repro_digits(make_project(tmp_path_factory.mktemp("digits_shipped")))
 
 
@@ -240,7 +241,7 @@ BAD_IMAGES = {
 
 
 @pytest.mark.parametrize("case", BAD_IMAGES)
-def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, client_for, case):
+def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, client_for, kedro_here, case):
     import re
 
     client = client_for(user_project)
@@ -249,7 +250,7 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     train_before = (user_project / "data/05_model_input/my_images/train.parquet").read_bytes()
     env = broken_copy(user_project, f"bad_{case.replace('-', '_')}", BAD_IMAGES[case][0])
 
-    result = kedro_experiment(user_project, "my_images", "--pipelines", "data,train,evaluate,release", env=env, check=False)
+    result = kedro_here(user_project, "--pipelines", "data,train,evaluate,release", env=env, experiment="my_images")
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert "ForgeML stopped" in result.stderr or "Data validation 'images' failed" in result.stderr

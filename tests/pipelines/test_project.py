@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import REPO, kedro, run
-
-MODEL = "breast_cancer"
-TRAINED = {"logreg", "mlp", "sklearn_logreg", "sklearn_hgb", "tuned"}
-COMPRESSED = {"pruned_50", "pruned_channels", "int8_static", "int8_dynamic", "int8_tuned", "distilled", "distilled_without_teacher"}
-
-
-def read_json(project, path):
-    return json.loads((project / path).read_text())
-
-
-def champion(client) -> str:
-    return client.get_model_version_by_alias(MODEL, "champion").version
-
+from tests.pipelines.conftest import COMPRESSED, MODEL, REPO, TRAINED, champion, kedro, read_json, run
 
 def test_dvc_yaml_is_generated_from_the_pipelines():
     result = run(REPO, "forgeml", "dvc", "--check")
@@ -37,6 +23,15 @@ def test_first_repro_runs_every_stage_and_the_second_runs_none(trained_project):
     second = run(trained_project, "dvc", "repro", "breast_cancer-release")
     assert "Running stage" not in second.stdout
     assert "didn't change, skipping" in second.stdout
+
+
+def test_the_run_piped_to_a_file_has_a_line_per_training_and_trial_and_no_bars(trained_project):
+    """As cron or Airflow keeps it: `forgeml repro` (what `make run` runs) with its output in a file."""
+    log = (trained_project / "first_repro.log").read_text()
+    assert len(log.splitlines()) <= 300, len(log.splitlines())
+    assert "\r" not in log and "Downloading artifacts" not in log
+    assert "mlp: " in log and "epochs; best validation loss" in log  # the one line a training writes
+    assert "tuning mlp: trial 0 complete" in log
 
 
 def test_linear_and_mlp_candidates_reach_095(trained_project):
@@ -100,7 +95,7 @@ def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_c
 
 
 def write_source(project, frame: pd.DataFrame, env: str = "corrupt"):
-    """``frame`` as the raw CSV, read through an env of its own (more bad files: test_new_experiment.py)."""
+    """``frame`` as the raw CSV, read through an env of its own (more bad files: test_own_data.py)."""
     (project / "data/01_raw/source.csv").write_text(frame.to_csv(index=False))
     conf = project / "conf" / env
     conf.mkdir(exist_ok=True)
@@ -118,38 +113,53 @@ CORRUPTIONS = {
 
 
 @pytest.mark.parametrize("case", CORRUPTIONS)
-def test_corrupt_input_stops_before_training_and_keeps_everything(trained_project, mlflow_client, breast_cancer, case):
+def test_corrupt_input_stops_before_training_and_keeps_everything(trained_project, mlflow_client, breast_cancer, case,
+                                                                  kedro_here):
     corrupt, expected = CORRUPTIONS[case]
     champion_before = champion(mlflow_client)
     versions_before = len(mlflow_client.search_model_versions(f"name='{MODEL}'"))
     train_before = (trained_project / "data/05_model_input/breast_cancer/train.parquet").read_bytes()
     write_source(trained_project, corrupt(breast_cancer.copy()))
 
-    result = kedro(trained_project, "--env", "corrupt", check=False)
+    result = kedro_here(trained_project, env="corrupt")
 
     assert result.returncode == 2
     assert "Data validation 'table' failed" in result.stderr and expected in result.stderr
     assert "data/08_reporting/breast_cancer/validation/data.html" in result.stderr
     assert (trained_project / "data/08_reporting/breast_cancer/validation/data.html").stat().st_size > 10_000
     assert not read_json(trained_project, "data/08_reporting/breast_cancer/validation/data.json")["success"]
-    assert "Running node: train_candidates" not in result.stderr + result.stdout
+    log = result.stderr + result.stdout
+    assert "Running node: validate_data" in log and "Running node: train_candidates" not in log
     assert (trained_project / "data/05_model_input/breast_cancer/train.parquet").read_bytes() == train_before
     assert champion(mlflow_client) == champion_before
     assert len(mlflow_client.search_model_versions(f"name='{MODEL}'")) == versions_before
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--pipelines", "train", "--params", "train.candidates.mlp.model.family=xgboost"), "model family 'xgboost'"),
-    (("--pipelines", "data", "--params", "experiment.target=label"), "target column 'label' is not in"),
-    (("--env", "missing_file", "--pipelines", "data"), "data/01_raw/nowhere.csv"),
-], ids=["unknown-model", "missing-target", "missing-file"])
-def test_configuration_errors_exit_2_with_a_paragraph(trained_project, args, message):
-    missing = trained_project / "conf/missing_file"
+def write_missing_file_env(project) -> str:
+    missing = project / "conf/missing_file"
     missing.mkdir(exist_ok=True)
     (missing / "catalog.yml").write_text("source:\n  type: pandas.CSVDataset\n  filepath: data/01_raw/nowhere.csv\n")
-    result = kedro(trained_project, *args, check=False)
+    return "missing_file"
+
+
+@pytest.mark.parametrize(("env", "args", "message"), [
+    ("test", ("--pipelines", "train", "--params", "train.candidates.mlp.model.family=xgboost"), "model family 'xgboost'"),
+    ("test", ("--pipelines", "data", "--params", "experiment.target=label"), "target column 'label' is not in"),
+    ("missing_file", ("--pipelines", "data"), "data/01_raw/nowhere.csv"),
+], ids=["unknown-model", "missing-target", "missing-file"])
+def test_configuration_errors_exit_2_with_a_paragraph(trained_project, kedro_here, env, args, message):
+    write_missing_file_env(trained_project)
+    result = kedro_here(trained_project, *args, env=env)
     assert result.returncode == 2
     assert "ForgeML stopped" in result.stderr and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_kedro_run_as_typed_exits_2_with_the_paragraph_and_no_traceback(trained_project):
+    """The tests above run ForgeML's `kedro run` in their own process; this is the command a user types."""
+    result = kedro(trained_project, "--env", write_missing_file_env(trained_project), "--pipelines", "data", check=False)
+    assert result.returncode == 2
+    assert "ForgeML stopped" in result.stderr and "data/01_raw/nowhere.csv" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -4,65 +4,15 @@ reviewer gets: the MLflow UI opened in headless Chromium, with screenshots under
 from __future__ import annotations
 
 import json
-import os
-import signal
 import shutil
-import socket
-import subprocess
-import time
 import urllib.request
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import REPO, project_env, tracking_uri
-from tests.pipelines.test_project import MODEL, champion
-
-CHROMIUM = shutil.which("chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:  # the whole group has already exited
-        pass
-
-
-@contextmanager
-def serving(command: list[str], project, health: str, timeout: float = 120):
-    """Run ``command`` in the project until it answers ``health`` with 200; stop it afterwards."""
-    env = {**project_env(), "MLFLOW_TRACKING_URI": tracking_uri(project), "MLFLOW_REGISTRY_URI": tracking_uri(project)}
-    # its own process group: a server's workers (or make's child) stop with it
-    process = subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(health, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                _signal_group(process, signal.SIGKILL)
-                raise AssertionError(f"{' '.join(command)} did not come up:\n{process.stdout.read()[-3000:]}")
-            time.sleep(0.5)
-        yield process
-    finally:
-        _signal_group(process, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
+from tests.pipelines.conftest import MODEL, REPO, champion, tracking_uri
+from tests.helpers import CHROMIUM, chromium, free_port, serving
 
 
 def post(port: int, rows: pd.DataFrame) -> tuple[int, dict]:
@@ -113,14 +63,6 @@ def test_champion_served_over_http_predicts_as_offline_and_answers_bad_rows_with
     assert served.shape == (20,)
     np.testing.assert_array_equal(served, offline)
     assert (served == test["target"].head(20).to_numpy()).mean() >= 0.9
-
-
-def chromium(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
-         "--virtual-time-budget=20000", *args],
-        capture_output=True, text=True, timeout=120,
-    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="make test installs Chromium (Debian package chromium)")

@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, kedro_experiment, make_project, override_conf, project_env, run
+from tests.pipelines.conftest import REPO, TINY_BERT, kedro_experiment, make_project, override_conf, project_env, run
 
 ENV = "reviews_data"  # an env over conf/experiments/reviews: the data stage with short token sequences
 MAX_LENGTH = 32
@@ -86,19 +86,16 @@ def _missing_column(table):
     ("label", _unknown_label, "expect_column_values_to_be_in_set"),
     ("column", _missing_column, "has no column 'review'"),
 ])
-def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_project, reviews_csv, case, change, message):
+def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_project, reviews_csv, kedro_here, case, change,
+                                                                         message):
     tokens = (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes()
     env = write_env(text_project, f"bad_{case}", catalog=reviews_csv(change))
-    result = kedro_experiment(text_project, "reviews", "--pipelines", "data", env=env, check=False)
+    result = kedro_here(text_project, "--pipelines", "data", env=env, experiment="reviews")
     assert result.returncode == 2
     assert message in result.stderr
     if case != "column":
         assert "review" in result.stderr or "score" in result.stderr  # the column is named
     assert (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes() == tokens
-
-
-TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 6, "num_attention_heads": 2,
-             "intermediate_size": 64, "max_position_embeddings": 64}  # six layers, as MiniLM: the shipped student applies
 
 
 @pytest.fixture(scope="module")
@@ -216,10 +213,10 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
     assert {path.stem for path in cards.iterdir()} >= set(COMPRESSED)
 
 
-def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path):
+def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, kedro_here, tmp_path):
     experiment = {**EXPERIMENT, "text": {**EXPERIMENT["text"], "tokenizer": str(tmp_path / "no-model")}}
     env = write_env(text_project, "bad_model", experiment=experiment)
-    result = kedro_experiment(text_project, "reviews", "--pipelines", "data", env=env, check=False)
+    result = kedro_here(text_project, "--pipelines", "data", env=env, experiment="reviews")
     assert result.returncode == 2
     assert "no-model' does not exist" in result.stderr
 
@@ -229,10 +226,10 @@ def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, tmp_path)
      "choose one of int8, distillation (this experiment's models are not pruned)"),
     ("compress.methods.distilled_3_layers.student.family=mlp", "`from_base` takes a `bert` student"),
 ], ids=["pruning", "student"])
-def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, setting, message):
+def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, kedro_here, setting, message):
     saved = trained_text_project / "data/06_models/reviews/compressed_candidates.pkl"
     before = saved.read_bytes()
-    result = kedro_experiment(trained_text_project, "reviews", "--pipelines", "compress", "--params", setting, check=False)
+    result = kedro_here(trained_text_project, "--pipelines", "compress", "--params", setting, experiment="reviews")
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
     assert saved.read_bytes() == before

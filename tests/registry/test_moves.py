@@ -126,7 +126,7 @@ def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_wh
 
     from forgeml.errors import RegistryError
     from forgeml.pipelines.release.nodes import promote_challenger
-    from tests.pipelines.test_serving import free_port, serving
+    from tests.helpers import free_port, serving
 
     client, uri, audit_log = store
     port = free_port()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import init_repo, kedro_experiment, make_project, make_run, override_conf, run
+from tests.pipelines.conftest import TINY_BERT, init_repo, make_project, make_run, override_conf, run
 
 INTENDED_USE = "Triage research on our own aspirates (a test)."
 
@@ -86,7 +86,8 @@ BAD_TABLES = {  # file name, its bytes from the user's table, what the error nam
 
 
 @pytest.mark.parametrize("case", BAD_TABLES)
-def test_bad_tables_stop_with_exit_2_naming_the_file_or_column_and_keep_the_champion(own_table, client_for, breast_cancer, case):
+def test_bad_tables_stop_with_exit_2_naming_the_file_or_column_and_keep_the_champion(own_table, client_for, kedro_here,
+                                                                                      breast_cancer, case):
     import re
 
     name, damage, message = BAD_TABLES[case]
@@ -99,7 +100,7 @@ def test_bad_tables_stop_with_exit_2_naming_the_file_or_column_and_keep_the_cham
     dataset = "pandas.ParquetDataset" if name.endswith(".parquet") else "pandas.CSVDataset"
     override_conf(own_table, env, "catalog.yml", {"source": {"type": dataset, "filepath": f"data/01_raw/{name}"}})
 
-    result = kedro_experiment(own_table, "tumours", "--pipelines", "data,train,evaluate,release", env=env, check=False)
+    result = kedro_here(own_table, "--pipelines", "data,train,evaluate,release", env=env, experiment="tumours")
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert re.search(message, result.stderr), result.stderr[-3000:]
@@ -120,7 +121,6 @@ def own_texts(tmp_path_factory):
     """300 reviews as a user's feedback table: labels in French with an emoji, 20 texts again under the other
     label, 10 labels with stray blanks; `forgeml init --texts` then `make run`, with a tiny BERT in the test env."""
     from forgeml.data.sources import load_reviews
-    from tests.pipelines.test_texts import TINY_BERT
 
     project = init_repo(make_project(tmp_path_factory.mktemp("own_texts")), dvc=False)
     table = load_reviews().head(300).rename(columns={"review": "comment", "score": "label"})
