@@ -7,6 +7,8 @@ VIZ_STAMP := $(VENV)/.installed-viz
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export KEDRO_DISABLE_TELEMETRY := 1
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
+# the logging config's handler (forgeml.logs: Rich on a terminal, plain lines in a log) may be loaded
+export KEDRO_LOGGING_MODULE_ALLOWLIST := forgeml.logs
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 # What runs (a folder under conf/experiments) and where (a Kedro env: local, test, postgres) are independent.

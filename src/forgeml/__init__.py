@@ -10,3 +10,5 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # A log read after the fact (cron, Airflow) gets no download bars: one MLflow call drew 99 of them.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# conf/logging.yml's handler (forgeml.logs) is ForgeML's own: Kedro loads handlers from listed modules only.
+os.environ.setdefault("KEDRO_LOGGING_MODULE_ALLOWLIST", "forgeml.logs")

@@ -41,6 +41,7 @@ def project_env() -> dict[str, str]:
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "KEDRO_DISABLE_TELEMETRY": "1",
         "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+        "KEDRO_LOGGING_MODULE_ALLOWLIST": "forgeml.logs",
         "DVC_NO_ANALYTICS": "1",
     }
 
