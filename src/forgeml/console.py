@@ -286,14 +286,12 @@ def audit_verify(model: str, audit_log: Path | None, tracking_uri: str) -> None:
     exit 1 naming every edited, inserted, deleted, cut-off or unreadable record."""
     from forgeml.registry.audit import read_records, verify
     from forgeml.registry.moves import registry_copy
-    from forgeml.registry.tracking import alias_version
 
     path = _audit_log(model, audit_log)
     if not path.exists():
         raise Stopped(f"No audit log at {path}.")
     with _registry(model, tracking_uri):
-        registered = alias_version(model, "champion") is not None or alias_version(model, "challenger") is not None
-        anchor, mirrored = registry_copy(model) if registered else (None, [])
+        anchor, mirrored = registry_copy(model)
     problems = verify(path, anchor, mirrored)
     if problems:
         click.secho(f"{path}: the audit log does not verify.", fg="red", err=True)

@@ -141,14 +141,29 @@ def show_in_mlflow(model: str, record: dict[str, Any]) -> None:
         client.set_registered_model_tag(model, key, value)
 
 
+def _model_tags(model: str) -> dict[str, str] | None:
+    """The registered model's tags; None when ``model`` is not registered (yet)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+    try:
+        return dict(mlflow.MlflowClient().get_registered_model(model).tags)
+    except MlflowException as error:
+        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+
+
 def registry_copy(model: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """What the registry holds of ``model``'s audit log: the anchored head (None before the first move), and
-    every record mirrored as a tag on its versions or on the model."""
+    """What the registry holds of ``model``'s audit log: the anchored head (None before the first move, or
+    before the model is registered), and every record mirrored as a tag on its versions or on the model."""
     import mlflow
 
-    client = mlflow.MlflowClient()
-    tags = dict(client.get_registered_model(model).tags)
-    for version in client.search_model_versions(f"name = '{model}'"):
+    tags = _model_tags(model)
+    if tags is None:
+        return None, []
+    for version in mlflow.MlflowClient().search_model_versions(f"name = '{model}'"):
         tags.update({f"{key}@{version.version}": value for key, value in version.tags.items()})
     mirrored = [json.loads(value) for key, value in tags.items() if key.startswith(AUDIT_TAG)]
     return (json.loads(tags[AUDIT_HEAD]) if AUDIT_HEAD in tags else None), mirrored
@@ -156,16 +171,7 @@ def registry_copy(model: str) -> tuple[dict[str, Any] | None, list[dict[str, Any
 
 def pending_move(model: str) -> dict[str, Any] | None:
     """The intent a crash left behind, if any."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
-
-    try:
-        tags = mlflow.MlflowClient().get_registered_model(model).tags
-    except MlflowException as error:
-        if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
-        raise
+    tags = _model_tags(model) or {}
     return json.loads(tags[PENDING_MOVE]) if PENDING_MOVE in tags else None
 
 
