@@ -59,7 +59,8 @@ def finished_trials(storage_file) -> dict[int, str]:
 def test_a_killed_tuning_run_resumes_the_same_study(trained_project):
     storage_file = trained_project / "data/killed.db"
     storage = f"sqlite:///{storage_file}"
-    params = "tune.n_trials=6,tune.storage=sqlite:///data/killed.db"
+    # a short heartbeat grace: the resumed run waits that long before it fails the killed worker's trial
+    params = "tune.n_trials=6,tune.heartbeat_grace_s=15,tune.storage=sqlite:///data/killed.db"
     command = ["kedro", "run", "--env", "test", "--pipelines", "tune", "--params", params]
     worker = subprocess.Popen(command, cwd=trained_project, env=project_env(), start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -114,6 +114,7 @@ def test_every_sampler_and_pruner_runs(splits, stores, sampler, pruner):
     ({"objectives": ["val_loss", "f1"]}, "may only be latency_ms, size_bytes"),
     ({"constraints": {"latency_ms": 1.0}}, "constraints may only bound"),
     ({"n_trials": 0}, "at least 1"),
+    ({"heartbeat_grace_s": 5}, "must exceed the 10 s between heartbeats"),
 ])
 def test_bad_settings_are_explained(options, message):
     with pytest.raises(ConfigError, match=message):

@@ -32,6 +32,7 @@ COST = ("latency_ms", "size_bytes")
 SAMPLERS = ("tpe", "random", "cmaes")
 EXECUTION_OPTIONS = ("progress", "device")  # how a trial runs, not what it finds: not part of a study's identity
 PRUNERS = ("median", "hyperband", "none")
+HEARTBEAT_INTERVAL_S = 10
 logger = logging.getLogger(__name__)
 
 
@@ -50,6 +51,7 @@ class TuneSettings:
     storage: str = "sqlite:///data/optuna.db"
     objectives: list[str] = field(default_factory=lambda: ["val_loss"])
     constraints: dict[str, float] = field(default_factory=dict)
+    heartbeat_grace_s: float = 60  # a trial whose worker sent no heartbeat for this long is failed and run again
     progress: bool = True
 
     def __post_init__(self):
@@ -58,6 +60,8 @@ class TuneSettings:
             (self.pruner in PRUNERS, f"tune.pruner must be one of {', '.join(PRUNERS)}, not {self.pruner!r}"),
             (self.n_trials >= 1, f"tune.n_trials must be at least 1, not {self.n_trials}"),
             (self.workers >= 1, f"tune.workers must be at least 1, not {self.workers}"),
+            (self.heartbeat_grace_s > HEARTBEAT_INTERVAL_S,
+             f"tune.heartbeat_grace_s must exceed the {HEARTBEAT_INTERVAL_S} s between heartbeats, not {self.heartbeat_grace_s}"),
             (bool(self.objectives) and self.objectives[0] in QUALITY,
              f"tune.objectives must start with one of {', '.join(QUALITY)}, not {self.objectives}"),
             (all(o in COST for o in self.objectives[1:]),
@@ -104,13 +108,10 @@ def _pruner(settings: TuneSettings, max_epochs: int):
                                        n_warmup_steps=settings.pruner_warmup_epochs)
 
 
-HEARTBEAT_GRACE_S = 60
-
-
-def _storage(url: str):
+def _storage(url: str, grace_s: float):
     """RDB storage with heartbeats: a trial whose process died is marked failed when the study resumes.
-    A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; a minute of
-    grace keeps its trial from being failed and run twice."""
+    A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; the grace
+    (a minute by default) keeps its trial from being failed and run twice."""
     import optuna
     import sqlalchemy.exc
 
@@ -118,7 +119,7 @@ def _storage(url: str):
 
     def connect():
         return optuna.storages.RDBStorage(
-            url, heartbeat_interval=10, grace_period=HEARTBEAT_GRACE_S, heartbeat_stale_trial_callback=end_stale_trial_run,
+            url, heartbeat_interval=HEARTBEAT_INTERVAL_S, grace_period=grace_s, heartbeat_stale_trial_callback=end_stale_trial_run,
             engine_kwargs={"pool_pre_ping": True},
         )
 
@@ -153,7 +154,7 @@ def open_study(name: str, settings: TuneSettings, max_epochs: int, load_if_exist
     import optuna
 
     return optuna.create_study(
-        study_name=name, storage=_storage(settings.storage), sampler=_sampler(settings),
+        study_name=name, storage=_storage(settings.storage, settings.heartbeat_grace_s), sampler=_sampler(settings),
         pruner=_pruner(settings, max_epochs), directions=[DIRECTIONS[o] for o in settings.objectives],
         load_if_exists=load_if_exists,
     )
@@ -170,7 +171,7 @@ def create_or_join_study(name: str, settings: TuneSettings, max_epochs: int):
         return open_study(name, settings, max_epochs), False
 
 
-def fail_dead_trials(study, grace_s: float = HEARTBEAT_GRACE_S) -> None:
+def fail_dead_trials(study, grace_s: float) -> None:
     """Fail the trials of workers that died. Optuna fails a trial whose heartbeat went stale; a worker killed between
     creating a trial and its first heartbeat leaves one with no heartbeat at all, RUNNING for ever, and the study
     would wait for it until its timeout. Such a trial never reached its objective (it has no MLflow run), so once
@@ -304,7 +305,7 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
 
     deadline = time.monotonic() + (settings.timeout_s or math.inf)
     while time.monotonic() < deadline:
-        fail_dead_trials(study)  # trials of a killed worker: failed once their heartbeat is stale, or never came
+        fail_dead_trials(study, settings.heartbeat_grace_s)  # trials of a killed worker: failed once their heartbeat is stale, or never came
         counted = len(counted_trials(study))
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if counted >= settings.n_trials:
