@@ -85,7 +85,8 @@ serve: install
 	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
 	  --env-manager local --host 127.0.0.1 --port 5002
 
-## test: the test suite (what CI runs: about 65 minutes on 2 AVX2 cores, 40 with AVX-512, with the install)
+## test: the test suite (what CI runs: 19.4 minutes with the install on 2 AVX-512 cores, AMD EPYC, 2026-12-05;
+##       not yet timed on AVX2, where INT8 runs slower)
 test: $(TEST_STAMP)
 	pytest
 
