@@ -104,3 +104,31 @@ def test_an_output_left_aside_by_a_killed_run_is_put_back_before_the_next(repo):
         assert not (repo / "count.txt").exists()
         raise RuntimeError("fails again")
     assert (repo / "count.txt").read_text() == "2" and not (repo / f"count.txt{PREVIOUS}").exists()
+
+
+@pytest.mark.parametrize("cache_type", ["hardlink", "symlink"])
+def test_outputs_linked_to_the_cache_are_set_aside_without_touching_the_cache(repo, cache_type):
+    """With a link cache, an output is the cache's own file: a stage writing over it in place would change the
+    cached version too. Set aside, the link moves and the stage writes a new file; a failure puts the link back."""
+    import hashlib
+
+    subprocess.run([sys.executable, "-m", "dvc", "config", "cache.type", cache_type], cwd=repo, check=True)
+    assert reproduce("report", commands_in(repo)[0]) == ["count", "report"]
+    digest = hashlib.md5(b"2").hexdigest()
+    cached = repo / ".dvc/cache/files/md5" / digest[:2] / digest[2:]
+    linked = (repo / "count.txt").is_symlink() if cache_type == "symlink" else \
+        (repo / "count.txt").stat().st_ino == cached.stat().st_ino
+    assert linked  # the output is the cache's file, as DVC checked it out
+
+    (repo / "words.txt").write_text("a\nb\nc\n")
+
+    def half_writes_then_fails(command: str) -> None:
+        (repo / "count.txt").write_text("half")
+        raise RuntimeError("validation failed")
+
+    with pytest.raises(RuntimeError, match="validation failed"):
+        reproduce("report", half_writes_then_fails)
+    assert (repo / "count.txt").read_text() == "2" and cached.read_text() == "2"
+
+    assert reproduce("report", commands_in(repo)[0]) == ["count", "report"]
+    assert (repo / "report.txt").read_text() == "3 words" and cached.read_text() == "2"  # the old version still cached
