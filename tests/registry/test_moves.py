@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -143,8 +144,7 @@ def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_wh
     params = {"primary_metric": "accuracy", "min_improvement": 0.0, "significance": 1.0, "constraints": {},
               "audit_log": str(audit_log), "lock_timeout_s": 5}
     with pytest.raises(RegistryError, match="no alias was moved"):
-        promote_challenger({"c": {"version": "3"}}, {"c": {"metrics": {"accuracy": 1.0}}}, test, {"success": True},
-                           {"name": MODEL, "target": "y"}, params)
+        promote_challenger({"c": {"version": "3"}}, choice_of("c"), test, {"name": MODEL, "target": "y"}, params)
     stopped = read_records(audit_log)[-1]
     assert stopped["event"] == "release stopped" and stopped["outcome"] == "no alias was moved"
     assert "Connection" in stopped["reason"] or "connect" in stopped["reason"]
@@ -152,6 +152,14 @@ def test_a_tracking_server_stopped_during_a_release_stops_it_and_the_log_says_wh
     mlflow.set_registry_uri(uri)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert verify(audit_log) == []
+
+
+def choice_of(candidate: str) -> dict:
+    """forgeml.registry.promotion's choice of the only, eligible, candidate."""
+    from forgeml.registry.promotion import choose_challenger
+
+    choice = choose_challenger({candidate: 1.0}, {candidate: 1.0}, {candidate: np.ones(2, bool)}, {}, 0.05)
+    return {"primary_metric": "accuracy", "cost": "latency_b1_p50_ms", **choice}
 
 
 def audit_verify(uri, audit_log) -> subprocess.CompletedProcess:

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from forgeml.errors import ConfigError
-from forgeml.registry import decide_promotion, pick_challenger
-from forgeml.registry.promotion import constraint_failures, mcnemar_p_value
+from forgeml.registry import choose_challenger, decide_promotion
+from forgeml.registry.promotion import constraint_failures, cost_metric, mcnemar_p_value
 
 
 def test_first_model_becomes_champion():
@@ -65,10 +65,72 @@ def test_constraints_name_the_metric_the_bound_and_the_failed_validation():
         constraint_failures(metrics, {"max_memory": 1})
 
 
-def test_challenger_is_best_metric_then_smallest():
-    metrics = {
-        "big": {"accuracy": 0.97, "size_bytes": 900},
-        "small": {"accuracy": 0.97, "size_bytes": 100},
-        "worse": {"accuracy": 0.90, "size_bytes": 10},
-    }
-    assert pick_challenger(metrics, "accuracy") == "small"
+def test_a_compressed_candidate_slower_than_its_base_breaks_max_ratio_to_base_and_a_trained_one_cannot():
+    slower = {"latency_b1_p50_ms": 3.0, "size_bytes": 10, "robustness_noise": 0.9, "latency_b1_ratio_p50": 1.19}
+    assert constraint_failures(slower, {"max_ratio_to_base": 1.1}, compressed=True) == [
+        "latency_b1_ratio_p50 is 1.19, above max_ratio_to_base 1.1"]
+    assert constraint_failures(slower, {"max_ratio_to_base": 1.1}) == []  # a trained model's ratio to the base
+
+
+def correct_rows(rows: int, wrong: list[int]) -> np.ndarray:
+    right = np.ones(rows, bool)
+    right[wrong] = False
+    return right
+
+
+# 200 test rows: `big` gets 2 wrong, `small` those 2 and 3 more (within noise of big: p = 1/8), `tiny`
+# those and 17 more (big is significantly better: p = 2^-20)
+CORRECT = {"big": correct_rows(200, [0, 1]), "small": correct_rows(200, list(range(5))),
+           "tiny": correct_rows(200, list(range(22)))}
+SCORES = {name: float(right.mean()) for name, right in CORRECT.items()}
+COSTS = {"big": 90.0, "small": 1.0, "tiny": 0.1}
+
+
+def test_the_cheapest_candidate_within_noise_of_the_best_challenges_with_its_reason():
+    choice = choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05)
+    assert choice["best"] == "big" and choice["challenger"] == "small"
+    assert choice["within_noise"] == ["big", "small"]
+    assert choice["candidates"]["small"]["p_best_better"] == pytest.approx(1 / 8)
+    assert choice["candidates"]["tiny"]["p_best_better"] < 1e-5 and not choice["candidates"]["tiny"]["within_noise"]
+    assert "small (0.9750, cost 1) is the cheapest of the 2 candidates within noise of the best, big" in choice["reason"]
+    assert "p = 0.125 > 0.05" in choice["reason"] and "90x the cost" in choice["reason"]
+
+
+def test_the_best_challenges_when_it_is_significantly_better_than_every_cheaper_one():
+    choice = choose_challenger({"big": SCORES["big"], "tiny": SCORES["tiny"]}, COSTS, CORRECT, {}, 0.05)
+    assert choice["challenger"] == "big" and choice["within_noise"] == ["big"]
+    assert "significantly better than every other eligible candidate" in choice["reason"]
+    alone = choose_challenger({"big": SCORES["big"]}, COSTS, CORRECT, {}, 0.05)
+    assert alone["challenger"] == "big" and alone["reason"] == "big is the only eligible candidate"
+
+
+def test_best_metric_keeps_the_old_choice():
+    choice = choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05, "best_metric")
+    assert choice["challenger"] == "big" and "release.choice: best_metric" in choice["reason"]
+
+
+def test_a_candidate_that_breaks_a_constraint_is_neither_best_nor_chosen():
+    failures = {"small": ["latency_b1_ratio_p50 is 1.19, above max_ratio_to_base 1.1"]}
+    choice = choose_challenger(SCORES, COSTS, CORRECT, failures, 0.05)
+    assert choice["challenger"] == "big"
+    assert not choice["candidates"]["small"]["eligible"] and choice["candidates"]["small"]["failures"] == failures["small"]
+    everything = {name: ["the data validation did not pass"] for name in SCORES}
+    choice = choose_challenger(SCORES, COSTS, CORRECT, everything, 0.05)
+    assert choice["challenger"] == "big" and choice["reason"].startswith("no candidate passes the constraints")
+
+
+def test_equal_scores_go_to_the_cheaper_and_equal_costs_to_the_better():
+    same = {"a": correct_rows(50, [0]), "b": correct_rows(50, [0])}
+    assert choose_challenger({"a": 0.98, "b": 0.98}, {"a": 5.0, "b": 2.0}, same, {}, 0.05)["challenger"] == "b"
+    close = {"a": correct_rows(50, [0]), "b": correct_rows(50, [0, 1])}
+    assert choose_challenger({"a": 0.98, "b": 0.96}, {"a": 2.0, "b": 2.0}, close, {}, 0.05)["challenger"] == "a"
+
+
+def test_costs_and_choices_are_checked_by_name():
+    assert cost_metric("latency_b1", [1, 32]) == "latency_b1_p50_ms"
+    assert cost_metric("latency_batch", [1, 32]) == "latency_b32_p50_ms"
+    assert cost_metric("size", [1]) == "size_bytes"
+    with pytest.raises(ConfigError, match="release.cost must be one of latency_b1, latency_batch, size, not 'speed'"):
+        cost_metric("speed", [1])
+    with pytest.raises(ConfigError, match="release.choice must be one of"):
+        choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05, "cheapest")

@@ -11,9 +11,14 @@ def _ratio(value, base) -> str:
     return f"{value / base:.2f}x" if value is not None and base else "n/a"
 
 
+def _release(failures: list[str]) -> str:
+    return "eligible" if not failures else "**not eligible**: " + "; ".join(failures)
+
+
 def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[str, float]],
-                     environment: dict[str, Any], large_batch: int) -> str:
-    """Markdown: method and settings, accuracy change, size and latency ratios, what changed, where measured."""
+                     environment: dict[str, Any], large_batch: int, failures: list[str]) -> str:
+    """Markdown: method and settings, accuracy change, size and latency ratios, what changed, where measured,
+    and whether it may be released (``failures``: the release constraints it breaks)."""
     compression = info["compression"]
     base, own = metrics[compression["base"]], metrics[name]
     settings = ", ".join(f"{k}={v}" for k, v in compression["settings"].items() if k != "method")
@@ -34,6 +39,7 @@ def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[st
     return f"""# Compression card: {name}
 
 - Method: **{compression['method']}** of `{compression['base']}` ({settings})
+- Release: {_release(failures)}
 - Measured on: {env['cpu']} ({env['cores']} cores; {', '.join(env['instruction_sets']) or 'no AVX2'}), {env['threads']} thread(s); torch {env['torch']}, Intel Neural Compressor {env['neural_compressor']}, torch-pruning {env['torch_pruning']}
 - Latency: the model and its base alternated call by call; ratios are medians (and 95th percentiles) of per-pair ratios.
 
@@ -45,15 +51,17 @@ def compression_card(name: str, info: dict[str, Any], metrics: dict[str, dict[st
 """ + "\n".join(line if line.startswith(("|", "\n")) else f"- {line}" for line in DESCRIBED_BY[info['compression']['method']].describe(compression)) + "\n"
 
 
-def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, dict[str, Any]], large_batch: int):
-    """A Markdown table over every candidate of the experiment and the Pareto plot (a matplotlib figure)."""
+def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, dict[str, Any]], large_batch: int,
+                       failures: dict[str, list[str]]):
+    """A Markdown table over every candidate of the experiment (with the release constraints each breaks) and
+    the Pareto plot (a matplotlib figure)."""
     # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
     # warning), is freed with its last reference, and needs no GUI backend.
     from matplotlib.figure import Figure
 
     latency = f"latency_b{large_batch}_p50_ms"
     lines = [f"| candidate | method | test accuracy | tensor bytes | latency b1 p50 ms | latency b{large_batch} p50 ms | "
-             f"ratio to base b{large_batch} (p50 / p95) | Pareto |", "|---|---|---|---|---|---|---|---|"]
+             f"ratio to base b{large_batch} (p50 / p95) | Pareto | release |", "|---|---|---|---|---|---|---|---|---|"]
     names = list(metrics)
     front = {n for n in names if not any(
         metrics[o]["accuracy"] >= metrics[n]["accuracy"] and metrics[o][latency] <= metrics[n][latency]
@@ -64,7 +72,7 @@ def compression_report(metrics: dict[str, dict[str, float]], infos: dict[str, di
         ratio = (f"{m[f'latency_b{large_batch}_ratio_p50']:.2f} / {m[f'latency_b{large_batch}_ratio_p95']:.2f}"
                  if f"latency_b{large_batch}_ratio_p50" in m else "-")
         lines.append(f"| {name} | {method} | {m['accuracy']:.4f} | {m['tensor_bytes']:,} | {m['latency_b1_p50_ms']:.3f} | "
-                     f"{m[latency]:.3f} | {ratio} | {'yes' if name in front else ''} |")
+                     f"{m[latency]:.3f} | {ratio} | {'yes' if name in front else ''} | {_release(failures[name])} |")
     figure = Figure(figsize=(7, 4.5))
     axes = figure.subplots()
     largest = max(metrics[n]["tensor_bytes"] for n in names)

@@ -5,7 +5,7 @@
 ``tfidf_logreg``: word and bigram TF-IDF + logistic regression (texts).
 
 Gradient boosting is scikit-learn's HistGradientBoostingClassifier rather than LightGBM: the same histogram
-algorithm with no new dependency, and on these data sets no measured reason to add one (see the README).
+algorithm with no new dependency, and on these data sets no measured reason to add one (see benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -32,13 +32,32 @@ def _duplicate_rows(counts: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def _release_choice(candidate: str, choice: dict[str, Any]) -> str:
+    """Whether this candidate may be released, whether it was chosen to challenge, and every candidate's
+    score and cost beside it: what the release owner weighs."""
+    own = choice["candidates"][candidate]
+    eligibility = ("Eligible: it breaks no release constraint." if own["eligible"] else
+                   "**Not eligible**: " + "; ".join(own["failures"]) + ".")
+    chosen = ("**Chosen** as this run's challenger" if candidate == choice["challenger"] else
+              f"Not chosen: `{choice['challenger']}` challenges")
+    rows = ["| candidate | " + choice["primary_metric"] + " | " + choice["cost"] + " | eligible | McNemar's p that "
+            f"`{choice['best']}` is better | within noise of the best |", "|---|---|---|---|---|---|"]
+    for name, entry in sorted(choice["candidates"].items(), key=lambda item: item[1]["cost"]):
+        p = "-" if entry["p_best_better"] is None else f"{entry['p_best_better']:.3g}"
+        rows.append(f"| `{name}` | {entry['score']:.4f} | {entry['cost']:.4g} | {'yes' if entry['eligible'] else 'no'} | "
+                    f"{p} | {'yes' if entry['within_noise'] else ''} |")
+    return (f"{eligibility}\n\n{chosen} (release.choice `{choice['choice']}`, cost `{choice['cost']}`, "
+            f"significance {choice['significance']}): {choice['reason']}.\n\n" + "\n".join(rows) + "\n")
+
+
 def model_card(
     registered_model: str, version: str, candidate: str, training: dict[str, Any], metrics: dict[str, float],
     lineage: dict[str, str], run_id: str, parent_run_id: str | None, intended_use: str, limitations: str,
-    duplicates: dict[str, Any] | None = None,
+    duplicates: dict[str, Any] | None = None, choice: dict[str, Any] | None = None,
 ) -> str:
     """Markdown: data version and repeated inputs (``duplicates``: forgeml.data.duplicates' counts), parameters,
-    metrics, robustness, compression, lineage, intended use and limits."""
+    metrics, robustness, compression, whether it may be released and was chosen to challenge (``choice``:
+    forgeml.registry.promotion's ``choose_challenger``), lineage, intended use and limits."""
     compression = training.get("compression") or {}
     parameters = {"family": training.get("family", "")}
     parameters.update({f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"})
@@ -63,6 +82,7 @@ def model_card(
         "## Compression", "",
         (f"`{compression['method']}` of `{compression['base']}`, settings: `{compression.get('settings')}`\n"
          if compression else "None: a model as trained.\n"),
+        "## Release", "", _release_choice(candidate, choice) if choice else "Not chosen by a release run.\n",
         "## Parameters", "", _table({key: f"`{value}`" for key, value in parameters.items()}),
         "## Lineage", "",
         _table({

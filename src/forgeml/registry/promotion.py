@@ -1,5 +1,12 @@
 """The promotion gate, as pure functions: which candidate challenges, and whether it may replace the champion.
 
+The challenger is chosen among the run's candidates that break no constraint (``choose_challenger``): by
+default the cheapest one (``release.cost``: latency at batch 1 or at the largest batch, or size) that the
+best candidate is not significantly better than, by McNemar's test on their paired test predictions, so a
+model 90 times slower never wins on a difference that is noise. ``release.choice: best_metric`` picks the
+best primary metric instead. A compressed candidate slower than its base (``max_ratio_to_base``) breaks a
+constraint: compressing it bought nothing.
+
 The gate's rules, checked in this order; the first that stops the challenger is the one recorded:
 
 1. ``constraints``: the challenger's latency, size and robustness, and the data validation, must pass;
@@ -20,13 +27,75 @@ CONSTRAINTS = {
     "max_latency_ms": ("latency_b1_p50_ms", True),
     "max_size_bytes": ("size_bytes", True),
     "min_robustness": ("robustness_noise", False),
+    # a compressed candidate's latency paired with its base's (forgeml.evaluate); checked for those only
+    "max_ratio_to_base": ("latency_b1_ratio_p50", True),
 }
+COMPRESSED_ONLY = {"max_ratio_to_base"}
+CHOICES = ("cheapest_within_noise", "best_metric")
+COSTS = ("latency_b1", "latency_batch", "size")
 
 
-def pick_challenger(metrics: dict[str, dict[str, float]], primary_metric: str, higher_is_better: bool = True) -> str:
-    """The candidate with the best primary metric; ties go to the smaller model."""
-    sign = 1 if higher_is_better else -1
-    return max(metrics, key=lambda name: (sign * metrics[name][primary_metric], -metrics[name]["size_bytes"]))
+def cost_metric(cost: str, latency_batch_sizes: list[int]) -> str:
+    """The evaluate stage's metric that ``release.cost`` names."""
+    from forgeml.errors import ConfigError
+
+    if cost not in COSTS:
+        raise ConfigError(f"release.cost must be one of {', '.join(COSTS)}, not {cost!r}.")
+    return {"latency_b1": "latency_b1_p50_ms", "size": "size_bytes",
+            "latency_batch": f"latency_b{max(latency_batch_sizes)}_p50_ms"}[cost]
+
+
+def choose_challenger(
+    scores: dict[str, float], costs: dict[str, float], correct: dict[str, np.ndarray],
+    failures: dict[str, list[str]], significance: float, choice: str = "cheapest_within_noise", cost_name: str = "cost",
+) -> dict[str, Any]:
+    """The challenger among a run's candidates, and why, as a record for promotion.json, the audit log and
+    the model cards.
+
+    ``scores``: each candidate's primary metric (higher is better); ``costs``: its cost (lower is better);
+    ``correct``: whether it got each test row right (the same rows for all); ``failures``: the constraints
+    it breaks; ``cost_name`` names the cost in the reason. With none eligible, the best candidate is the
+    challenger, and the gate records its failures.
+    """
+    from forgeml.errors import ConfigError
+
+    if choice not in CHOICES:
+        raise ConfigError(f"release.choice must be one of {', '.join(CHOICES)}, not {choice!r}.")
+    eligible = [name for name in scores if not failures.get(name)]
+    pool = eligible or list(scores)
+    best = max(pool, key=lambda name: (scores[name], -costs[name]))
+    p_best_better = {name: (None if name == best else mcnemar_p_value(correct[best], correct[name])) for name in pool}
+    within_noise = [name for name in eligible if name == best or p_best_better[name] > significance]
+    if not eligible:
+        challenger = best
+        reason = (f"no candidate passes the constraints: the best, {best} ({scores[best]:.4f}), challenges, "
+                  "and the gate records what it breaks")
+    elif len(eligible) == 1:
+        challenger, reason = best, f"{best} is the only eligible candidate"
+    elif choice == "best_metric":
+        challenger = best
+        reason = f"{best} has the best score ({scores[best]:.4f}) of {len(eligible)} eligible candidates (release.choice: best_metric)"
+    elif len(within_noise) == 1:
+        challenger = best
+        reason = (f"{best} has the best score ({scores[best]:.4f}) and is significantly better than every other "
+                  f"eligible candidate (McNemar's p <= {significance})")
+    else:
+        challenger = min(within_noise, key=lambda name: (costs[name], -scores[name]))
+        if challenger == best:
+            reason = (f"{best} has the best score ({scores[best]:.4f}) and costs least of the "
+                      f"{len(within_noise)} candidates within noise of it")
+        else:
+            reason = (f"{challenger} ({scores[challenger]:.4f}, {cost_name} {costs[challenger]:.4g}) is the cheapest of the "
+                      f"{len(within_noise)} candidates within noise of the best, {best} ({scores[best]:.4f}, {cost_name} "
+                      f"{costs[best]:.4g}): McNemar's p = {p_best_better[challenger]:.3g} > {significance} that {best} is "
+                      f"better, at {costs[best] / costs[challenger]:.3g}x the cost")
+    return {
+        "challenger": challenger, "best": best, "choice": choice, "significance": significance,
+        "within_noise": within_noise, "reason": reason,
+        "candidates": {name: {"score": scores[name], "cost": costs[name], "eligible": name in eligible,
+                              "failures": list(failures.get(name, [])), "p_best_better": p_best_better.get(name),
+                              "within_noise": name in within_noise} for name in scores},
+    }
 
 
 def mcnemar_p_value(challenger_correct: np.ndarray, champion_correct: np.ndarray) -> float:
@@ -43,8 +112,10 @@ def mcnemar_p_value(challenger_correct: np.ndarray, champion_correct: np.ndarray
 
 def constraint_failures(
     metrics: dict[str, float], constraints: dict[str, float | None], validation_passed: bool = True,
+    compressed: bool = False,
 ) -> list[str]:
-    """What the challenger breaks, one sentence each; a constraint set to null is not checked."""
+    """What a candidate breaks, one sentence each; a constraint set to null is not checked, nor one on a
+    compressed candidate's ratio to its base for a candidate as trained."""
     from forgeml.errors import ConfigError
 
     unknown = sorted(set(constraints) - set(CONSTRAINTS))
@@ -52,7 +123,7 @@ def constraint_failures(
         raise ConfigError(f"Unknown release.constraints {unknown}; known: {sorted(CONSTRAINTS)}.")
     failures = [] if validation_passed else ["the data validation did not pass"]
     for constraint, bound in constraints.items():
-        if bound is None:
+        if bound is None or (constraint in COMPRESSED_ONLY and not compressed):
             continue
         metric, upper = CONSTRAINTS[constraint]
         value = metrics[metric]

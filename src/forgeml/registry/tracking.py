@@ -13,6 +13,7 @@ LINEAGE_PREFIX = "forgeml."
 RECIPE_ARTIFACT = "recipe.json"  # how the candidate was trained: what `forgeml retrain` trains again
 RECIPE_KEYS = ("model", "training", "augmentation")
 MODEL_SHA256 = "forgeml.model_sha256"  # of the registered model's files, recorded at registration
+ELIGIBLE = "forgeml.eligible"  # "false" on a version that breaks a release constraint (its card says which)
 REGISTRATION = "forgeml.registration"  # "incomplete" on a version registered without its hash: it never loads
 
 

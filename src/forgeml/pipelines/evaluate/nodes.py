@@ -32,8 +32,10 @@ def evaluate_candidates(
     candidates: dict[str, Any], compressed_candidates: dict[str, Any], compression_info: dict[str, Any],
     test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
 ):
-    """Return the full evaluation (with confusion matrices and robustness curves), the flat metrics
-    report, the confusion-matrix plots, the robustness plots, and the machine latency was measured on."""
+    """Return the full evaluation (with confusion matrices and robustness curves), each candidate's predicted
+    label for each test row (a column per candidate: the release compares candidates on the same rows), the
+    flat metrics report, the confusion-matrix plots, the robustness plots, and the machine latency was
+    measured on."""
     modality = modality_of(experiment)
     features = modality.inputs(test)
     labels = test[modality.target].to_numpy()
@@ -42,7 +44,7 @@ def evaluate_candidates(
     candidates = {**candidates, **compressed_candidates}
     base = _compression_base(compression_info)
 
-    evaluation, metrics, figures, robustness_figures = {}, {}, {}, {}
+    evaluation, predictions, metrics, figures, robustness_figures = {}, {}, {}, {}, {}
     for name, classifier in candidates.items():
         probabilities = classifier.predict_proba(features)
         classes = classifier.classes_.tolist()
@@ -58,7 +60,7 @@ def evaluate_candidates(
         curves = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
                                      params["robustness"]["levels"], params["robustness"]["seed"])
         scores.update(robustness_metrics(curves))
-        predicted = classifier.classes_[probabilities.argmax(1)]
+        predicted = predictions[name] = classifier.classes_[probabilities.argmax(1)]
         matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)
         evaluation[name] = {
             "metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist(), "robustness": curves,
@@ -66,4 +68,5 @@ def evaluate_candidates(
         metrics[name] = scores
         figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
         robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
-    return evaluation, metrics, figures, robustness_figures, measurement_environment(params["latency_threads"])
+    return (evaluation, pd.DataFrame(predictions), metrics, figures, robustness_figures,
+            measurement_environment(params["latency_threads"]))

@@ -7,6 +7,6 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         node(nodes.evaluate_candidates,
              ["candidates", "compressed_candidates", "compression_info", "test", "params:experiment", "params:evaluate"],
-             ["evaluation", "metrics", "confusion_matrices", "robustness_curves", "latency_environment"],
+             ["evaluation", "test_predictions", "metrics", "confusion_matrices", "robustness_curves", "latency_environment"],
              name="evaluate_candidates"),
     ])

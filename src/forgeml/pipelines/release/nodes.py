@@ -9,21 +9,50 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forgeml.registry import decide_promotion, pick_challenger
+from forgeml.registry import choose_challenger, decide_promotion
+from forgeml.registry.promotion import constraint_failures, cost_metric
 from forgeml.registry.tracking import alias_version, champion_version, predict_with_version, tag_active_run
 
 LABEL_METRICS = ("accuracy", "f1_macro")
 
 
+def choose_run_challenger(
+    evaluation: dict[str, Any], test_predictions: pd.DataFrame, compression_info: dict[str, Any], test: pd.DataFrame,
+    splits_validation: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any], latency_batch_sizes: list[int],
+) -> dict[str, Any]:
+    """Which of the run's candidates challenges the champion, and why (forgeml.registry.promotion's
+    ``choose_challenger``): the constraints each breaks (a compressed one, of those in ``compression_info``,
+    may not be slower than its base), its score and cost, and McNemar's test of the best against it on the
+    evaluate stage's test predictions."""
+    from forgeml.errors import ConfigError
+
+    metric, cost = params["primary_metric"], cost_metric(params["cost"], latency_batch_sizes)
+    if metric not in LABEL_METRICS:
+        raise ConfigError(f"release.primary_metric must be one of {', '.join(LABEL_METRICS)}, not {metric!r}.")
+    labels = test[experiment["target"]].to_numpy()
+    metrics = {name: entry["metrics"] for name, entry in evaluation.items()}
+    constraints, validated = params.get("constraints") or {}, bool(splits_validation["success"])
+    choice = choose_challenger(
+        {name: m[metric] for name, m in metrics.items()}, {name: m[cost] for name, m in metrics.items()},
+        {name: test_predictions[name].to_numpy() == labels for name in metrics},
+        {name: constraint_failures(m, constraints, validated, name in compression_info) for name, m in metrics.items()},
+        params["significance"], params["choice"], cost,
+    )
+    return {"primary_metric": metric, "cost": cost, **choice}
+
+
 def register_candidates(
     candidates: dict[str, Any], compressed_candidates: dict[str, Any], training_info: dict[str, Any],
     compression_info: dict[str, Any], compression_cards: dict[str, Any], evaluation: dict[str, Any],
-    confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
-    data_validation: dict[str, Any], experiment: dict[str, Any], release: dict[str, Any],
+    challenger_choice: dict[str, Any], confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any],
+    train: pd.DataFrame, test: pd.DataFrame, data_validation: dict[str, Any], experiment: dict[str, Any],
+    release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Log each candidate, trained or compressed, register it and attach its model card (with the repeated
-    inputs the data validation counted). Each run keeps a sample of the statistics drift is measured on, as
-    the candidate's training data had them (forgeml.data.drift), for `forgeml retrain` to compare against.
+    inputs the data validation counted, and whether it may be released and was chosen to challenge: the
+    ``challenger_choice``; a version tag ``forgeml.eligible`` says it too). Each run keeps a sample of the
+    statistics drift is measured on, as the candidate's training data had them (forgeml.data.drift), for
+    `forgeml retrain` to compare against.
 
     Its run gets the evaluate stage's plots of it (``confusion_matrices``, ``robustness_curves``:
     ``<candidate>.png`` -> the image that stage wrote, or its figure in memory), a grid of augmented training inputs when it trained with
@@ -31,7 +60,7 @@ def register_candidates(
     from forgeml.data.drift import REFERENCE_ARTIFACT, reference_sample
     from forgeml.modality import modality_of
     from forgeml.registry.model_card import model_card
-    from forgeml.registry.tracking import attach_card, log_candidate, pipeline_lineage, register_candidate
+    from forgeml.registry.tracking import ELIGIBLE, attach_card, log_candidate, pipeline_lineage, register_candidate
 
     modality, model_name = modality_of(experiment), experiment["name"]
     lineage, parent_run_id = pipeline_lineage()
@@ -50,10 +79,11 @@ def register_candidates(
         texts = {REFERENCE_ARTIFACT: drift_reference, **({"compression_card.md": _loaded(card)} if card else {})}
         run_id, model_uri = log_candidate(name, classifier, infos[name], evaluation[name]["metrics"], example, modality,
                                           lineage, pictures, texts)
-        version = register_candidate(model_name, model_uri, name, lineage)
+        eligible = challenger_choice["candidates"][name]["eligible"]
+        version = register_candidate(model_name, model_uri, name, {**lineage, ELIGIBLE: str(eligible).lower()})
         attach_card(model_name, version, run_id, model_card(
             model_name, version, name, infos[name], evaluation[name]["metrics"], lineage, run_id, parent_run_id,
-            **release["model_card"], duplicates=data_validation.get("duplicates"),
+            **release["model_card"], duplicates=data_validation.get("duplicates"), choice=challenger_choice,
         ))
         registrations[name] = {"run_id": run_id, "version": version, "model_uri": f"models:/{model_name}/{version}"}
     return registrations
@@ -65,21 +95,24 @@ def _loaded(entry):
 
 
 def report_compression(
-    compression_info: dict[str, Any], metrics: dict[str, Any], environment: dict[str, Any], params: dict[str, Any],
+    compression_info: dict[str, Any], metrics: dict[str, Any], challenger_choice: dict[str, Any],
+    environment: dict[str, Any], params: dict[str, Any],
 ):
     """A card per compressed candidate (plus an index), and the report (table and Pareto plot) over
-    every candidate, also logged on the pipeline's run, where reviewers look first."""
+    every candidate, also logged on the pipeline's run, where reviewers look first. Both say which
+    candidates may not be released and why (a compressed one slower than its base, say)."""
     import mlflow
 
     from forgeml.compression.cards import compression_card, compression_report
 
     large_batch = max(params["latency_batch_sizes"])
-    cards = {f"{name}.md": compression_card(name, info, metrics, environment, large_batch)
+    failures = {name: entry["failures"] for name, entry in challenger_choice["candidates"].items()}
+    cards = {f"{name}.md": compression_card(name, info, metrics, environment, large_batch, failures[name])
              for name, info in compression_info.items()}
     cards["index.md"] = "# Compression cards\n\n" + (
         "\n".join(f"- [{name}]({name}.md)" for name in compression_info) or "No compression method ran (compress.methods is empty)."
     ) + "\n"
-    report, figure = compression_report(metrics, compression_info, large_batch)
+    report, figure = compression_report(metrics, compression_info, large_batch, failures)
     if mlflow.active_run() is not None:
         mlflow.log_text(report, "compression/report.md")
         mlflow.log_figure(figure, "compression/pareto.png")
@@ -95,10 +128,10 @@ def _label_score(metric: str, labels: np.ndarray, predicted: np.ndarray) -> floa
 
 
 def promote_challenger(
-    registrations: dict[str, dict[str, str]], evaluation: dict[str, Any], test: pd.DataFrame,
-    splits_validation: dict[str, Any], experiment: dict[str, Any], params: dict[str, Any],
+    registrations: dict[str, dict[str, str]], challenger_choice: dict[str, Any], test: pd.DataFrame,
+    experiment: dict[str, Any], params: dict[str, Any],
 ) -> dict[str, Any]:
-    """Under the registry lock, complete any move a crash left half done, score challenger and champion from
+    """Under the registry lock, complete any move a crash left half done, score the chosen challenger and the champion from
     their registered models on the same test split, run the gate (forgeml.registry.promotion), and move the
     aliases it decided as one crash-consistent move (forgeml.registry.moves), its records in the audit log.
 
@@ -113,7 +146,7 @@ def promote_challenger(
     try:
         with registry_lock(model_name, params["lock_timeout_s"]):
             reconcile(model_name, audit_log)
-            promotion, moves, records = _decide(registrations, evaluation, test, splits_validation, experiment, params)
+            promotion, moves, records = _decide(registrations, challenger_choice, test, experiment, params)
             moving = True
             carry_out(model_name, moves, records, audit_log)
     except Exception as error:
@@ -145,19 +178,16 @@ def _is_store_error(error: Exception) -> bool:
     return isinstance(error, (MlflowException, SQLAlchemyError, OSError, ConnectionError))
 
 
-def _decide(registrations, evaluation, test, splits_validation, experiment, params):
+def _decide(registrations, choice, test, experiment, params):
     """The gate's decision, the alias moves it calls for, and their audit records (the gate's first)."""
-    from forgeml.errors import ConfigError
     from forgeml.registry.moves import actor, plan_move
-    from forgeml.registry.promotion import constraint_failures, mcnemar_p_value
+    from forgeml.registry.promotion import mcnemar_p_value
 
-    metric = params["primary_metric"]
-    if metric not in LABEL_METRICS:
-        raise ConfigError(f"release.primary_metric must be one of {', '.join(LABEL_METRICS)}, not {metric!r}.")
+    metric = choice["primary_metric"]
     model_name, target = experiment["name"], experiment["target"]
     features, labels = test.drop(columns=[target]), test[target].to_numpy()
 
-    challenger = pick_challenger({n: e["metrics"] for n, e in evaluation.items()}, metric)
+    challenger = choice["challenger"]
     version = registrations[challenger]["version"]
     challenger_predicted = predict_with_version(model_name, version, features)
     challenger_score = _label_score(metric, labels, challenger_predicted)
@@ -167,20 +197,19 @@ def _decide(registrations, evaluation, test, splits_validation, experiment, para
         champion_predicted = predict_with_version(model_name, champion, features)
         champion_score = _label_score(metric, labels, champion_predicted)
         p_value = mcnemar_p_value(challenger_predicted == labels, champion_predicted == labels)
-    failures = constraint_failures(evaluation[challenger]["metrics"], params.get("constraints") or {},
-                                   bool(splits_validation["success"]))
+    failures = choice["candidates"][challenger]["failures"]
     decision = decide_promotion(challenger_score, champion_score, params["min_improvement"], metric,
                                 p_value if p_value is not None else 0.0, params["significance"], failures)
     by = actor()
     planned = [plan_move(model_name, "challenger", version, alias_version(model_name, "challenger"),
-                         f"best {metric} of this run's candidates", "best candidate", by)]
+                         choice["reason"], f"release.choice {choice['choice']}", by)]
     if decision["promote"]:
         planned.append(plan_move(model_name, "champion", version, champion, decision["reason"], decision["rule"], by))
     moves, move_records = [move for move, _ in planned], [record for _, record in planned]
     gate = {
         "event": "gate", "model": model_name, "version": version, "candidate": challenger, "champion": champion,
         "promoted": decision["promote"], "rule": decision["rule"], "reason": decision["reason"], "p_value": p_value,
-        "by": by, "at": move_records[0]["at"],
+        "choice": choice["reason"], "within_noise": choice["within_noise"], "by": by, "at": move_records[0]["at"],
     }
     promotion = {
         "registered_model": model_name,
@@ -192,6 +221,8 @@ def _decide(registrations, evaluation, test, splits_validation, experiment, para
         "rule": decision["rule"],
         "p_value": p_value,
         "reason": decision["reason"],
+        "choice": {key: choice[key] for key in ("choice", "cost", "significance", "best", "within_noise", "reason",
+                                                 "candidates")},
         "alias_moves": move_records,
         "registered": registrations,
     }

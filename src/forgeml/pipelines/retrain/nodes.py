@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from forgeml.pipelines.evaluate.nodes import evaluate_candidates
-from forgeml.pipelines.release.nodes import register_candidates
+from forgeml.pipelines.release.nodes import choose_run_challenger, register_candidates
 
 RETRAINED = "retrained"
 
@@ -41,17 +41,29 @@ def retrain_champion_recipe(
 
 def evaluate_retrained(
     candidates: dict[str, Any], test: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The evaluate stage's measurements and plots of the retrained candidate, on the new test split."""
-    evaluation, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(candidates, {}, {}, test, experiment, params)
-    return evaluation, confusion_matrices, robustness_curves
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """The evaluate stage's measurements, test predictions and plots of the retrained candidate, on the new test split."""
+    evaluation, predictions, _, confusion_matrices, robustness_curves, _ = evaluate_candidates(
+        candidates, {}, {}, test, experiment, params)
+    return evaluation, predictions, confusion_matrices, robustness_curves
+
+
+def choose_retrained(
+    evaluation: dict[str, Any], test_predictions: pd.DataFrame, test: pd.DataFrame, splits_validation: dict[str, Any],
+    experiment: dict[str, Any], release: dict[str, Any], latency_batch_sizes: list[int],
+) -> dict[str, Any]:
+    """The release's choice over the one retrained candidate: whether it breaks a constraint, and its cost
+    (a recompressed one has no base here to be slower than)."""
+    return choose_run_challenger(evaluation, test_predictions, {}, test, splits_validation, experiment, release,
+                                 latency_batch_sizes)
 
 
 def register_retrained(
     candidates: dict[str, Any], training_info: dict[str, Any], evaluation: dict[str, Any],
-    confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any], train: pd.DataFrame, test: pd.DataFrame,
-    data_validation: dict[str, Any], experiment: dict[str, Any], release: dict[str, Any],
+    challenger_choice: dict[str, Any], confusion_matrices: dict[str, Any], robustness_curves: dict[str, Any],
+    train: pd.DataFrame, test: pd.DataFrame, data_validation: dict[str, Any], experiment: dict[str, Any],
+    release: dict[str, Any],
 ) -> dict[str, dict[str, str]]:
     """Register the retrained candidate like any other (nothing compressed here)."""
-    return register_candidates(candidates, {}, training_info, {}, {}, evaluation, confusion_matrices, robustness_curves,
-                               train, test, data_validation, experiment, release)
+    return register_candidates(candidates, {}, training_info, {}, {}, evaluation, challenger_choice, confusion_matrices,
+                               robustness_curves, train, test, data_validation, experiment, release)

@@ -5,7 +5,8 @@ from forgeml.pipelines.release import nodes as release_nodes
 from forgeml.pipelines.retrain import nodes
 
 PARAMETERS = {"params:experiment", "params:data.split", "params:data.duplicates", "params:data.validation",
-              "params:train", "params:compress", "params:evaluate", "params:release"}
+              "params:train", "params:compress", "params:evaluate", "params:evaluate.latency_batch_sizes",
+              "params:release"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -18,13 +19,17 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["train", "val", "tensors", "params:experiment", "params:train", "params:compress"],
              ["candidates", "training_info"], name="retrain_champion_recipe"),
         node(nodes.evaluate_retrained, ["candidates", "test", "params:experiment", "params:evaluate"],
-             ["evaluation", "confusion_matrices", "robustness_curves"], name="evaluate_retrained"),
+             ["evaluation", "test_predictions", "confusion_matrices", "robustness_curves"], name="evaluate_retrained"),
+        node(nodes.choose_retrained,
+             ["evaluation", "test_predictions", "test", "splits_validation", "params:experiment", "params:release",
+              "params:evaluate.latency_batch_sizes"],
+             "challenger_choice", name="choose_retrained"),
         node(nodes.register_retrained,
-             ["candidates", "training_info", "evaluation", "confusion_matrices", "robustness_curves", "train", "test",
-              "data_validation", "params:experiment", "params:release"],
+             ["candidates", "training_info", "evaluation", "challenger_choice", "confusion_matrices", "robustness_curves",
+              "train", "test", "data_validation", "params:experiment", "params:release"],
              "registrations", name="register_retrained"),
         node(release_nodes.promote_challenger,
-             ["registrations", "evaluation", "test", "splits_validation", "params:experiment", "params:release"],
+             ["registrations", "challenger_choice", "test", "params:experiment", "params:release"],
              "retrain_promotion", name="promote_challenger"),
     ])
     return Pipeline(steps, namespace="retrain", inputs={"source"}, outputs={"retrain_promotion"},
