@@ -75,7 +75,7 @@ tune: install
 	kedro run --pipelines tune --params tune.workers=$(WORKERS)
 
 ## retrain: retrain the champion's recipe of EXPERIMENT if its raw data changed; promote only past the gate
-##          (what cron or a systemd timer calls; see README, Scheduling)
+##          (what cron or a systemd timer calls; see docs/retraining.md)
 retrain: install
 	forgeml retrain
 
