@@ -21,7 +21,7 @@ TARGET = "target"
 EVALUATE = {"seed": 0, "latency_batch_sizes": [1], "latency_repeats": 3, "latency_threads": 1,
             "robustness": {"seed": 0, "levels": {"noise": [0.1]}}}
 RELEASE = {"primary_metric": "accuracy", "min_improvement": 0.005, "significance": 0.05,
-           "choice": "cheapest_within_noise", "cost": "latency_b1",
+           "choice": "cheapest_within_noise", "cost": "latency_b1", "cost_tolerance": 0.1,
            "constraints": {"max_latency_ms": None, "max_size_bytes": None, "min_robustness": None, "max_ratio_to_base": 1.1},
            "model_card": {"intended_use": "Testing the gate.", "limitations": "Made-up errors."}, "lock_timeout_s": 60}
 

@@ -158,8 +158,8 @@ def choice_of(candidate: str) -> dict:
     """forgeml.registry.promotion's choice of the only, eligible, candidate."""
     from forgeml.registry.promotion import choose_challenger
 
-    choice = choose_challenger({candidate: 1.0}, {candidate: 1.0}, {candidate: np.ones(2, bool)}, {}, 0.05)
-    return {"primary_metric": "accuracy", "cost": "latency_b1_p50_ms", **choice}
+    choice = choose_challenger({candidate: 1.0}, {candidate: 1.0}, {candidate: np.ones(2, bool)}, {})
+    return {"primary_metric": "accuracy", **choice}
 
 
 def audit_verify(uri, audit_log) -> subprocess.CompletedProcess:

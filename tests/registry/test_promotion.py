@@ -3,7 +3,7 @@ import pytest
 
 from forgeml.errors import ConfigError
 from forgeml.registry import choose_challenger, decide_promotion
-from forgeml.registry.promotion import constraint_failures, cost_metric, mcnemar_p_value
+from forgeml.registry.promotion import ChoiceRule, constraint_failures, mcnemar_p_value
 
 
 def test_first_model_becomes_champion():
@@ -87,50 +87,57 @@ COSTS = {"big": 90.0, "small": 1.0, "tiny": 0.1}
 
 
 def test_the_cheapest_candidate_within_noise_of_the_best_challenges_with_its_reason():
-    choice = choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05)
+    choice = choose_challenger(SCORES, COSTS, CORRECT, {})
     assert choice["best"] == "big" and choice["challenger"] == "small"
     assert choice["within_noise"] == ["big", "small"]
     assert choice["candidates"]["small"]["p_best_better"] == pytest.approx(1 / 8)
     assert choice["candidates"]["tiny"]["p_best_better"] < 1e-5 and not choice["candidates"]["tiny"]["within_noise"]
-    assert "small (0.9750, cost 1) is the cheapest of the 2 candidates within noise of the best, big" in choice["reason"]
+    assert "small (0.9750, latency_b1_p50_ms 1) is the cheapest of the 2 candidates within noise of the best, big" in choice["reason"]
     assert "p = 0.125 > 0.05" in choice["reason"] and "90x the cost" in choice["reason"]
 
 
 def test_the_best_challenges_when_it_is_significantly_better_than_every_cheaper_one():
-    choice = choose_challenger({"big": SCORES["big"], "tiny": SCORES["tiny"]}, COSTS, CORRECT, {}, 0.05)
+    choice = choose_challenger({"big": SCORES["big"], "tiny": SCORES["tiny"]}, COSTS, CORRECT, {})
     assert choice["challenger"] == "big" and choice["within_noise"] == ["big"]
     assert "significantly better than every other eligible candidate" in choice["reason"]
-    alone = choose_challenger({"big": SCORES["big"]}, COSTS, CORRECT, {}, 0.05)
+    alone = choose_challenger({"big": SCORES["big"]}, COSTS, CORRECT, {})
     assert alone["challenger"] == "big" and alone["reason"] == "big is the only eligible candidate"
 
 
 def test_best_metric_keeps_the_old_choice():
-    choice = choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05, "best_metric")
+    choice = choose_challenger(SCORES, COSTS, CORRECT, {}, ChoiceRule("best_metric"))
     assert choice["challenger"] == "big" and "release.choice: best_metric" in choice["reason"]
 
 
 def test_a_candidate_that_breaks_a_constraint_is_neither_best_nor_chosen():
     failures = {"small": ["latency_b1_ratio_p50 is 1.19, above max_ratio_to_base 1.1"]}
-    choice = choose_challenger(SCORES, COSTS, CORRECT, failures, 0.05)
+    choice = choose_challenger(SCORES, COSTS, CORRECT, failures)
     assert choice["challenger"] == "big"
     assert not choice["candidates"]["small"]["eligible"] and choice["candidates"]["small"]["failures"] == failures["small"]
     everything = {name: ["the data validation did not pass"] for name in SCORES}
-    choice = choose_challenger(SCORES, COSTS, CORRECT, everything, 0.05)
+    choice = choose_challenger(SCORES, COSTS, CORRECT, everything)
     assert choice["challenger"] == "big" and choice["reason"].startswith("no candidate passes the constraints")
 
 
-def test_equal_scores_go_to_the_cheaper_and_equal_costs_to_the_better():
+def test_equal_scores_go_to_the_cheaper_and_costs_within_the_tolerance_to_the_better():
     same = {"a": correct_rows(50, [0]), "b": correct_rows(50, [0])}
-    assert choose_challenger({"a": 0.98, "b": 0.98}, {"a": 5.0, "b": 2.0}, same, {}, 0.05)["challenger"] == "b"
-    close = {"a": correct_rows(50, [0]), "b": correct_rows(50, [0, 1])}
-    assert choose_challenger({"a": 0.98, "b": 0.96}, {"a": 2.0, "b": 2.0}, close, {}, 0.05)["challenger"] == "a"
+    assert choose_challenger({"a": 0.98, "b": 0.98}, {"a": 5.0, "b": 2.0}, same, {})["challenger"] == "b"
+    # b is 5% cheaper than a, within the timing noise of 10%: the better of the two, a
+    close = {"best": correct_rows(60, []), "a": correct_rows(60, [0]), "b": correct_rows(60, [0, 1])}
+    scores, costs = {"best": 1.0, "a": 59 / 60, "b": 58 / 60}, {"best": 9.0, "a": 2.1, "b": 2.0}
+    choice = choose_challenger(scores, costs, close, {})
+    assert choice["challenger"] == "a" and "within 10% of the cheapest: a, b" in choice["reason"]
+    assert choose_challenger(scores, costs, close, {}, ChoiceRule(cost_tolerance=0.0))["challenger"] == "b"
 
 
-def test_costs_and_choices_are_checked_by_name():
-    assert cost_metric("latency_b1", [1, 32]) == "latency_b1_p50_ms"
-    assert cost_metric("latency_batch", [1, 32]) == "latency_b32_p50_ms"
-    assert cost_metric("size", [1]) == "size_bytes"
+def test_the_rule_names_its_cost_metric_and_refuses_unknown_settings():
+    release = {"choice": "cheapest_within_noise", "significance": 0.05, "cost": "latency_b1", "cost_tolerance": 0.1}
+    assert ChoiceRule.from_release(release, [1, 32]).cost == "latency_b1_p50_ms"
+    assert ChoiceRule.from_release({**release, "cost": "latency_batch"}, [1, 32]).cost == "latency_b32_p50_ms"
+    assert ChoiceRule.from_release({**release, "cost": "size"}, [1]).cost == "size_bytes"
     with pytest.raises(ConfigError, match="release.cost must be one of latency_b1, latency_batch, size, not 'speed'"):
-        cost_metric("speed", [1])
+        ChoiceRule.from_release({**release, "cost": "speed"}, [1])
     with pytest.raises(ConfigError, match="release.choice must be one of"):
-        choose_challenger(SCORES, COSTS, CORRECT, {}, 0.05, "cheapest")
+        ChoiceRule("cheapest")
+    with pytest.raises(ConfigError, match="release.cost_tolerance must be in"):
+        ChoiceRule(cost_tolerance=-0.1)

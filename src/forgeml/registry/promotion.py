@@ -3,7 +3,7 @@
 The challenger is chosen among the run's candidates that break no constraint (``choose_challenger``): by
 default the cheapest one (``release.cost``: latency at batch 1 or at the largest batch, or size) that the
 best candidate is not significantly better than, by McNemar's test on their paired test predictions, so a
-model 90 times slower never wins on a difference that is noise. ``release.choice: best_metric`` picks the
+model 90 times slower never wins on a difference that is noise (``ChoiceRule``). ``release.choice: best_metric`` picks the
 best primary metric instead. A compressed candidate slower than its base (``max_ratio_to_base``) breaks a
 constraint: compressing it bought nothing.
 
@@ -18,6 +18,7 @@ The gate's rules, checked in this order; the first that stops the challenger is 
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -35,32 +36,51 @@ CHOICES = ("cheapest_within_noise", "best_metric")
 COSTS = ("latency_b1", "latency_batch", "size")
 
 
-def cost_metric(cost: str, latency_batch_sizes: list[int]) -> str:
-    """The evaluate stage's metric that ``release.cost`` names."""
-    from forgeml.errors import ConfigError
+@dataclass(frozen=True)
+class ChoiceRule:
+    """How the release chooses its challenger (``release.choice``, ``.significance``, ``.cost``,
+    ``.cost_tolerance``): ``cost`` is the evaluate stage's metric the cost names, and costs within
+    ``cost_tolerance`` (relative) of the cheapest count as equal, since two equal models' timings scatter
+    a few percent: the better of them is chosen, not the luckier."""
 
-    if cost not in COSTS:
-        raise ConfigError(f"release.cost must be one of {', '.join(COSTS)}, not {cost!r}.")
-    return {"latency_b1": "latency_b1_p50_ms", "size": "size_bytes",
-            "latency_batch": f"latency_b{max(latency_batch_sizes)}_p50_ms"}[cost]
+    choice: str = "cheapest_within_noise"
+    significance: float = 0.05
+    cost: str = "latency_b1_p50_ms"
+    cost_tolerance: float = 0.1
+
+    def __post_init__(self):
+        from forgeml.errors import ConfigError
+
+        if self.choice not in CHOICES:
+            raise ConfigError(f"release.choice must be one of {', '.join(CHOICES)}, not {self.choice!r}.")
+        if not 0.0 <= self.cost_tolerance < 1.0:
+            raise ConfigError(f"release.cost_tolerance must be in [0, 1), not {self.cost_tolerance!r}.")
+
+    @classmethod
+    def from_release(cls, release: dict[str, Any], latency_batch_sizes: list[int]) -> ChoiceRule:
+        """The rule ``release`` (the parameters) sets, its cost named as the evaluate stage's metric."""
+        from forgeml.errors import ConfigError
+
+        cost = release["cost"]
+        if cost not in COSTS:
+            raise ConfigError(f"release.cost must be one of {', '.join(COSTS)}, not {cost!r}.")
+        metric = {"latency_b1": "latency_b1_p50_ms", "size": "size_bytes",
+                  "latency_batch": f"latency_b{max(latency_batch_sizes)}_p50_ms"}[cost]
+        return cls(release["choice"], release["significance"], metric, release["cost_tolerance"])
 
 
 def choose_challenger(
     scores: dict[str, float], costs: dict[str, float], correct: dict[str, np.ndarray],
-    failures: dict[str, list[str]], significance: float, choice: str = "cheapest_within_noise", cost_name: str = "cost",
+    failures: dict[str, list[str]], rule: ChoiceRule = ChoiceRule(),
 ) -> dict[str, Any]:
     """The challenger among a run's candidates, and why, as a record for promotion.json, the audit log and
     the model cards.
 
     ``scores``: each candidate's primary metric (higher is better); ``costs``: its cost (lower is better);
     ``correct``: whether it got each test row right (the same rows for all); ``failures``: the constraints
-    it breaks; ``cost_name`` names the cost in the reason. With none eligible, the best candidate is the
-    challenger, and the gate records its failures.
+    it breaks. With none eligible, the best candidate is the challenger, and the gate records its failures.
     """
-    from forgeml.errors import ConfigError
-
-    if choice not in CHOICES:
-        raise ConfigError(f"release.choice must be one of {', '.join(CHOICES)}, not {choice!r}.")
+    significance = rule.significance
     eligible = [name for name in scores if not failures.get(name)]
     pool = eligible or list(scores)
     best = max(pool, key=lambda name: (scores[name], -costs[name]))
@@ -72,7 +92,7 @@ def choose_challenger(
                   "and the gate records what it breaks")
     elif len(eligible) == 1:
         challenger, reason = best, f"{best} is the only eligible candidate"
-    elif choice == "best_metric":
+    elif rule.choice == "best_metric":
         challenger = best
         reason = f"{best} has the best score ({scores[best]:.4f}) of {len(eligible)} eligible candidates (release.choice: best_metric)"
     elif len(within_noise) == 1:
@@ -80,18 +100,22 @@ def choose_challenger(
         reason = (f"{best} has the best score ({scores[best]:.4f}) and is significantly better than every other "
                   f"eligible candidate (McNemar's p <= {significance})")
     else:
-        challenger = min(within_noise, key=lambda name: (costs[name], -scores[name]))
+        cheapest = min(costs[name] for name in within_noise)
+        as_cheap = [name for name in within_noise if costs[name] <= cheapest * (1 + rule.cost_tolerance)]
+        challenger = max(as_cheap, key=lambda name: (scores[name], -costs[name]))
         if challenger == best:
             reason = (f"{best} has the best score ({scores[best]:.4f}) and costs least of the "
                       f"{len(within_noise)} candidates within noise of it")
         else:
-            reason = (f"{challenger} ({scores[challenger]:.4f}, {cost_name} {costs[challenger]:.4g}) is the cheapest of the "
-                      f"{len(within_noise)} candidates within noise of the best, {best} ({scores[best]:.4f}, {cost_name} "
+            reason = (f"{challenger} ({scores[challenger]:.4f}, {rule.cost} {costs[challenger]:.4g}) is the cheapest of the "
+                      f"{len(within_noise)} candidates within noise of the best, {best} ({scores[best]:.4f}, {rule.cost} "
                       f"{costs[best]:.4g}): McNemar's p = {p_best_better[challenger]:.3g} > {significance} that {best} is "
                       f"better, at {costs[best] / costs[challenger]:.3g}x the cost")
+        if len(as_cheap) > 1:
+            reason += (f" (the best score of the {len(as_cheap)} whose {rule.cost} is within "
+                       f"{rule.cost_tolerance:.0%} of the cheapest: {', '.join(as_cheap)})")
     return {
-        "challenger": challenger, "best": best, "choice": choice, "significance": significance,
-        "within_noise": within_noise, "reason": reason,
+        "challenger": challenger, "best": best, **asdict(rule), "within_noise": within_noise, "reason": reason,
         "candidates": {name: {"score": scores[name], "cost": costs[name], "eligible": name in eligible,
                               "failures": list(failures.get(name, [])), "p_best_better": p_best_better.get(name),
                               "within_noise": name in within_noise} for name in scores},

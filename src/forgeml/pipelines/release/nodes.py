@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forgeml.registry import choose_challenger, decide_promotion
-from forgeml.registry.promotion import constraint_failures, cost_metric
+from forgeml.registry.promotion import ChoiceRule, constraint_failures
 from forgeml.registry.tracking import alias_version, champion_version, predict_with_version, tag_active_run
 
 LABEL_METRICS = ("accuracy", "f1_macro")
@@ -26,19 +26,19 @@ def choose_run_challenger(
     evaluate stage's test predictions."""
     from forgeml.errors import ConfigError
 
-    metric, cost = params["primary_metric"], cost_metric(params["cost"], latency_batch_sizes)
+    metric, rule = params["primary_metric"], ChoiceRule.from_release(params, latency_batch_sizes)
     if metric not in LABEL_METRICS:
         raise ConfigError(f"release.primary_metric must be one of {', '.join(LABEL_METRICS)}, not {metric!r}.")
     labels = test[experiment["target"]].to_numpy()
     metrics = {name: entry["metrics"] for name, entry in evaluation.items()}
     constraints, validated = params.get("constraints") or {}, bool(splits_validation["success"])
     choice = choose_challenger(
-        {name: m[metric] for name, m in metrics.items()}, {name: m[cost] for name, m in metrics.items()},
+        {name: m[metric] for name, m in metrics.items()}, {name: m[rule.cost] for name, m in metrics.items()},
         {name: test_predictions[name].to_numpy() == labels for name in metrics},
         {name: constraint_failures(m, constraints, validated, name in compression_info) for name, m in metrics.items()},
-        params["significance"], params["choice"], cost,
+        rule,
     )
-    return {"primary_metric": metric, "cost": cost, **choice}
+    return {"primary_metric": metric, **choice}
 
 
 def register_candidates(
@@ -221,8 +221,7 @@ def _decide(registrations, choice, test, experiment, params):
         "rule": decision["rule"],
         "p_value": p_value,
         "reason": decision["reason"],
-        "choice": {key: choice[key] for key in ("choice", "cost", "significance", "best", "within_noise", "reason",
-                                                 "candidates")},
+        "choice": {key: value for key, value in choice.items() if key not in ("primary_metric", "challenger")},
         "alias_moves": move_records,
         "registered": registrations,
     }
