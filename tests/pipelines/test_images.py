@@ -47,6 +47,8 @@ QUICK_DIGITS = {
         "methods": {"distilled_resnet": {"training": {"epochs": 8}, "compare_without_teacher": False},
                     "int8_dynamic": None, "int8_tuned": None}}},
     "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
+    # briefly trained models hold up less under noise than the shipped ones (0.95, checked in `make test-full`)
+    "parameters_release.yml": {"release": {"constraints": {"min_robustness": 0.9}}},
 }
 QUICK_EPOCHS = {family: QUICK_DIGITS["parameters_train.yml"]["train"]["candidates"][family]["training"]["epochs"]
                 for family in ("resnet", "densenet")}
@@ -78,10 +80,13 @@ def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(shipped_digi
     # Tuning minimises validation loss, not test accuracy: on 360 test images it may trail its baseline by one.
     one_image = 1 / len(pd.read_parquet(shipped_digits_project / "data/05_model_input/digits/test.parquet"))
     assert metrics["tuned"]["accuracy"] >= metrics["resnet"]["accuracy"] - one_image
-    # The champion is a convolutional network: trained, or compressed from one (a pruned ResNet can tie and win on size).
+    # The champion is a convolutional network (trained, or compressed from one) that holds up under noise: the
+    # augmentation's noise and the gate's min_robustness (issue 32: 0.95 under noise, 0.985 clean).
     promotion = read_json(shipped_digits_project, "data/08_reporting/digits/promotion.json")
     infos = {**info, **read_json(shipped_digits_project, "data/06_models/digits/compression_info.json")}
-    assert promotion["promoted"] and infos[promotion["challenger"]["candidate"]]["family"] in ("resnet", "densenet")
+    champion = promotion["challenger"]["candidate"]
+    assert promotion["promoted"] and infos[champion]["family"] in ("resnet", "densenet")
+    assert metrics[champion]["robustness_noise"] >= 0.95 and metrics[champion]["accuracy"] >= 0.985, metrics[champion]
 
 
 def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits_project):
@@ -146,6 +151,12 @@ def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client
     test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
     pixels, labels = test.drop(columns=["target"]), test["target"].to_numpy()
     assert promotion["promoted"]
+    # the gate's min_robustness: what does not hold up under noise may not be released
+    assert metrics[promotion["challenger"]["candidate"]]["robustness_noise"] >= 0.9
+    fragile = {name for name, scores in metrics.items() if scores["robustness_noise"] < 0.9}
+    assert "sklearn_logreg" in fragile  # a linear model of the pixels
+    for name in fragile:
+        assert "below min_robustness 0.9" in " ".join(promotion["choice"]["candidates"][name]["failures"]), name
     champion = mlflow.pyfunc.load_model("models:/digits@champion")
     assert np.mean(champion.predict(pixels) == labels) == pytest.approx(promotion["challenger"]["score"])
     # a convolutional network takes the same flat rows: the registered model reshapes them into images
