@@ -36,3 +36,7 @@ class RegistryBusy(RegistryError):
 
 class AuditLogError(RegistryError):
     """The audit log has a line that is not a record: no alias moves until it is repaired."""
+
+
+class ModelFileError(ForgeMLError):
+    """A model file is not in a form ForgeML writes: it is not loaded."""

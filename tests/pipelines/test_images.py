@@ -115,6 +115,28 @@ def test_the_resnet_trained_on_two_processes_scores_as_on_one_and_has_one_run(di
     assert names.count("resnet_2_processes") == names.count("resnet") == 1  # rank 0 logs; the worker does not
 
 
+def test_every_version_loads_without_unpickling_and_predicts_as_evaluated(digits_project, client_for, monkeypatch,
+                                                                          tmp_path):
+    """Versions are MLflow models from code over plain files (forgeml.models.files): the run warns neither of
+    cloudpickle nor of open figures, and every version loads with MLflow's pickle loading switched off."""
+    from forgeml.registry.tracking import load_verified
+
+    log = (digits_project / "repro.log").read_text()
+    assert "CloudPickle" not in log and "More than 20 figures" not in log
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    client = client_for(digits_project)
+    rows = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet").head(8).drop(columns=["target"])
+    evaluated = pd.read_parquet(digits_project / "data/07_model_output/digits/test_predictions.parquet").head(8)
+    versions = client.search_model_versions("name='digits'")
+    assert len(versions) == len(evaluated.columns)
+    for version in versions:
+        candidate, folder = version.tags["forgeml.candidate"], tmp_path / str(version.version)
+        model = load_verified("digits", str(version.version), folder)
+        assert not list(folder.rglob("*.pkl")), candidate
+        if not candidate.startswith("int8"):  # INT8 compiles on its first call; tests/models/test_files.py checks it
+            assert model.predict(rows).tolist() == evaluated[candidate].tolist(), candidate
+
+
 def test_every_candidate_gets_robustness_curves(digits_project):
     metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     evaluation = read_json(digits_project, "data/07_model_output/digits/evaluation.json")

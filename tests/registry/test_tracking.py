@@ -82,3 +82,33 @@ def test_a_version_without_its_recorded_hash_is_refused_and_verify_fails(store, 
                             capture_output=True, text=True, env=project_env())
     assert result.returncode == 2 and "has no recorded SHA-256" in result.stderr
     assert "files match" not in result.stdout
+
+
+def test_a_logged_candidate_loads_with_pickle_loading_off_and_still_checks_its_input(store, tmp_path, monkeypatch):
+    """A version is a model from code over plain files: MLflow unpickles nothing to load it, and the loaded
+    pyfunc refuses a table without the model's columns as the in-memory one does."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import torch
+    from mlflow.exceptions import MlflowException
+
+    from forgeml.modality import modality_of
+    from forgeml.models import TorchClassifier, build_model
+    from forgeml.registry.tracking import load_verified, log_candidate, register_candidate
+
+    torch.manual_seed(0)
+    classifier = TorchClassifier(build_model({"family": "mlp", "hidden": [4]}, [3], 2), np.array(["no", "yes"]))
+    rows = pd.DataFrame(np.random.default_rng(0).random((6, 3)), columns=["a", "b", "c"])
+    modality = modality_of({"name": "m", "target": "label"})
+    mlflow.set_experiment("candidates")
+    _, model_uri = log_candidate("mlp", classifier, {"family": "mlp"}, {"accuracy": 0.5}, rows.head(2), modality,
+                                      {}, {}, {})
+    version = register_candidate("m", model_uri, "mlp", {})
+
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    loaded = load_verified("m", version, tmp_path / "copy")
+    assert loaded.predict(rows).tolist() == classifier.predict(rows.to_numpy(np.float32)).tolist()
+    assert not list((tmp_path / "copy").rglob("*.pkl"))
+    with pytest.raises(MlflowException, match=r"missing columns \['c'\]"):
+        loaded.predict(rows.drop(columns=["c"]))

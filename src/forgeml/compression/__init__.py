@@ -8,9 +8,9 @@ promotion treat them like any other candidate.
 from forgeml.compression.distillation import DistillationLoss
 from forgeml.compression.methods import METHODS
 from forgeml.compression.pruning import prune_structured, prune_unstructured, sparsity
-from forgeml.compression.quantization import QuantizationPlan, QuantizedModule, quantize, search_quantization
+from forgeml.compression.quantization import QuantizationPlan, quantize, search_quantization
 
 __all__ = [
-    "DistillationLoss", "METHODS", "QuantizationPlan", "QuantizedModule", "prune_structured", "prune_unstructured", "quantize",
+    "DistillationLoss", "METHODS", "QuantizationPlan", "prune_structured", "prune_unstructured", "quantize",
     "search_quantization", "sparsity",
 ]

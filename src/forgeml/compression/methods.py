@@ -95,8 +95,8 @@ class CompressionBase:
 
     def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
         """The candidate and what to record about it, in the shape the training stage records."""
-        from forgeml.compression.quantization import QuantizedModule
         from forgeml.models import count_flops, count_parameters
+        from forgeml.models.program import QuantizedModule
 
         module = module.cpu().eval()
         # Quantization keeps the base's structure: same parameters and FLOPs (no weights left to count here).

@@ -3,15 +3,12 @@
 The path: export with a dynamic batch dimension, INC ``prepare`` (observers), calibrate on training
 batches (dynamic INT8 without calibration silently ruins a model), INC ``convert``, then fold the
 weight quantization into INT8 constants (INC does not pass ``fold_quantize`` on, so without this the
-model keeps its FP32 weights and is no smaller). The result is saved with ``torch.export.save`` and
-runs through ``torch.compile``, whose x86 backend lowers the quantize/dequantize pairs to INT8
-kernels; eager, the same graph is several times slower than FP32.
+model keeps its FP32 weights and is no smaller). The result is an exported program, a
+``forgeml.models.program.QuantizedModule``, which runs through ``torch.compile``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -20,13 +17,11 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
+from forgeml.models.program import QuantizedModule, dynamic_batch, program_bytes
 
 MODES = ("static", "dynamic")
 GRANULARITIES = ("per_channel", "per_tensor")
 QUANTIZABLE = (nn.Linear, nn.Conv2d)
-# Compiled programs by (digest, dynamic_shapes): a candidate unpickled again in the same process (the next stage
-# of `forgeml repro`, MLflow's reload of a logged model) reuses the compile instead of paying it again.
-_COMPILED: dict[tuple[str, bool], Callable] = {}
 
 
 @dataclass(frozen=True)
@@ -114,47 +109,6 @@ def _fold_int8_weights(graph_module) -> dict:
     }
 
 
-class QuantizedModule(nn.Module):
-    """A quantized model as the bytes ``torch.export.save`` wrote, compiled on first use.
-
-    Pickling keeps only the bytes, so the model travels in a Kedro pickle or an MLflow pyfunc and
-    is rebuilt in whichever process loads it. ``dynamic_shapes``: compile once for any batch size
-    instead of once per shape (convolutions need static shapes, see ``_runtime``).
-    """
-
-    def __init__(self, program: bytes, report: dict, dynamic_shapes: bool = False):
-        super().__init__()
-        self.program = program
-        self.report = report
-        self.dynamic_shapes = dynamic_shapes
-
-    def tensor_bytes(self) -> int:
-        return self.report["tensor_bytes"]
-
-    def _runtime(self):
-        if "_compiled" not in self.__dict__:
-            key = (hashlib.sha256(self.program).hexdigest(), self.dynamic_shapes)
-            if key not in _COMPILED:
-                import torch.ao.quantization.fx._decomposed  # noqa: F401  registers the quantize/dequantize ops the graph uses
-
-                module = torch.export.load(io.BytesIO(self.program)).module()
-                # Static shapes by default: with a symbolic batch the x86 INT8 convolution lowering asserts on strides.
-                _COMPILED[key] = torch.compile(module, dynamic=self.dynamic_shapes)
-            self.__dict__["_compiled"] = _COMPILED[key]
-        return self.__dict__["_compiled"]
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        import torch._inductor.config as inductor
-
-        with torch.no_grad(), inductor.patch(freezing=True):  # freezing lets inductor pack the INT8 weights
-            return self._runtime()(inputs)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_compiled", None)
-        return state
-
-
 def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tensor, batch_size: int = 256,
              dynamic_shapes: bool = False) -> QuantizedModule:
     """INT8 copy of ``module`` (which takes a batch of inputs shaped like ``calibration``) under ``plan``;
@@ -163,15 +117,13 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
 
     from neural_compressor.torch.export import export
     from neural_compressor.torch.quantization import convert, prepare
-    from torch.export import Dim
 
     _quiet_inc()
 
     layers = quantizable_layers(module)
     plan.check(layers)
     example = (calibration[:2].clone(),)  # a view would save the whole calibration tensor with the model
-    dynamic_batch = ({0: Dim("batch")},)
-    exported = export(copy.deepcopy(module).cpu().eval(), example, dynamic_shapes=dynamic_batch)
+    exported = export(copy.deepcopy(module).cpu().eval(), example, dynamic_shapes=dynamic_batch())
     prepared = prepare(exported, plan.inc_config())
     with torch.no_grad():
         for start in range(0, len(calibration), batch_size):
@@ -181,9 +133,8 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
     report["fp32_layers"] = [name for name in layers if f"{name}.weight" in report["fp32_weights_kept"]]
     report["int8_layers"] = [name for name in layers if name not in report["fp32_layers"]]
     report["tensor_bytes"] = sum(tensor.nbytes for tensor in converted.state_dict().values())
-    buffer = io.BytesIO()
-    torch.export.save(torch.export.export(converted, example, dynamic_shapes=dynamic_batch), buffer)
-    return QuantizedModule(buffer.getvalue(), report, dynamic_shapes)
+    program = program_bytes(torch.export.export(converted, example, dynamic_shapes=dynamic_batch()))
+    return QuantizedModule(program, report, dynamic_shapes)
 
 
 def fallback_plans(layers: Sequence[str]) -> list[QuantizationPlan]:

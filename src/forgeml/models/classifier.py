@@ -26,7 +26,8 @@ class TorchClassifier:
 class TextClassifier:
     """A token model with its tokenizer: raw strings in, class probabilities out (CPU, eval mode).
 
-    The tokenizer travels inside (pickled), so a registered version predicts from raw text in a fresh process.
+    The tokenizer travels with the module (as files in a registered version: forgeml.models.files), so a
+    registered version predicts from raw text in a fresh process.
     """
 
     head_tokens = None  # plain truncation: also what versions pickled before head+tail truncation use

@@ -1,11 +1,22 @@
-"""Every candidate is stored as one MLflow pyfunc: a DataFrame of raw features in, labels out."""
+"""Every candidate is stored as one MLflow pyfunc: a DataFrame of raw features in, labels out.
+
+A version is logged as MLflow's "model from code": ``served_model.py`` builds the pyfunc class named by the
+version's ``inputs`` setting and ``load_context`` reads the classifier's files (forgeml.models.files), so
+loading a version unpickles nothing.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
+from forgeml.models.files import load_classifier
+
+CLASSIFIER_ARTIFACT = "classifier"  # the artifact holding the classifier's folder
 SHOWN_ROWS = 10  # rows named in an error, at most
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models compute in float32: a larger value becomes infinite there
 
@@ -14,16 +25,27 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
     """Wraps any classifier with ``predict`` (a TorchClassifier or a scikit-learn estimator) on numeric features.
 
     Input is checked before it reaches the classifier: exactly the columns it was trained on, numbers finite in
-    float32, the type the models compute in (strings for a TextClassifierModel). Anything else is refused with a message naming the columns and rows, which
-    `mlflow models serve` answers with HTTP 400. The version is therefore logged with an output signature only:
+    float32, the type the models compute in (strings for a TextClassifierModel). Anything else is refused with a
+    message naming the columns and rows, which `mlflow models serve` answers with HTTP 400. The version is therefore logged with an output signature only:
     MLflow's own input check would drop unknown columns silently, and a caller who sends the wrong table
     must hear about it."""
 
-    def __init__(self, classifier, feature_names: list[str]):
+    inputs_kind = "numbers"  # the ``inputs`` setting a version of this class is logged with
+
+    def __init__(self, classifier=None, feature_names: list[str] = ()):
         self.classifier = classifier
         self.feature_names = list(feature_names)
 
-    def predict(self, context, model_input, params=None) -> np.ndarray:
+    def load_context(self, context) -> None:
+        """A registered version: its classifier from the logged files, its columns from its settings."""
+        self.classifier = load_classifier(Path(context.artifacts[CLASSIFIER_ARTIFACT]))
+        self.feature_names = list(context.model_config["columns"])
+
+    def settings(self) -> dict:
+        """What a version is logged with (MLflow's ``model_config``), for ``load_context``."""
+        return {"inputs": self.inputs_kind, "columns": self.feature_names}
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # also takes an array
         return self.classifier.predict(self.inputs(self.checked(model_input)))
 
     def inputs(self, frame: pd.DataFrame):
@@ -32,8 +54,6 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
 
     def checked(self, model_input) -> pd.DataFrame:
         """The input as a frame of the model's columns, in its order; an MlflowException (HTTP 400) otherwise."""
-        from mlflow.exceptions import MlflowException
-
         if not isinstance(model_input, pd.DataFrame):
             array = np.asarray(model_input)
             if array.ndim != 2 or array.shape[1] != len(self.feature_names):
@@ -72,12 +92,17 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
 class TextClassifierModel(ClassifierModel):
     """One column of raw strings in (a text experiment): the classifier tokenizes them itself."""
 
+    inputs_kind = "text"
+
     def inputs(self, frame: pd.DataFrame):
         return frame.iloc[:, 0].to_numpy(dtype=object).astype(str)
 
     def _column_problem(self, name: str, values: pd.Series) -> str | None:
         not_text = ~values.map(lambda value: isinstance(value, str))
         return f"column {name!r} must hold text, not in rows {_rows(not_text)}" if not_text.any() else None
+
+
+SERVED_MODELS = {model.inputs_kind: model for model in (ClassifierModel, TextClassifierModel)}
 
 
 def _rows(bad: pd.Series) -> str:

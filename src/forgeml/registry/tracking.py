@@ -15,6 +15,7 @@ RECIPE_KEYS = ("model", "training", "augmentation")
 MODEL_SHA256 = "forgeml.model_sha256"  # of the registered model's files, recorded at registration
 ELIGIBLE = "forgeml.eligible"  # "false" on a version that breaks a release constraint (its card says which)
 REGISTRATION = "forgeml.registration"  # "incomplete" on a version registered without its hash: it never loads
+SERVED_MODEL_CODE = Path(__file__).with_name("served_model.py")  # what MLflow runs to load a version
 
 
 def _pip_requirements(extra: tuple[str, ...] = ()) -> list[str]:
@@ -58,12 +59,16 @@ def log_candidate(
     rows of raw inputs in, labels out. A compressed candidate also gets its compression settings as
     parameters and its method as a tag.
     """
+    import tempfile
+
     import matplotlib.pyplot as plt
     import mlflow
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
     import forgeml
+    from forgeml.models.files import save_classifier
+    from forgeml.registry.pyfunc import CLASSIFIER_ARTIFACT
 
     client = mlflow.MlflowClient()
     with mlflow.start_run(run_name=name, nested=mlflow.active_run() is not None) as run:
@@ -90,14 +95,19 @@ def log_candidate(
         mlflow.log_dict(recipe_of(training), RECIPE_ARTIFACT)
         plt.close("all")  # logged; keeps memory flat over many candidates
         wrapped = modality.serving_model(classifier, example)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=wrapped,
-            signature=infer_signature(None, wrapped.predict(None, example)),  # outputs only: ClassifierModel checks inputs
-            input_example=example,
-            pip_requirements=_pip_requirements(modality.pip_requirements),
-            code_paths=[str(Path(forgeml.__file__).parent)],
-        )
+        with tempfile.TemporaryDirectory() as folder:
+            files = Path(folder) / CLASSIFIER_ARTIFACT
+            save_classifier(classifier, wrapped.inputs(example), files)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=SERVED_MODEL_CODE,  # a model from code: nothing of it is pickled
+                artifacts={CLASSIFIER_ARTIFACT: str(files)},
+                model_config=wrapped.settings(),
+                signature=infer_signature(None, wrapped.predict(None, example)),  # outputs only: ClassifierModel checks inputs
+                input_example=example,
+                pip_requirements=_pip_requirements(modality.pip_requirements),
+                code_paths=[str(Path(forgeml.__file__).parent)],
+            )
     return run.info.run_id, info.model_uri
 
 
