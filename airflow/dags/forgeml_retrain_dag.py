@@ -26,10 +26,10 @@ def _session() -> KedroSession:
 
 def _run_kedro_node(experiment: str, node_names=None, namespaces=None):
     """Run a Kedro pipeline slice of ``experiment`` under its retrain lock (shared with `forgeml retrain`)."""
-    from forgeml.scheduling import RetrainLock, lock_path
+    from forgeml.scheduling import retrain_lock, retrain_lock_path
 
     with experiment_selected(experiment), _session() as session:
-        with RetrainLock(lock_path(project_path, experiment), wait=True):
+        with retrain_lock(retrain_lock_path(project_path, experiment), wait=True):
             if namespaces is not None:
                 session.run(pipeline_names=[pipeline_name], namespaces=namespaces)
             else:

@@ -5,61 +5,28 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from forgeml.errors import ForgeMLError
+from forgeml.locks import exclusive_lock
 
 
 class RetrainBusy(ForgeMLError):
     """Another retrain of the same experiment holds the lock."""
 
 
-class RetrainLock:
-    """An exclusive lock on a file, per experiment: a second retrain waits (``wait=True``) or stops
-    with RetrainBusy, so two retrains never interleave their registrations and alias moves.
+def retrain_lock(path: Path, wait: bool = False, poll_s: float = 1.0) -> AbstractContextManager[None]:
+    """The experiment's retrain lock (forgeml.locks): a second retrain waits (``wait``) or stops with
+    RetrainBusy, so two retrains never interleave their registrations and alias moves."""
 
-    The OS releases the lock when the holder exits, even when it crashes, so a stale lock cannot block.
-    It is local to the machine: runs on several machines (PostgreSQL scale-out) need a scheduler that
-    runs one at a time (the Airflow DAG has max_active_runs=1).
-    """
+    def busy(holder: str) -> RetrainBusy:
+        return RetrainBusy(f"Another retrain holds {path} ({holder}); this one stops without touching anything. "
+                           "Pass --wait to wait for it instead.")
 
-    def __init__(self, path: Path, wait: bool = False, poll_seconds: float = 1.0):
-        self.path, self.wait, self.poll_seconds = path, wait, poll_seconds
-        self._file = None
-
-    def __enter__(self) -> RetrainLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a+")
-        while True:
-            try:
-                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not self.wait:
-                    self._file.seek(0)
-                    holder = self._file.read().strip() or "another process"
-                    self._file.close()
-                    raise RetrainBusy(
-                        f"Another retrain holds {self.path} ({holder}); this one stops without touching anything. "
-                        "Pass --wait to wait for it instead."
-                    ) from None
-                time.sleep(self.poll_seconds)
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(f"pid {os.getpid()}, since {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
-        self._file.flush()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._file.truncate(0)
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self._file.close()
+    return exclusive_lock(path, None if wait else 0, busy, poll_s)
 
 
 TRIGGERS = ("data_changed", "drift")
@@ -103,7 +70,7 @@ class DataCheck:
         return found + " The trigger is drift: nothing retrains."
 
 
-def lock_path(project: Path, experiment: str) -> Path:
+def retrain_lock_path(project: Path, experiment: str) -> Path:
     return project / "mlruns" / f"retrain-{experiment}.lock"
 
 
@@ -200,7 +167,7 @@ def retrain(project: Path, experiment: str, env: str, wait: bool = False, echo=p
     bootstrap_project(project)
     with experiment_selected(experiment), KedroSession.create(project_path=project, env=env) as session:
         context = session.load_context()
-        with RetrainLock(lock_path(project, experiment), wait=wait):
+        with retrain_lock(retrain_lock_path(project, experiment), wait):
             _complete_interrupted_move(project, context.params)
             check = check_for_new_data(context)
             echo(check.describe())

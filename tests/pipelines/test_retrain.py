@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from forgeml.registry.audit import read_records
-from forgeml.scheduling import RetrainLock, lock_path
+from forgeml.scheduling import retrain_lock, retrain_lock_path
 from tests.pipelines.conftest import kedro, make_project, project_env
 
 MODEL = "breast_cancer"
@@ -74,7 +74,7 @@ def test_retrain_on_unchanged_data_does_nothing_and_says_so(retrain_project, cli
 
 def test_a_retrain_while_another_holds_the_lock_refuses_and_touches_nothing(retrain_project, client):
     before = versions(client)
-    with RetrainLock(lock_path(retrain_project, MODEL)):
+    with retrain_lock(retrain_lock_path(retrain_project, MODEL)):
         code, output = finish(retrain(retrain_project))
     assert code == 3, output
     assert "Another retrain holds" in output and "--wait" in output

@@ -109,7 +109,8 @@ def test_a_registry_lock_held_past_the_timeout_stops_the_move_whatever_its_audit
                                uri, MODEL], cwd=REPO, env=project_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(RegistryBusy, match="of 'm' held its registry lock .* nothing was moved"):
+        with pytest.raises(RegistryBusy, match=rf"of 'm' \(pid {holder.pid}, since .*\) held its registry lock "
+                                               r".* nothing was moved"):
             promote(MODEL, "3", "champion", "impatient", tmp_path / "elsewhere/audit.jsonl", lock_timeout_s=1)
         with registry_lock("another_model", timeout_s=1):  # other models' moves do not wait
             pass

@@ -2,7 +2,7 @@
 
 Every record carries ``previous_hash`` (the ``hash`` of the record before it; zeros for the first) and its
 own ``hash``, a SHA-256 over both and its content, so an edited, inserted or deleted record breaks the
-chain where it happened (``verify``). Appends take an exclusive lock on the file and are fsynced, so
+chain where it happened (``verify``). Appends hold the log's lock (forgeml.locks) and are fsynced, so
 two writers never interleave and an acknowledged record survives a crash. A crash in the middle of a
 write leaves a partial last line: readers skip it, and the next append cuts it off and records that it
 did (``event: repaired``), so nothing disappears unsaid.
@@ -16,7 +16,6 @@ repaired.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from forgeml.errors import AuditLogError
+from forgeml.locks import exclusive_lock
 
 GENESIS = "0" * 64
 CHAIN_KEYS = ("previous_hash", "hash")
@@ -45,8 +45,7 @@ def append_records(path: Path, records: list[dict[str, Any]]) -> list[dict[str, 
     """Append ``records`` under an exclusive lock, chained to the last record, and fsync; earlier lines are
     never rewritten. Returns the records as written (with their hashes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+b") as log:
-        fcntl.flock(log, fcntl.LOCK_EX)  # released when the file closes
+    with exclusive_lock(path.with_name(path.name + ".lock"), None, AuditLogError), path.open("a+b") as log:
         log.seek(0)
         lines, partial = _complete_lines(log.read())
         _parsed(lines, path)  # a line that is not a record stops here: nothing is chained onto a broken log

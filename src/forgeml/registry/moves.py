@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from forgeml.locks import exclusive_lock
 from forgeml.registry.audit import append_records, read_records
 
 PENDING_MOVE = "forgeml.pending_move"
@@ -45,7 +46,7 @@ DEFAULT_LOCK_TIMEOUT_S = 600.0
 SQLITE = "sqlite:///"
 
 
-def lock_path(model: str, registry_uri: str) -> Path:
+def registry_lock_path(model: str, registry_uri: str) -> Path:
     """The lock of registered model ``model`` in the registry at ``registry_uri``: one per model, whatever audit
     log a mover writes to. Beside an SQLite store's file (every process that opens the store shares it); for
     a server or PostgreSQL, in this user's cache, named by the store's address."""
@@ -58,28 +59,19 @@ def lock_path(model: str, registry_uri: str) -> Path:
 @contextmanager
 def registry_lock(model: str, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold registered model ``model``'s lock (in the registry MLflow is set to), waiting at most ``timeout_s``;
-    a RegistryBusy error past it.
-
-    The OS releases the lock when its holder exits, even by SIGKILL, so a crash never leaves it held. It is
-    local to the machine: releases from several machines need a scheduler that runs one at a time (the
-    Airflow DAG has max_active_runs=1)."""
+    a RegistryBusy error past it (forgeml.locks: released when its holder exits, even by SIGKILL)."""
     import mlflow
-    from filelock import FileLock, Timeout
 
     from forgeml.errors import RegistryBusy
 
-    path = lock_path(model, mlflow.get_registry_uri())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=timeout_s)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise RegistryBusy(f"Another release, retrain, promotion or rollback of {model!r} held its registry lock {path} "
-                           f"for more than {timeout_s:g} s; nothing was moved. Try again once it is done.") from None
-    try:
+    path = registry_lock_path(model, mlflow.get_registry_uri())
+
+    def busy(holder: str) -> RegistryBusy:
+        return RegistryBusy(f"Another release, retrain, promotion or rollback of {model!r} ({holder}) held its registry "
+                            f"lock {path} for more than {timeout_s:g} s; nothing was moved. Try again once it is done.")
+
+    with exclusive_lock(path, timeout_s, busy):
         yield
-    finally:
-        lock.release()
 
 
 def actor(name: str | None = None) -> str:
