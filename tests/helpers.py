@@ -1,16 +1,20 @@
 """Helpers shared by test modules: the project's config loader, servers and a browser (a free port, a command
-served until it answers, headless Chromium)."""
+served until it answers, a request to it, headless Chromium)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
+
+import pandas as pd
 
 from forgeml.config_loader import ExperimentConfigLoader
 from tests.pipelines.conftest import project_env, tracking_uri
@@ -66,6 +70,18 @@ def serving(command: list[str], project, health: str, timeout: float = 120):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             _signal_group(process, signal.SIGKILL)
+
+
+def post(port: int, rows: pd.DataFrame) -> tuple[int, dict]:
+    """POST ``rows`` to the scoring server; its status and JSON answer (an error's too)."""
+    body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def chromium(*args: str) -> subprocess.CompletedProcess:

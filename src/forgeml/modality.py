@@ -120,10 +120,14 @@ class TableModality:
         return None
 
     def serving_model(self, classifier, example: pd.DataFrame):
-        """The MLflow pyfunc a version is registered as: a DataFrame of raw inputs in, labels out."""
+        """The MLflow pyfunc a version is registered as: a DataFrame of raw inputs (``served_input``) in, labels out."""
         from forgeml.registry.pyfunc import ClassifierModel
 
         return ClassifierModel(classifier, list(example.columns))
+
+    def served_input(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows of a split as a caller sends them to the registered model: here, the feature columns."""
+        return frame.drop(columns=[self.target])
 
     def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
         """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
@@ -201,6 +205,24 @@ class ImageModality(TableModality):
         pixels = self.inputs(train.head(self.preview_images))
         shape = self.input_shape(pixels.shape[1])
         return preview_grid(torch.tensor(pixels).reshape(-1, *shape), self.augmentation(policy, shape, 0))
+
+    def serving_model(self, classifier, example):
+        """Encoded images in (forgeml.registry.pyfunc.ImageClassifierModel), decoded and resized as ``ingest`` did."""
+        from forgeml.registry.pyfunc import ImageClassifierModel
+
+        return ImageClassifierModel(classifier, int(self.image["channels"]), int(self.image["size"]))
+
+    def served_input(self, frame):
+        """Each row's image as a base64 PNG in the column ``image``: lossless, the pixels being 8-bit."""
+        import base64
+
+        from forgeml.data.images import png_bytes
+        from forgeml.registry.pyfunc import ImageClassifierModel
+
+        pixels = self.inputs(frame)
+        shape = self.input_shape(pixels.shape[1])
+        return pd.DataFrame({ImageClassifierModel.column: [
+            base64.b64encode(png_bytes(row.reshape(shape))).decode("ascii") for row in pixels]})
 
     def drift_statistics(self, frame):
         """Brightness, contrast and colour per image (forgeml.data.drift.image_statistics)."""

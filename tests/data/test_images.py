@@ -61,5 +61,7 @@ def test_bundled_digits_are_8x8_grey_in_unit_range():
     assert len(images) == 1797 and images[0].shape == (8, 8, 1)
     assert max(image.max() for image in images) == 1.0
     table, _ = images_to_table(digits, size=8, target="target")
-    # at its own size an image is not resampled: the table holds the pixels as loaded
-    np.testing.assert_allclose(table.iloc[5, :64].to_numpy(dtype=np.float32), images[5].reshape(-1))
+    # at its own size an image is not resampled: the table holds the pixels as loaded, at 8 bits
+    stored = table.iloc[5, :64].to_numpy(dtype=np.float32)
+    np.testing.assert_allclose(stored, images[5].reshape(-1), atol=0.5 / 255)
+    np.testing.assert_array_equal(np.round(stored * 255) / 255, stored)

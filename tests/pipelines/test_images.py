@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import shutil
 
@@ -11,6 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from tests.helpers import free_port, post, serving
 from tests.pipelines.conftest import REPO, init_repo, make_project, make_run, override_conf, run
 
 
@@ -115,17 +118,27 @@ def test_the_resnet_trained_on_two_processes_scores_as_on_one_and_has_one_run(di
     assert names.count("resnet_2_processes") == names.count("resnet") == 1  # rank 0 logs; the worker does not
 
 
+def as_pngs(pixels: pd.DataFrame, channels: int, size: int) -> pd.DataFrame:
+    """Rows of a pixel table as a registered image model takes them: a column of base64 PNGs."""
+    from forgeml.data.images import png_bytes
+
+    return pd.DataFrame({"image": [base64.b64encode(png_bytes(row.reshape(channels, size, size))).decode()
+                                   for row in pixels.to_numpy(np.float32)]})
+
+
 def test_every_version_loads_without_unpickling_and_predicts_as_evaluated(digits_project, client_for, monkeypatch,
                                                                           tmp_path):
     """Versions are MLflow models from code over plain files (forgeml.models.files): the run warns neither of
-    cloudpickle nor of open figures, and every version loads with MLflow's pickle loading switched off."""
+    cloudpickle nor of open figures, and every version loads with MLflow's pickle loading switched off. Sent the
+    test images as PNGs, each predicts what the evaluate stage recorded for their pixel rows."""
     from forgeml.registry.tracking import load_verified
 
     log = (digits_project / "repro.log").read_text()
     assert "CloudPickle" not in log and "More than 20 figures" not in log
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     client = client_for(digits_project)
-    rows = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet").head(8).drop(columns=["target"])
+    rows = as_pngs(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet").head(8)
+                   .drop(columns=["target"]), 1, 16)
     evaluated = pd.read_parquet(digits_project / "data/07_model_output/digits/test_predictions.parquet").head(8)
     versions = client.search_model_versions("name='digits'")
     assert len(versions) == len(evaluated.columns)
@@ -164,14 +177,14 @@ def test_candidate_runs_hold_augmentation_preview_robustness_plot_and_cost(digit
     assert resnet.data.metrics["flops"] > 0 and resnet.data.metrics["test_robustness_noise"] > 0
 
 
-def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client_for):
+def test_digits_champion_and_resnet_take_images_and_score_as_the_gate_did(digits_project, client_for):
     import mlflow
 
     client_for(digits_project)
     promotion = read_json(digits_project, "data/08_reporting/digits/promotion.json")
     metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
-    pixels, labels = test.drop(columns=["target"]), test["target"].to_numpy()
+    images, labels = as_pngs(test.drop(columns=["target"]), 1, 16), test["target"].to_numpy()
     assert promotion["promoted"]
     # the gate's min_robustness: what does not hold up under noise may not be released
     assert metrics[promotion["challenger"]["candidate"]]["robustness_noise"] >= 0.9
@@ -180,10 +193,9 @@ def test_digits_champion_and_resnet_serve_flat_pixel_rows(digits_project, client
     for name in fragile:
         assert "below min_robustness 0.9" in " ".join(promotion["choice"]["candidates"][name]["failures"]), name
     champion = mlflow.pyfunc.load_model("models:/digits@champion")
-    assert np.mean(champion.predict(pixels) == labels) == pytest.approx(promotion["challenger"]["score"])
-    # a convolutional network takes the same flat rows: the registered model reshapes them into images
+    assert np.mean(champion.predict(images) == labels) == pytest.approx(promotion["challenger"]["score"])
     resnet = mlflow.pyfunc.load_model(promotion["registered"]["resnet"]["model_uri"])
-    assert np.mean(resnet.predict(pixels) == labels) == pytest.approx(metrics["resnet"]["accuracy"])
+    assert np.mean(resnet.predict(images) == labels) == pytest.approx(metrics["resnet"]["accuracy"])
 
 
 # --- a user's own images: `forgeml init` and `make run` ----------------------------------------------
@@ -243,6 +255,36 @@ def test_a_folder_of_user_images_trains_and_registers_through_init_and_make_run(
     assert max(m["accuracy"] for m in metrics.values()) >= 0.9
     champion = client_for(user_project).get_model_version_by_alias("my_images", "champion")
     assert IMAGES_USE in champion.description
+
+
+def test_the_served_champion_of_a_user_image_folder_takes_a_png_or_a_jpeg_and_answers_its_class(user_project,
+                                                                                               client_for):
+    """`make serve`'s command over HTTP: the files of the user's folder, as they are or as JPEGs, get the labels the
+    model gives offline; a truncated PNG gets HTTP 400 naming its row. The card shows the request."""
+    import mlflow
+
+    client_for(user_project)
+    assert "base64 -w0 photo.png" in client_for(user_project).get_model_version_by_alias("my_images", "champion").description
+    files = [user_project / "data/01_raw/my_images" / label / f"{index}.png" for label in "012" for index in (1, 2)]
+    labels = [path.parent.name for path in files] * 2
+    jpegs = []
+    for path in files:
+        stream = io.BytesIO()
+        Image.open(path).convert("RGB").save(stream, format="JPEG", quality=95)
+        jpegs.append(stream.getvalue())
+    images = pd.DataFrame({"image": [base64.b64encode(data).decode() for data in [p.read_bytes() for p in files] + jpegs]})
+    offline = mlflow.pyfunc.load_model("models:/my_images@champion").predict(images)
+    port = free_port()
+    command = ["mlflow", "models", "serve", "-m", "models:/my_images@champion", "--env-manager", "local",
+               "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, user_project, f"http://127.0.0.1:{port}/ping"):
+        status, answer = post(port, images)
+        assert status == 200, answer
+        assert [str(label) for label in answer["predictions"]] == [str(label) for label in offline]
+        assert np.mean(np.asarray(answer["predictions"]).astype(str) == np.asarray(labels)) >= 0.75
+        whole = files[0].read_bytes()
+        status, answer = post(port, pd.DataFrame({"image": [base64.b64encode(whole[:len(whole) // 2]).decode()]}))
+        assert status == 400 and "Cannot read the image in row 0" in answer["message"], answer
 
 
 def broken_copy(project, name, damage):

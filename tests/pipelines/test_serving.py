@@ -12,21 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.pipelines.conftest import MODEL, REPO, champion, tracking_uri
-from tests.helpers import CHROMIUM, chromium, free_port, serving
-
-
-def post(port: int, rows: pd.DataFrame) -> tuple[int, dict]:
-    """POST ``rows`` to the scoring server; its status and JSON answer (an error's too)."""
-    import urllib.error
-
-    body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+from tests.helpers import CHROMIUM, chromium, free_port, post, serving
 
 
 def test_champion_served_over_http_predicts_as_offline_and_answers_bad_rows_with_400(trained_project, mlflow_client):

@@ -2,16 +2,19 @@
 
 An image experiment keeps its images as a table: one row per image, one column per pixel value
 (``pixel_c{channel}_y{row}_x{column}``, in [0, 1]) and the label column. Every later stage
-(split, train, evaluate, registry, serving) then works on images and tables alike; image models
-reshape the rows back to (channels, height, width) as their first layer.
+(split, train, evaluate) then works on images and tables alike; image models reshape the rows back to
+(channels, height, width) as their first layer. Pixels are stored at 8 bits, as an image file holds them: a
+registered image model takes the encoded image (forgeml.registry.pyfunc.ImageClassifierModel) and decodes
+and resizes it here, as the data stage did, so a PNG of a test row scores as that row did.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 import pandas as pd
@@ -76,27 +79,29 @@ ORIENTATION = 0x0112  # the EXIF tag
 MAX_PIXELS = 50_000_000  # per image: more is a decompression bomb or a photo no classifier here needs
 
 
-def _opened(path: Path):
-    """The image at ``path``, opened (its header read, nothing decoded) and refused by name when it claims more
-    than MAX_PIXELS or is not an image."""
+def open_image(source: Path | BinaryIO, name: str):
+    """The image at ``source`` (a path or an open stream), opened (its header read, nothing decoded). A DataError
+    naming it (``name``: the file, or the row of a request) when it is not an image or claims more than
+    MAX_PIXELS."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(path)
+        image = Image.open(source)
     except Image.DecompressionBombError as error:
-        raise DataError(f"The image {path} is a decompression bomb ({error}); remove it.") from error
+        raise DataError(f"The image {name} is a decompression bomb ({error}).") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
+        raise DataError(f"Cannot read the image {name}: {error}.") from error
     if image.width * image.height > MAX_PIXELS:
         image.close()
-        raise DataError(f"The image {path} claims {image.width}x{image.height} pixels, more than {MAX_PIXELS:,}: "
-                        "a decompression bomb or an oversized photo. Resize it, or remove it.")
+        raise DataError(f"The image {name} claims {image.width}x{image.height} pixels, more than {MAX_PIXELS:,}: "
+                        "a decompression bomb or an oversized photo.")
     return image
 
 
-def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+def decode_image(source: Path | BinaryIO, name: str, channels: int,
+                 size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """An image as (height, width, channels) floats in [0, 1], upright as its EXIF orientation says, and its
-    source height and width (as shown, after orientation).
+    source height and width (as shown, after orientation); a DataError naming it (``name``) where it cannot be.
 
     Any PIL mode is read: grey, RGB, RGBA (alpha dropped), palette, 16-bit grey (scaled by 65535). With ``size``,
     an image larger than twice that on its shorter side is downscaled while it is decoded (Pillow's ``draft``:
@@ -104,12 +109,12 @@ def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.n
     ``size``, so the antialiased resize that follows sees enough pixels; the full-size floats never exist."""
     from PIL import Image, ImageOps
 
-    with _opened(path) as image:
+    with open_image(source, name) as image:
         try:
             turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)  # shown a quarter turn from how it is stored
-            source = (image.width, image.height) if turned else (image.height, image.width)
-            if size and min(source) > 2 * size:
-                scale = 2 * size / min(source)
+            shown = (image.width, image.height) if turned else (image.height, image.width)
+            if size and min(shown) > 2 * size:
+                scale = 2 * size / min(shown)
                 image.draft(image.mode, (math.ceil(image.width * scale), math.ceil(image.height * scale)))
                 factor = min(image.width, image.height) // (2 * size)
                 if factor > 1:
@@ -117,13 +122,43 @@ def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.n
             image = ImageOps.exif_transpose(image)
             if image.mode in SIXTEEN_BIT_MODES:
                 grey = np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)[:, :, None]
-                return (grey if channels == 1 else np.repeat(grey, 3, axis=2)), source
+                return (grey if channels == 1 else np.repeat(grey, 3, axis=2)), shown
             pixels = np.asarray(image.convert({1: "L", 3: "RGB"}[channels]), dtype=np.float32) / 255.0
         except Image.DecompressionBombError as error:
-            raise DataError(f"The image {path} is a decompression bomb ({error}); remove it.") from error
+            raise DataError(f"The image {name} is a decompression bomb ({error}).") from error
         except (OSError, SyntaxError, ValueError) as error:
-            raise DataError(f"Cannot read the image {path}: {error}. Replace or remove the file.") from error
-    return pixels.reshape(pixels.shape[0], pixels.shape[1], channels), source
+            raise DataError(f"Cannot read the image {name}: {error}.") from error
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], channels), shown
+
+
+def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image file at ``path`` (``decode_image``); a DataError naming the file, to replace or remove."""
+    try:
+        return decode_image(path, str(path), channels, size)
+    except DataError as error:
+        raise DataError(f"{error} Replace or remove the file.") from error.__cause__
+
+
+def resized(pixels: np.ndarray, size: int) -> np.ndarray:
+    """(height, width, channels) floats as (channels, size, size), antialiased bilinear, at 8 bits per channel:
+    what a PNG of it holds, so the served model, sent that PNG, sees the very pixels the model was tested on."""
+    import torch
+    from torch.nn import functional as F
+
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
+    if tensor.shape[-2:] != (size, size):
+        tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return np.round(tensor[0].clamp(0.0, 1.0).numpy() * 255.0).astype(np.uint8).astype(np.float32) / 255.0
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """(channels, height, width) floats in [0, 1] as a PNG (grey or RGB), rounded to 8 bits."""
+    from PIL import Image
+
+    image = np.round(np.moveaxis(pixels, 0, -1) * 255.0).astype(np.uint8)
+    stream = io.BytesIO()
+    Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image).save(stream, format="PNG")
+    return stream.getvalue()
 
 
 def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
@@ -135,7 +170,10 @@ def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
     """
     found = image_files(root)
     for _, path in found:
-        _opened(path).close()
+        try:
+            open_image(path, str(path)).close()
+        except DataError as error:
+            raise DataError(f"{error} Replace or remove the file.") from error.__cause__
     paths = [path for _, path in found]
     return ImageSet([label for label, _ in found], [str(path) for path in paths],
                     lambda index, size: read_image(paths[index], channels, size))
@@ -158,27 +196,21 @@ def pixel_columns(channels: int, size: int) -> list[str]:
 
 
 def images_to_table(images: ImageSet, size: int, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Resize every image to ``size`` x ``size`` (antialiased bilinear) and return the pixel table and a manifest.
+    """Resize every image to ``size`` x ``size`` (``resized``) and return the pixel table and a manifest.
 
     The manifest has one row per image (path, label, source height and width, channels, pixel
     range after resizing): what the image expectation suite checks.
     """
-    import torch
-    from torch.nn import functional as F
-
     if not len(images):
         raise DataError("The image source holds no images.")
     rows, manifest = [], []
     for index, (label, path) in enumerate(zip(images.labels, images.paths)):
         pixels, (height, width) = images.read(index, size)
-        tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None]
-        if tensor.shape[-2:] != (size, size):
-            tensor = F.interpolate(tensor, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        resized = tensor[0].clamp(0.0, 1.0).numpy()
-        rows.append(resized.reshape(-1))
+        image = resized(pixels, size)
+        rows.append(image.reshape(-1))
         manifest.append({
             "path": path, target: label, "source_height": height, "source_width": width,
-            "channels": pixels.shape[2], "pixel_min": float(resized.min()), "pixel_max": float(resized.max()),
+            "channels": pixels.shape[2], "pixel_min": float(image.min()), "pixel_max": float(image.max()),
         })
     table = pd.DataFrame(np.stack(rows), columns=pixel_columns(manifest[0]["channels"], size))
     table[target] = images.labels

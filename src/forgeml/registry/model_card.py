@@ -53,11 +53,12 @@ def _release_choice(candidate: str, choice: dict[str, Any]) -> str:
 def model_card(
     registered_model: str, version: str, candidate: str, training: dict[str, Any], metrics: dict[str, float],
     lineage: dict[str, str], run_id: str, parent_run_id: str | None, intended_use: str, limitations: str,
-    duplicates: dict[str, Any] | None = None, choice: dict[str, Any] | None = None,
+    duplicates: dict[str, Any] | None = None, choice: dict[str, Any] | None = None, request: str | None = None,
 ) -> str:
     """Markdown: data version and repeated inputs (``duplicates``: forgeml.data.duplicates' counts), parameters,
     metrics, robustness, compression, whether it may be released and was chosen to challenge (``choice``:
-    forgeml.registry.promotion's ``choose_challenger``), lineage, intended use and limits."""
+    forgeml.registry.promotion's ``choose_challenger``), lineage, intended use and limits, and how to ask the
+    served model for a label (``request``: forgeml.registry.pyfunc's ``request_example``)."""
     compression = training.get("compression") or {}
     parameters = {"family": training.get("family", "")}
     parameters.update({f"model.{k}": v for k, v in (training.get("model") or {}).items() if k != "family"})
@@ -83,6 +84,7 @@ def model_card(
         (f"`{compression['method']}` of `{compression['base']}`, settings: `{compression.get('settings')}`\n"
          if compression else "None: a model as trained.\n"),
         "## Release", "", _release_choice(candidate, choice) if choice else "Not chosen by a release run.\n",
+        *(["## Calling it", "", "Once `make serve` serves it:", "", "```bash", request, "```", ""] if request else []),
         "## Parameters", "", _table({key: f"`{value}`" for key, value in parameters.items()}),
         "## Lineage", "",
         _table({

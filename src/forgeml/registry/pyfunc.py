@@ -1,4 +1,5 @@
-"""Every candidate is stored as one MLflow pyfunc: a DataFrame of raw features in, labels out.
+"""Every candidate is stored as one MLflow pyfunc: a DataFrame of raw inputs in (numbers, texts or encoded
+images), labels out.
 
 A version is logged as MLflow's "model from code": ``served_model.py`` builds the pyfunc class named by the
 version's ``inputs`` setting and ``load_context`` reads the classifier's files (forgeml.models.files), so
@@ -7,6 +8,10 @@ loading a version unpickles nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import json
 from pathlib import Path
 
 import mlflow
@@ -14,10 +19,13 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from forgeml.data.images import decode_image, resized
+from forgeml.errors import DataError
 from forgeml.models.files import load_classifier
 
 CLASSIFIER_ARTIFACT = "classifier"  # the artifact holding the classifier's folder
 SHOWN_ROWS = 10  # rows named in an error, at most
+CURL = "curl -s http://127.0.0.1:5002/invocations -H 'Content-Type: application/json'"  # `make serve`'s address
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # the models compute in float32: a larger value becomes infinite there
 
 
@@ -44,6 +52,11 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
     def settings(self) -> dict:
         """What a version is logged with (MLflow's ``model_config``), for ``load_context``."""
         return {"inputs": self.inputs_kind, "columns": self.feature_names}
+
+    def request_example(self) -> str:
+        """A shell command that asks ``make serve`` for a label: the model card shows it."""
+        row = json.dumps({"dataframe_split": {"columns": self.feature_names, "data": [[0.0] * len(self.feature_names)]}})
+        return f"{CURL} -d '{row}'  # one value per column"
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # also takes an array
         return self.classifier.predict(self.inputs(self.checked(model_input)))
@@ -97,12 +110,62 @@ class TextClassifierModel(ClassifierModel):
     def inputs(self, frame: pd.DataFrame):
         return frame.iloc[:, 0].to_numpy(dtype=object).astype(str)
 
+    def request_example(self) -> str:
+        return f"{CURL} -d '{json.dumps({'dataframe_split': {'columns': self.feature_names, 'data': [['Your text here.']]}})}'"
+
     def _column_problem(self, name: str, values: pd.Series) -> str | None:
         not_text = ~values.map(lambda value: isinstance(value, str))
         return f"column {name!r} must hold text, not in rows {_rows(not_text)}" if not_text.any() else None
 
 
-SERVED_MODELS = {model.inputs_kind: model for model in (ClassifierModel, TextClassifierModel)}
+class ImageClassifierModel(ClassifierModel):
+    """One column, ``image``, of encoded images (PNG or JPEG; base64 text over HTTP, or bytes): each is decoded,
+    resized and scaled as the data stage did (forgeml.data.images), so no caller flattens pixels by hand. An
+    image that cannot be decoded, or claims more than MAX_PIXELS (a decompression bomb), is refused by row."""
+
+    inputs_kind = "image"
+    column = "image"
+
+    def __init__(self, classifier=None, channels: int = 3, size: int = 32):
+        super().__init__(classifier, [self.column])
+        self.channels, self.size = channels, size
+
+    def load_context(self, context) -> None:
+        super().load_context(context)
+        self.channels, self.size = int(context.model_config["channels"]), int(context.model_config["size"])
+
+    def settings(self) -> dict:
+        return {**super().settings(), "channels": self.channels, "size": self.size}
+
+    def inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """Flat pixel rows as float32, what the classifier was trained on."""
+        rows, problems = [], []
+        for row, encoded in enumerate(frame[self.column]):
+            try:
+                pixels, _ = decode_image(io.BytesIO(_image_bytes(encoded)), f"in row {row}", self.channels, self.size)
+            except (DataError, binascii.Error) as error:
+                problems.append(str(error) if isinstance(error, DataError) else f"row {row} is not base64 ({error})")
+                continue
+            rows.append(resized(pixels, self.size).reshape(-1))
+        if problems:
+            raise MlflowException.invalid_parameter_value("Images the model cannot score: " + "; ".join(problems[:SHOWN_ROWS]))
+        return np.stack(rows)
+
+    def request_example(self) -> str:
+        request = json.dumps({"dataframe_split": {"columns": [self.column], "data": [["%s"]]}})
+        return f"printf '{request}' \"$(base64 -w0 photo.png)\" | {CURL} -d @-  # a PNG or JPEG"
+
+    def _column_problem(self, name: str, values: pd.Series) -> str | None:
+        not_encoded = ~values.map(lambda value: isinstance(value, (str, bytes)))
+        return (f"column {name!r} must hold encoded images (PNG or JPEG, as base64 text or bytes), not in rows "
+                f"{_rows(not_encoded)}" if not_encoded.any() else None)
+
+
+SERVED_MODELS = {model.inputs_kind: model for model in (ClassifierModel, TextClassifierModel, ImageClassifierModel)}
+
+
+def _image_bytes(encoded: str | bytes) -> bytes:
+    return encoded if isinstance(encoded, bytes) else base64.b64decode(encoded, validate=True)
 
 
 def _rows(bad: pd.Series) -> str:

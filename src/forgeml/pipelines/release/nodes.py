@@ -65,7 +65,7 @@ def register_candidates(
     modality, model_name = modality_of(experiment), experiment["name"]
     lineage, parent_run_id = pipeline_lineage()
     drift_reference = reference_sample(modality.drift_statistics(train)).to_csv(index=False)
-    example = test.drop(columns=[modality.target]).head(5)
+    example = modality.served_input(test.head(5))
     infos = {**training_info, **compression_info}
     registrations = {}
     for name, classifier in {**candidates, **compressed_candidates}.items():
@@ -84,6 +84,7 @@ def register_candidates(
         attach_card(model_name, version, run_id, model_card(
             model_name, version, name, infos[name], evaluation[name]["metrics"], lineage, run_id, parent_run_id,
             **release["model_card"], duplicates=data_validation.get("duplicates"), choice=challenger_choice,
+            request=modality.serving_model(classifier, example).request_example(),
         ))
         registrations[name] = {"run_id": run_id, "version": version, "model_uri": f"models:/{model_name}/{version}"}
     return registrations
@@ -181,11 +182,12 @@ def _is_store_error(error: Exception) -> bool:
 def _decide(registrations, choice, test, experiment, params):
     """The gate's decision, the alias moves it calls for, and their audit records (the gate's first)."""
     from forgeml.registry.moves import actor, plan_move
+    from forgeml.modality import modality_of
     from forgeml.registry.promotion import mcnemar_p_value
 
-    metric = choice["primary_metric"]
-    model_name, target = experiment["name"], experiment["target"]
-    features, labels = test.drop(columns=[target]), test[target].to_numpy()
+    metric, modality = choice["primary_metric"], modality_of(experiment)
+    model_name = experiment["name"]
+    features, labels = modality.served_input(test), test[modality.target].to_numpy()
 
     challenger = choice["challenger"]
     version = registrations[challenger]["version"]
