@@ -12,7 +12,7 @@ import click
 import pytest
 
 from forgeml.cli import cli as kedro_commands
-from forgeml.console import main as forgeml_command
+from forgeml.cli import main as forgeml_command
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", REPO / "benchmarks/README.md", *sorted((REPO / "docs").glob("*.md"))]

@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from forgeml.console import main
+from forgeml.cli import main
 from tests.helpers import loader
 from tests.pipelines.conftest import REPO
 

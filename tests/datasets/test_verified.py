@@ -1,4 +1,5 @@
-"""A pickle is unpickled only when its bytes are the ones ForgeML saved, or the ones dvc.lock records."""
+"""Arrays and pickles load only when their bytes are the ones ForgeML saved, or the ones dvc.lock records;
+arrays never unpickle."""
 
 from __future__ import annotations
 
@@ -45,3 +46,27 @@ def test_a_file_dvc_restored_loads_by_the_hash_dvc_lock_records(saved, tmp_path)
     assert dataset.load() == {"mlp": [1, 2, 3]}
     absolute = VerifiedPickleDataset(filepath=str(path))  # as Kedro's catalog hands it over
     assert absolute.load() == {"mlp": [1, 2, 3]}
+
+
+def test_arrays_are_npz_read_without_pickles_and_refused_once_changed(tmp_path, monkeypatch):
+    import numpy as np
+
+    from forgeml.datasets import VerifiedArraysDataset
+
+    monkeypatch.chdir(tmp_path)
+    dataset = VerifiedArraysDataset(filepath="data/04_feature/tensors.npz")
+    arrays = {"train": np.arange(6, dtype=np.float32).reshape(2, 3), "test": np.ones((1, 2, 4), dtype=np.int64)}
+    dataset.save(arrays)
+    loaded = dataset.load()
+    assert loaded.keys() == arrays.keys()
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(loaded[name], array)
+        assert loaded[name].dtype == array.dtype
+    path = tmp_path / "data/04_feature/tensors.npz"
+    np.savez(path, train=np.zeros((2, 3), dtype=np.float32), test=arrays["test"])  # changed after it was written
+    with pytest.raises(DatasetError, match=r"data/04_feature/tensors.npz is not the file this project wrote"):
+        dataset.load()
+    np.savez(path, objects=np.array([{"code": "runs"}], dtype=object))  # a pickle inside, recorded as if written here
+    (tmp_path / "data/04_feature/tensors.npz.md5").write_text(file_md5(path))
+    with pytest.raises(DatasetError, match="Object arrays cannot be loaded when allow_pickle=False"):
+        dataset.load()

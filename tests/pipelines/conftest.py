@@ -97,7 +97,7 @@ def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "tes
 @pytest.fixture
 def command_here(monkeypatch):
     """``command_here(project, group, *args, experiment=...)``: a ForgeML command (``forgeml.cli.cli`` is what
-    ``kedro`` runs, ``forgeml.console.main`` the ``forgeml`` command) in this process, for runs that stop early
+    ``kedro`` runs, ``forgeml.cli.main`` the ``forgeml`` command) in this process, for runs that stop early
     (bad data, bad settings), where a subprocess would spend most of its time importing. The error handler,
     exit code and message are the command's own; returns what ``run`` does.
 

@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -44,8 +45,8 @@ def test_reviews_are_validated_split_and_tokenized_once(text_project):
               for name in ("train", "val", "test")}
     assert sum(len(split) for split in splits.values()) >= 4950
     assert list(splits["test"].columns) == ["review", "score"]
-    with open(text_project / "data/04_feature/reviews/tensors.pkl", "rb") as stream:
-        tokens = pickle.load(stream)
+    with np.load(text_project / "data/04_feature/reviews/tensors.npz", allow_pickle=False) as arrays:
+        tokens = dict(arrays)
     for name, split in splits.items():
         assert tokens[name].shape == (len(split), 2, MAX_LENGTH)
         assert (tokens[name][:, 1].sum(1) >= 3).all()  # every review has at least [CLS], a token and [SEP]
@@ -88,14 +89,14 @@ def _missing_column(table):
 ])
 def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_project, reviews_csv, kedro_here, case, change,
                                                                          message):
-    tokens = (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes()
+    tokens = (text_project / "data/04_feature/reviews/tensors.npz").read_bytes()
     env = write_env(text_project, f"bad_{case}", catalog=reviews_csv(change))
     result = kedro_here(text_project, "--pipelines", "data", env=env, experiment="reviews")
     assert result.returncode == 2
     assert message in result.stderr
     if case != "column":
         assert "review" in result.stderr or "score" in result.stderr  # the column is named
-    assert (text_project / "data/04_feature/reviews/tensors.pkl").read_bytes() == tokens
+    assert (text_project / "data/04_feature/reviews/tensors.npz").read_bytes() == tokens
 
 
 @pytest.fixture(scope="module")

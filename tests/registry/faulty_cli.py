@@ -16,7 +16,7 @@ from unittest import mock
 import mlflow
 
 import forgeml.registry.moves
-from forgeml.console import main
+from forgeml.cli import main
 
 
 def faulty(original, fault):

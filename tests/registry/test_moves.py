@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forgeml.console import main
+from forgeml.cli import main
 from forgeml.registry.audit import read_records, verify
 from forgeml.registry.moves import AUDIT_TAG, PENDING_MOVE
 from forgeml.registry.tracking import MODEL_SHA256, REGISTRATION

@@ -2,6 +2,7 @@
 
 from forgeml.datasets.bundled import BundledDataset
 from forgeml.datasets.images import BundledImagesDataset, ImageFolderDataset
-from forgeml.datasets.verified import VerifiedPickleDataset
+from forgeml.datasets.verified import VerifiedArraysDataset, VerifiedPickleDataset
 
-__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedPickleDataset"]
+__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedArraysDataset",
+           "VerifiedPickleDataset"]

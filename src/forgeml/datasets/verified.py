@@ -1,21 +1,99 @@
-"""Pickles that are unpickled only when their bytes are the ones a run of this project wrote."""
+"""Files between stages that load only when their bytes are the ones a run of this project wrote.
+
+Arrays (the splits as the models' input) are NumPy files, read without unpickling anything; trained models
+are still pickles, which run code when loaded. Either is refused when a file changed after it was written.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
+from kedro.io import AbstractDataset
 from kedro_datasets.pickle import PickleDataset
+
+from forgeml.data.sources import file_md5
+from forgeml.errors import DataError
 
 SIDECAR_SUFFIX = ".md5"
 
 
-class VerifiedPickleDataset(PickleDataset):
-    """A PickleDataset (models, tensors) that checks a file's MD5 before unpickling it, since unpickling runs code.
+class WrittenHere:
+    """The MD5 a file had when ForgeML wrote it (``<file>.md5`` beside it), or the one ``dvc.lock`` records
+    for it (a ``dvc checkout`` or ``dvc pull`` restores files with DVC's hash): ``check`` refuses anything
+    else, a file replaced or corrupted since, with a DataError naming the file."""
 
-    The file is trusted when its MD5 is the one recorded when ForgeML saved it (``<file>.md5`` beside it) or
-    the one ``dvc.lock`` records for it (a ``dvc checkout`` or ``dvc pull`` restores files with DVC's hash);
-    anything else (a file replaced or corrupted since) is refused with a DataError naming the file.
+    def __init__(self, path: Path, dvc_lock: Path):
+        self.path, self.dvc_lock = path, dvc_lock
+        self.sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+
+    def record(self) -> None:
+        self.sidecar.write_text(file_md5(self.path) + "\n")
+
+    def check(self) -> None:
+        recorded = {f"ForgeML's record {self.sidecar}": _read(self.sidecar), str(self.dvc_lock): self._dvc_md5()}
+        actual = file_md5(self.path)
+        if actual not in recorded.values():
+            known = "; ".join(f"{where}: {md5}" for where, md5 in recorded.items() if md5) or "no hash was recorded"
+            raise DataError(
+                f"{self.path} is not the file this project wrote (MD5 {actual}; {known}), so it is not loaded. "
+                "Run the stage that writes it again (`dvc repro`, or `kedro run --pipelines <stage>`), or "
+                "`dvc checkout` it.")
+
+    def _dvc_md5(self) -> str | None:
+        """What dvc.lock records for this file as some stage's output, if anything."""
+        import yaml
+
+        if not self.dvc_lock.exists():
+            return None
+        try:  # dvc.lock names outputs relative to its own folder; Kedro hands datasets absolute paths
+            wanted = self.path.resolve().relative_to(self.dvc_lock.resolve().parent).as_posix()
+        except ValueError:  # a file outside the DVC project: not DVC's output
+            return None
+        for stage in (yaml.safe_load(self.dvc_lock.read_text()) or {}).get("stages", {}).values():
+            for out in stage.get("outs", []):
+                if out.get("path") == wanted:
+                    return out.get("md5")
+        return None
+
+
+class VerifiedArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
+    """Named arrays in one ``.npz`` file (``numpy.savez``), read with pickles refused, once ``WrittenHere``
+    vouches for the file.
+
+    Example catalog entry::
+
+        tensors:
+          type: forgeml.datasets.VerifiedArraysDataset
+          filepath: data/04_feature/${globals:experiment}/tensors.npz
+    """
+
+    def __init__(self, *, filepath: str, dvc_lock: str = "dvc.lock", metadata: dict[str, Any] | None = None):
+        self._filepath, self.metadata = PurePosixPath(filepath), metadata  # _filepath: what the DVC stages track
+        self._written = WrittenHere(Path(filepath), Path(dvc_lock))
+
+    def load(self) -> dict[str, np.ndarray]:
+        self._written.check()
+        with np.load(self._written.path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+
+    def save(self, data: dict[str, np.ndarray]) -> None:
+        self._written.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._written.path.open("wb") as stream:
+            np.savez(stream, **data)
+        self._written.record()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+    def _exists(self) -> bool:
+        return self._written.path.exists()
+
+
+class VerifiedPickleDataset(PickleDataset):
+    """A PickleDataset (trained models) unpickled only once ``WrittenHere`` vouches for the file, since
+    unpickling runs code.
 
     Example catalog entry::
 
@@ -26,47 +104,15 @@ class VerifiedPickleDataset(PickleDataset):
 
     def __init__(self, *, filepath: str, dvc_lock: str = "dvc.lock", **kwargs: Any):
         super().__init__(filepath=filepath, **kwargs)
-        self._path, self._dvc_lock = Path(filepath), Path(dvc_lock)
+        self._written = WrittenHere(Path(filepath), Path(dvc_lock))
 
     def load(self) -> Any:
-        from forgeml.data.sources import file_md5
-        from forgeml.errors import DataError
-
-        recorded = {f"ForgeML's record {self._sidecar}": _read(self._sidecar), str(self._dvc_lock): self._dvc_md5()}
-        actual = file_md5(self._path)
-        if actual not in recorded.values():
-            known = "; ".join(f"{where}: {md5}" for where, md5 in recorded.items() if md5) or "no hash was recorded"
-            raise DataError(
-                f"{self._path} is not the file this project wrote (MD5 {actual}; {known}), so it is not unpickled. "
-                "Run the stage that writes it again (`dvc repro`, or `kedro run --pipelines <stage>`), or "
-                "`dvc checkout` it.")
+        self._written.check()
         return super().load()
 
     def save(self, data: Any) -> None:
-        from forgeml.data.sources import file_md5
-
         super().save(data)
-        self._sidecar.write_text(file_md5(self._path) + "\n")
-
-    @property
-    def _sidecar(self) -> Path:
-        return self._path.with_name(self._path.name + SIDECAR_SUFFIX)
-
-    def _dvc_md5(self) -> str | None:
-        """What dvc.lock records for this file as some stage's output, if anything."""
-        import yaml
-
-        if not self._dvc_lock.exists():
-            return None
-        try:  # dvc.lock names outputs relative to its own folder; Kedro hands datasets absolute paths
-            wanted = self._path.resolve().relative_to(self._dvc_lock.resolve().parent).as_posix()
-        except ValueError:  # a file outside the DVC project: not DVC's output
-            return None
-        for stage in (yaml.safe_load(self._dvc_lock.read_text()) or {}).get("stages", {}).values():
-            for out in stage.get("outs", []):
-                if out.get("path") == wanted:
-                    return out.get("md5")
-        return None
+        self._written.record()
 
 
 def _read(path: Path) -> str | None:
