@@ -96,7 +96,8 @@ def run(context: click.Context, experiment: str | None, **options) -> None:
 
     if experiment:
         os.environ[EXPERIMENT_VARIABLE] = experiment  # read by the config loader the session creates
-    context.invoke(kedro_run.callback, **options)
+    with user_errors_exit_2():  # Kedro's own group runs this command, not ours: the handler is asked here too
+        context.invoke(kedro_run.callback, **options)
 
 
 def run_in_process(command: str) -> None:
