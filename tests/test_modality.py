@@ -8,13 +8,16 @@ import pytest
 import torch
 
 from forgeml.errors import ConfigError
-from forgeml.modality import ImageModality, TableModality, TextModality, modality_of
+from forgeml.modality import ImageModality, Modality, TableModality, TextModality, modality_of
 
 
 def test_the_declared_modality_is_built_and_an_unknown_one_is_refused():
     assert type(modality_of({"name": "a", "target": "y"})) is TableModality
     assert type(modality_of({"name": "a", "target": "y", "modality": "image", "image": {"channels": 1, "size": 2}})) is ImageModality
-    assert isinstance(modality_of({"name": "a", "target": "y", "modality": "image"}), TableModality)  # an image is a table
+    # one abstract base, no modality inheriting another's methods
+    assert all(cls.__bases__ == (Modality,) for cls in (TableModality, ImageModality, TextModality))
+    with pytest.raises(TypeError, match="abstract"):
+        Modality({"name": "a", "target": "y"})
     with pytest.raises(ConfigError, match="experiment.modality is 'audio'; choose one of table, image, text"):
         modality_of({"name": "a", "target": "y", "modality": "audio"})
 

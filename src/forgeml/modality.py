@@ -2,13 +2,15 @@
 
 The pipelines never look at which keys an experiment has: they ask its modality how raw data is read
 and checked, what the models take as tensors, what a registered model takes as input, which model
-families and compression methods fit, and how robustness is probed. An image experiment is a table
-with a shape (pixels as columns), the way Optuna's ``MedianPruner`` is a ``PercentilePruner``; a text
-experiment reads one column of strings and feeds token ids and masks.
+families and compression methods fit, and how robustness is probed. ``Modality`` holds what the three
+share (splitting by content, checking families, references, robustness curves) and declares what each
+must say; tables, images (pixels stored as columns) and texts (one column of strings, fed as token ids
+and masks) each say it, none inheriting another's.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import Any
 
@@ -20,13 +22,13 @@ from forgeml.errors import ConfigError, DataError
 SOURCE = "the catalog entry `source`"
 
 
-class TableModality:
-    """Numeric feature columns and a label column."""
+class Modality(ABC):
+    """What every modality answers. Defaults are for numeric feature columns (tables and pixel tables)."""
 
-    kind = "table"
-    families = ("logreg", "mlp", "sklearn_logreg", "sklearn_hgb")
-    references = ("sklearn_logreg", "sklearn_hgb")  # fitted by scikit-learn on the raw inputs, not by the training loop
-    perturbations = ("noise",)
+    kind: str
+    families: tuple[str, ...]
+    references: tuple[str, ...] = ()  # fitted by scikit-learn on the raw inputs, not by the training loop
+    perturbations: tuple[str, ...]
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
     # INT8 models compile for one batch shape (INT8 convolutions need static shapes); texts are called at every
@@ -38,17 +40,13 @@ class TableModality:
         self.name, self.target = experiment["name"], experiment["target"]
 
     # The data stage
+    @abstractmethod
     def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
-        from forgeml.data import prepare_table
+        """The table the splits are cut from, and what the expectation suite checks."""
 
-        table = prepare_table(source, self.target, source=SOURCE)
-        return table, table
-
+    @abstractmethod
     def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
-        from forgeml.validation import validate_table
-
-        return validate_table(checked, suite, self.target)
+        """The suite's report on ``checked`` and its summary (forgeml.validation)."""
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""
@@ -66,13 +64,18 @@ class TableModality:
 
         return split_table(table, self.input_keys(table), self.target, test_size, val_size, seed)
 
+    @abstractmethod
     def input_shape(self, n_features: int) -> tuple[int, ...]:
-        return (n_features,)
+        """The shape of one input as the models take it."""
 
     def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
         """Each split as the models' input array, shaped ``(n, *input_shape)``."""
         arrays = {name: self.inputs(frame) for name, frame in splits.items()}
         return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+
+    @abstractmethod
+    def drift_statistics(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """What drift is measured on (forgeml.data.drift), a row per input."""
 
     # Training
     def check_family(self, candidate: str, family: str | None) -> None:
@@ -83,15 +86,13 @@ class TableModality:
                 f"in conf/experiments/{self.name}/parameters_train.yml."
             )
 
+    @abstractmethod
     def input_stats(self, x_train) -> tuple:
-        """Mean and std the model standardizes its inputs with: per feature."""
-        return x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0]
+        """Mean and std the model standardizes its inputs with; () for none."""
 
+    @abstractmethod
     def augmentation(self, policy: dict[str, Any] | None, shape: tuple[int, ...], seed: int):
-        """Noise on the features (forgeml.data.augmentation.TableAugmentation); None without a policy."""
-        from forgeml.data.augmentation import build_table_augmentation
-
-        return build_table_augmentation(policy)
+        """The training-time augmentation ``policy`` asks for; None without one."""
 
     def classifier(self, module, classes: np.ndarray):
         """The trained module as a classifier on raw inputs (``predict_proba``, ``classes_``)."""
@@ -114,9 +115,14 @@ class TableModality:
         from forgeml.evaluate import robustness_curves
 
         kinds = {kind: strengths for kind, strengths in levels.items() if kind in self.perturbations}
-        return robustness_curves(predict_proba, features, labels, classes, kinds, self._image_shape(features), seed)
+        return robustness_curves(predict_proba, features, labels, classes, kinds, self.image_shape(features), seed)
 
-    def _image_shape(self, features: np.ndarray):
+    def image_shape(self, features: np.ndarray) -> tuple[int, int, int] | None:
+        """(channels, height, width) of the inputs where they are images (what image perturbations need)."""
+        return None
+
+    def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
+        """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
         return None
 
     def serving_model(self, classifier, example: pd.DataFrame):
@@ -126,23 +132,54 @@ class TableModality:
         return ClassifierModel(classifier, list(example.columns))
 
     def served_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Rows of a split as a caller sends them to the registered model: here, the feature columns."""
+        """Rows of a split as a caller sends them to the registered model: here, the input columns."""
         return frame.drop(columns=[self.target])
 
-    def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
-        """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
-        return None
+
+class TableModality(Modality):
+    """Numeric feature columns and a label column."""
+
+    kind = "table"
+    families = ("logreg", "mlp", "sklearn_logreg", "sklearn_hgb")
+    references = ("sklearn_logreg", "sklearn_hgb")
+    perturbations = ("noise",)
+
+    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
+        from forgeml.data import prepare_table
+
+        table = prepare_table(source, self.target, source=SOURCE)
+        return table, table
+
+    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
+        from forgeml.validation import validate_table
+
+        return validate_table(checked, suite, self.target)
+
+    def input_shape(self, n_features: int) -> tuple[int, ...]:
+        return (n_features,)
+
+    def input_stats(self, x_train) -> tuple:
+        """Per feature."""
+        return x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0]
+
+    def augmentation(self, policy, shape, seed):
+        """Noise on the features (forgeml.data.augmentation.TableAugmentation); None without a policy."""
+        from forgeml.data.augmentation import build_table_augmentation
+
+        return build_table_augmentation(policy)
 
     def drift_statistics(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """What drift is measured on (forgeml.data.drift), a row per input: here, the feature columns."""
+        """The feature columns."""
         return frame.drop(columns=[self.target])
 
 
-class ImageModality(TableModality):
-    """A table with a shape: one row per image, one column per pixel in [0, 1], as ``experiment.image`` says."""
+class ImageModality(Modality):
+    """One row per image, one column per pixel in [0, 1], with the shape ``experiment.image`` gives them."""
 
     kind = "image"
-    families = (*TableModality.families, "resnet", "densenet")
+    families = (*TableModality.families, "resnet", "densenet")  # the table's models read the pixels as features
+    references = TableModality.references
     perturbations = ("noise", "occlusion", "rotation")
     preview_images = 8
 
@@ -192,7 +229,7 @@ class ImageModality(TableModality):
         """Flat pixel rows: what the registry serves (image models reshape them as their first layer)."""
         return inputs.flatten(1)
 
-    def _image_shape(self, features: np.ndarray):
+    def image_shape(self, features):
         return self.input_shape(features.shape[1])
 
     def augmentation_preview(self, train, policy):
@@ -232,7 +269,7 @@ class ImageModality(TableModality):
         return image_statistics(pixels.reshape(len(pixels), *self.input_shape(pixels.shape[1])))
 
 
-class TextModality(TableModality):
+class TextModality(Modality):
     """One column of strings (``experiment.text.column``), fed to models as token ids and masks ``(n, 2, length)``."""
 
     kind = "text"
@@ -316,7 +353,7 @@ class TextModality(TableModality):
 MODALITIES = {modality.kind: modality for modality in (TableModality, ImageModality, TextModality)}
 
 
-def modality_of(experiment: dict[str, Any]) -> TableModality:
+def modality_of(experiment: dict[str, Any]) -> Modality:
     """The experiment's modality, as ``experiment.modality`` declares it."""
     kind = experiment.get("modality", "table")
     if kind not in MODALITIES:
