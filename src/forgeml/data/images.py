@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -133,8 +134,15 @@ def decode_image(source: Path | BinaryIO, name: str, channels: int,
 
 def read_image(path: Path, channels: int, size: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """The image file at ``path`` (``decode_image``); a DataError naming the file, to replace or remove."""
-    try:
+    with _in_a_file():
         return decode_image(path, str(path), channels, size)
+
+
+@contextmanager
+def _in_a_file() -> Iterator[None]:
+    """An image error of the data stage says what to do with the file (a served image's names its row)."""
+    try:
+        yield
     except DataError as error:
         raise DataError(f"{error} Replace or remove the file.") from error.__cause__
 
@@ -170,10 +178,8 @@ def load_image_folder(root: Path, channels: int = 3) -> ImageSet:
     """
     found = image_files(root)
     for _, path in found:
-        try:
+        with _in_a_file():
             open_image(path, str(path)).close()
-        except DataError as error:
-            raise DataError(f"{error} Replace or remove the file.") from error.__cause__
     paths = [path for _, path in found]
     return ImageSet([label for label, _ in found], [str(path) for path in paths],
                     lambda index, size: read_image(paths[index], channels, size))

@@ -39,6 +39,7 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
     must hear about it."""
 
     inputs_kind = "numbers"  # the ``inputs`` setting a version of this class is logged with
+    example_value: object = 0.0  # what the model card's request sends in each column
 
     def __init__(self, classifier=None, feature_names: list[str] = ()):
         self.classifier = classifier
@@ -55,7 +56,8 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
 
     def request_example(self) -> str:
         """A shell command that asks ``make serve`` for a label: the model card shows it."""
-        row = json.dumps({"dataframe_split": {"columns": self.feature_names, "data": [[0.0] * len(self.feature_names)]}})
+        row = json.dumps({"dataframe_split": {"columns": self.feature_names,
+                                              "data": [[self.example_value] * len(self.feature_names)]}})
         return f"{CURL} -d '{row}'  # one value per column"
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:  # also takes an array
@@ -106,12 +108,10 @@ class TextClassifierModel(ClassifierModel):
     """One column of raw strings in (a text experiment): the classifier tokenizes them itself."""
 
     inputs_kind = "text"
+    example_value = "Your text here."
 
     def inputs(self, frame: pd.DataFrame):
         return frame.iloc[:, 0].to_numpy(dtype=object).astype(str)
-
-    def request_example(self) -> str:
-        return f"{CURL} -d '{json.dumps({'dataframe_split': {'columns': self.feature_names, 'data': [['Your text here.']]}})}'"
 
     def _column_problem(self, name: str, values: pd.Series) -> str | None:
         not_text = ~values.map(lambda value: isinstance(value, str))
