@@ -32,3 +32,18 @@ def test_table_augmentation_script_reports_both_variants(tmp_path):
     summary = report["summary"]["breast_cancer"]
     assert 0.0 < summary["accuracy_on"] <= 1.0 and 0.0 < summary["accuracy_off"] <= 1.0
     assert "| breast_cancer | on |" in (tmp_path / "table_augmentation.md").read_text()
+
+
+def test_scale_script_measures_the_data_stage_of_a_table_and_an_image_folder(tmp_path):
+    subprocess.run(
+        [sys.executable, "benchmarks/scale.py", "--tables", "300", "--images", "40", "--side", "16", "--out", str(tmp_path)],
+        cwd=REPO, check=True, capture_output=True,
+    )
+    report = json.loads((tmp_path / "scale.json").read_text())
+    for kind, size in (("tables", 300), ("images", 40)):
+        (run,) = report["results"][kind]
+        assert run["size"] == size and run["peak_rss_mb"] > 100
+        assert list(run["nodes"]) == ["ingest", "validate_data", "accept_data", "split", "validate_splits",
+                                      "accept_splits", "to_tensors"]
+        assert all(node["seconds"] >= 0 and node["peak_rss_mb"] <= run["peak_rss_mb"] for node in run["nodes"].values())
+    assert "| 300 |" in (tmp_path / "scale.md").read_text()

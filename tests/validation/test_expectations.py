@@ -56,7 +56,9 @@ def test_inputs_shared_between_train_and_test_are_caught(breast_cancer):
     leaked.iloc[:3] = train.iloc[:3].to_numpy()
     report, _ = validate_splits({**keys, "test": table.input_keys(leaked)})
     assert not report["success"]
-    assert report["failures"][0]["observed"]["unexpected_count"] == 3
+    observed = report["failures"][0]["observed"]
+    assert observed["unexpected_count"] == 3
+    assert sorted(observed["__row_hash"]) == sorted(keys["train"][:3])  # the report names the shared inputs
 
 
 def test_suggested_suite_accepts_its_own_table(breast_cancer):

@@ -58,7 +58,8 @@ def resolve_duplicates(
         keep &= ~exact
     counts["dropped"] = {"conflicting": dropped_for_conflicts, "exact": int((~keep).sum()) - dropped_for_conflicts}
     counts["rows_kept"] = int(keep.sum())
-    return table[keep].reset_index(drop=True), counts
+    kept = table if keep.all() else table[keep]  # the default policy keeps every row: no copy of a large table
+    return kept.reset_index(drop=True), counts
 
 
 def _majority(keys: pd.Series, labels: pd.Series) -> pd.Series:

@@ -209,15 +209,17 @@ def images_to_table(images: ImageSet, size: int, target: str) -> tuple[pd.DataFr
     """
     if not len(images):
         raise DataError("The image source holds no images.")
-    rows, manifest = [], []
+    pixel_rows, manifest = None, []
     for index, (label, path) in enumerate(zip(images.labels, images.paths)):
         pixels, (height, width) = images.read(index, size)
         image = resized(pixels, size)
-        rows.append(image.reshape(-1))
+        if pixel_rows is None:  # filled row by row: a list of rows and its stacked copy doubled the peak
+            pixel_rows = np.empty((len(images), image.size), dtype=np.float32)
+        pixel_rows[index] = image.reshape(-1)
         manifest.append({
             "path": path, target: label, "source_height": height, "source_width": width,
             "channels": pixels.shape[2], "pixel_min": float(image.min()), "pixel_max": float(image.max()),
         })
-    table = pd.DataFrame(np.stack(rows), columns=pixel_columns(manifest[0]["channels"], size))
+    table = pd.DataFrame(pixel_rows, columns=pixel_columns(manifest[0]["channels"], size), copy=False)
     table[target] = images.labels
     return table, pd.DataFrame(manifest)
