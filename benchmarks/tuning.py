@@ -42,7 +42,7 @@ import yaml
 from forgeml.data import load_bundled
 from forgeml.data.images import load_bundled_images
 from forgeml.modality import modality_of
-from forgeml.training import train_candidate
+from forgeml.training import TrainingData, train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
 from forgeml.tuning.study import TrialData, counted_trials, create_or_join_study, study_name
 from forgeml.tuning.trial_runs import TrialRun, ensure_study_run
@@ -55,7 +55,7 @@ EXPERIMENTS = {"mlp": "breast_cancer", "resnet": "digits"}  # the candidate, and
 
 def setup(model: str, epochs: int):
     """The candidate's spec with ``epochs`` fixed, its search space less epochs, the train and validation
-    splits, the modality and its tensors: what a tune stage's TrialData holds."""
+    splits with their modality and tensors: what a tune stage's TrialData holds."""
     experiment = EXPERIMENTS[model]
 
     def read(path: str) -> dict:
@@ -69,10 +69,10 @@ def setup(model: str, epochs: int):
     modality = modality_of({"name": experiment, "target": "target", **read(f"experiments/{experiment}/parameters.yml")["experiment"]})
     table = modality.ingest(load_bundled_images(experiment))[0] if modality.kind == "image" else load_bundled(experiment)
     train, val, _ = modality.split(table, 0.2, 0.15, seed=42)
-    return base, space, train, val, modality, modality.tensors({"train": train, "val": val})
+    return base, space, TrainingData(modality, train, val, modality.tensors({"train": train, "val": val}))
 
 
-def objective_for(base, space, train, val, modality, tensors, epochs_seen: list[int], pruning: bool):
+def objective_for(base, space, data, epochs_seen: list[int], pruning: bool):
     search = SearchSpace.from_config(space, base["model"]["family"])
 
     def objective(trial):
@@ -87,7 +87,7 @@ def objective_for(base, space, train, val, modality, tensors, epochs_seen: list[
                     raise optuna.TrialPruned()
 
         try:
-            _, info = train_candidate("trial", spec, modality, train, val, tensors, 0, report)
+            _, info = train_candidate("trial", spec, data, 0, report)
         finally:
             epochs_seen.append(seen[0])
         return min(info["history"]["val_loss"])
@@ -96,7 +96,7 @@ def objective_for(base, space, train, val, modality, tensors, epochs_seen: list[
 
 
 def pruning(args) -> dict:
-    base, space, train, val, modality, tensors = setup(args.model, args.epochs)
+    base, space, data = setup(args.model, args.epochs)
     rows = []
     for pair in range(args.pairs):
         for pruned in ((True, False) if pair % 2 == 0 else (False, True)):
@@ -104,7 +104,7 @@ def pruning(args) -> dict:
             pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5) if pruned else optuna.pruners.NopPruner()
             study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=pair), pruner=pruner)
             start = time.perf_counter()
-            study.optimize(objective_for(base, space, train, val, modality, tensors, epochs, pruned), n_trials=args.trials)
+            study.optimize(objective_for(base, space, data, epochs, pruned), n_trials=args.trials)
             rows.append({"seed": pair, "pruner": "median" if pruned else "none", "epochs": sum(epochs),
                          "best_val_loss": study.best_value, "seconds": time.perf_counter() - start})
             print(rows[-1], flush=True)
@@ -130,14 +130,14 @@ def _pair_ratios(rows: list[dict], key: str) -> list[float]:
 
 
 def samplers(args) -> dict:
-    base, space, train, val, modality, tensors = setup(args.model, args.epochs)
+    base, space, data = setup(args.model, args.epochs)
     rows = []
     for seed in range(args.seeds):
         random_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        random_study.optimize(objective_for(base, space, train, val, modality, tensors, [], False), n_trials=100)
+        random_study.optimize(objective_for(base, space, data, [], False), n_trials=100)
         target = random_study.best_value
         tpe = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-        objective = objective_for(base, space, train, val, modality, tensors, [], False)
+        objective = objective_for(base, space, data, [], False)
         needed = 100
         for index in range(100):
             tpe.optimize(objective, n_trials=1)
@@ -184,11 +184,11 @@ def _bare_setup(model: str, epochs: int) -> tuple:
 def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
     """Seconds to train ``points`` one after another in this process, one torch thread, with no study, storage or
     MLflow run: the training alone, as a worker process runs it."""
-    base, space, train, val, modality, tensors = _bare_setup(model, epochs)
+    base, space, data = _bare_setup(model, epochs)
     search = SearchSpace.from_config(space, base["model"]["family"])
     start = time.perf_counter()
     for point in points:
-        train_candidate("trial", apply_overrides(base, search.suggest(optuna.trial.FixedTrial(point))), modality, train, val, tensors, 0)
+        train_candidate("trial", apply_overrides(base, search.suggest(optuna.trial.FixedTrial(point))), data, 0)
     return time.perf_counter() - start
 
 
@@ -227,7 +227,7 @@ def workers(args) -> dict:
     the first trial's start to the last one's end, so it includes the second worker's start-up (a spawned
     process imports torch, optuna and mlflow) and the wait for the last trial. Steady state: each worker's
     trials over its own first start to last end, summed over the workers."""
-    base, space, train, val, modality, tensors = setup(args.model, args.epochs)
+    base, space, data = setup(args.model, args.epochs)
     rates: dict[str, dict[int, list[float]]] = {"whole": {1: [], 2: []}, "steady": {1: [], 2: []}}
     # where a shortfall from 2x goes: trials themselves slower (in_trials), or time between them (busy_share)
     in_trials: dict[int, list[float]] = {1: [], 2: []}
@@ -246,7 +246,7 @@ def workers(args) -> dict:
                 for point in points:
                     study.enqueue_trial(point)
                 run_id = ensure_study_run(study, created, tracking, "bench", None, {})
-                study = run_study(settings, name, TrialData(train, val, tensors, modality, base, 0, "bench", tracking, run_id),
+                study = run_study(settings, name, TrialData(data, base, 0, "bench", tracking, run_id),
                                   threads=1)
                 spans = trial_spans(study, tracking, run_id)
                 starts = [start for worker in spans.values() for start, _ in worker]

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
-from forgeml.training import TrainConfig, fit, TensorBatches, train_candidate
+from forgeml.training import TrainConfig, TrainingData, fit, TensorBatches, train_candidate
 
 
 def toy_problem(seed=0, n=400):
@@ -74,15 +74,15 @@ def _table_modality():
 def test_train_candidate_refuses_a_family_its_modality_does_not_train(breast_cancer):
     with pytest.raises(ConfigError, match="model family 'resnet', which a table experiment does not train.*"
                                           "Families for tables: logreg, mlp, sklearn_logreg"):
-        train_candidate("x", {"model": {"family": "resnet"}}, _table_modality(), breast_cancer, breast_cancer, {}, 0)
+        train_candidate("x", {"model": {"family": "resnet"}}, TrainingData(_table_modality(), breast_cancer, breast_cancer, {}), 0)
 
 
 def test_train_candidate_refuses_unknown_training_option(breast_cancer):
     modality = _table_modality()
     tensors = modality.tensors({"train": breast_cancer, "val": breast_cancer})
     with pytest.raises(ConfigError, match="Unknown training options \\['learning_rate'\\]"):
-        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}}, modality,
-                        breast_cancer, breast_cancer, tensors, 0)
+        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}},
+                        TrainingData(modality, breast_cancer, breast_cancer, tensors), 0)
 
 
 def test_augmentation_is_applied_to_training_batches_only():

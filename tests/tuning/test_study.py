@@ -7,6 +7,7 @@ import pytest
 from forgeml.data import load_bundled
 from forgeml.errors import ConfigError
 from forgeml.modality import TableModality, modality_of
+from forgeml.training import TrainingData
 from forgeml.tuning import TuneSettings, tune_candidate
 
 BASE = {"model": {"family": "mlp", "hidden": [16], "batch_norm": False},
@@ -38,8 +39,8 @@ def tune(splits, stores, **settings):
     options = {"candidate": "mlp", "n_trials": 6, "space": SPACE, "storage": stores["storage"], "progress": False, **settings}
     train, val = splits
     modality = modality_of({"name": "bc", "target": "target", "modality": "table"})
-    return tune_candidate(TuneSettings(**options), "bc", BASE, train, val, modality.tensors({"train": train, "val": val}),
-                          modality, 0, stores["tracking"], stores["parent"])
+    data = TrainingData(modality, train, val, modality.tensors({"train": train, "val": val}))
+    return tune_candidate(TuneSettings(**options), "bc", BASE, data, 0, stores["tracking"], stores["parent"])
 
 
 def runs_by_parent(client, experiment_name="bc"):

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from forgeml.checks import fraction
 from forgeml.errors import ConfigError
+from forgeml.training.data import TrainingData
 
 
 def choose_base(training_info: dict[str, Any], base: str) -> str:
@@ -113,24 +114,23 @@ class CompressionBase:
         return self.modality.classifier(module, self.classifier.classes_), info
 
 
-def compression_base(name: str, classifier, info: dict[str, Any], tensors: dict[str, Any], train_labels, val_labels,
-                     modality, seed: int, params: dict[str, Any]) -> CompressionBase:
+def compression_base(name: str, classifier, info: dict[str, Any], data: TrainingData, seed: int,
+                     params: dict[str, Any]) -> CompressionBase:
     """The base ``name`` with its splits on the device it trained on."""
-    from forgeml.training.data import TensorSplits
     from forgeml.training.loop import resolve_device
 
-    data = TensorSplits.on(resolve_device(info["training"].get("device", "auto")), tensors, train_labels, val_labels)
-    return CompressionBase(name, classifier, info, data, modality, seed, params)
+    splits = data.on(resolve_device(info["training"].get("device", "auto")))
+    return CompressionBase(name, classifier, info, splits, data.modality, seed, params)
 
 
-def recompress(classifier, info: dict[str, Any], settings: dict[str, Any], name: str, tensors: dict[str, Any],
-               train_labels, val_labels, modality, seed: int, params: dict[str, Any]):
+def recompress(classifier, info: dict[str, Any], settings: dict[str, Any], name: str, data: TrainingData, seed: int,
+               params: dict[str, Any]):
     """``classifier`` (freshly trained) compressed as a registered candidate was: its method and settings
     (``compression.settings``), run on the new base. Returns the compressed candidate ``name`` and its record."""
     from forgeml.compression.quantization import quantizable_layers
 
-    (method,) = parse_methods({name: settings}, modality.compression_methods, quantizable_layers(classifier.module))
-    base = compression_base(f"{name}_base", classifier, info, tensors, train_labels, val_labels, modality, seed, params)
+    (method,) = parse_methods({name: settings}, data.modality.compression_methods, quantizable_layers(classifier.module))
+    base = compression_base(f"{name}_base", classifier, info, data, seed, params)
     return method.run(base)[name]
 
 

@@ -1,6 +1,7 @@
-"""The one training loop for every torch model, the splits as tensors, and the code that trains a candidate from its spec."""
+"""The one training loop for every torch model, what candidates train on, and the code that trains a candidate from its spec."""
 
 from forgeml.training.candidates import train_candidate
+from forgeml.training.data import TrainingData
 from forgeml.training.loop import FitResult, TrainConfig, fit, resolve_device, TensorBatches
 
-__all__ = ["FitResult", "TrainConfig", "fit", "resolve_device", "TensorBatches", "train_candidate"]
+__all__ = ["FitResult", "TrainConfig", "fit", "resolve_device", "TensorBatches", "TrainingData", "train_candidate"]

@@ -6,10 +6,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from forgeml.errors import ConfigError
+from forgeml.training.data import TrainingData
 
 
 def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
@@ -23,39 +21,36 @@ def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
     return {**spec, "training": {**(train_params.get("defaults") or {}), **(spec.get("training") or {})}}
 
 
-def train_candidate(
-    name: str, spec: dict[str, Any], modality, train: pd.DataFrame, val: pd.DataFrame, tensors: dict[str, np.ndarray],
-    seed: int, on_epoch_end=None,
-) -> tuple[Any, dict[str, Any]]:
+def train_candidate(name: str, spec: dict[str, Any], data: TrainingData, seed: int, on_epoch_end=None) -> tuple[Any, dict[str, Any]]:
     """Return the fitted classifier (``predict_proba``, ``classes_``) and what to record about its training.
 
     ``spec`` holds ``model`` (family and options), ``training`` (TrainConfig options) and an optional
-    ``augmentation`` policy; ``modality`` (forgeml.modality) says which families fit and builds the
-    classifier; ``tensors`` are the splits as the models' inputs. ``on_epoch_end(epoch, metrics)`` is
+    ``augmentation`` policy; ``data`` holds the splits, and its modality (forgeml.modality) says which families
+    fit and builds the classifier. ``on_epoch_end(epoch, metrics)`` is
     called after every epoch (trial logging and pruning).
     """
     import torch
 
     from forgeml.models import build_model, count_flops, count_parameters
-    from forgeml.training.data import TensorSplits, fit_on
+    from forgeml.training.data import fit_on
     from forgeml.training.loop import TrainConfig, resolve_device
 
+    modality = data.modality
     model_spec = dict(spec.get("model") or {})
     modality.check_family(name, model_spec.get("family"))
     if model_spec["family"] in modality.references:
-        return modality.fit_reference(model_spec, train, seed), {"family": model_spec["family"], "model": model_spec,
+        return modality.fit_reference(model_spec, data.train, seed), {"family": model_spec["family"], "model": model_spec,
                                                                  "device": "cpu"}
 
     config = TrainConfig.from_options(dict(spec.get("training") or {}), seed)
     policy = spec.get("augmentation") or {}
-    data = TensorSplits.on(resolve_device(config.device), tensors, train[modality.target].to_numpy(),
-                           val[modality.target].to_numpy())
-    augment = modality.augmentation(policy, data.shape, seed)
+    splits = data.on(resolve_device(config.device))
+    augment = modality.augmentation(policy, splits.shape, seed)
     torch.manual_seed(seed)
-    module = build_model(model_spec, data.shape, len(data.classes), *modality.input_stats(data.x_train))
-    parameters, flops = count_parameters(module), count_flops(module.to(data.device), data.shape)
+    module = build_model(model_spec, splits.shape, len(splits.classes), *modality.input_stats(splits.x_train))
+    parameters, flops = count_parameters(module), count_flops(module.to(splits.device), splits.shape)
     started = time.perf_counter()
-    result = fit_on(module, data, config, on_epoch_end=on_epoch_end, description=name, augment=augment)
+    result = fit_on(module, splits, config, on_epoch_end=on_epoch_end, description=name, augment=augment)
     info = {
         "family": model_spec["family"],
         "history": result.history,
@@ -70,4 +65,4 @@ def train_candidate(
         "parameters": parameters,
         "flops": flops,
     }
-    return modality.classifier(module, data.classes), info
+    return modality.classifier(module, splits.classes), info

@@ -1,4 +1,5 @@
-"""The splits as tensors on the training device, and ``fit`` on them with the candidates' batching."""
+"""What candidates train on (``TrainingData``), its splits as tensors on the training device, and ``fit`` on them
+with the candidates' batching."""
 
 from __future__ import annotations
 
@@ -6,6 +7,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What every candidate of a run trains on, handed around as one: the train and validation splits as frames
+    (their labels; the raw inputs scikit-learn references fit), the same splits as the models' inputs
+    (``tensors``, made once by the data stage) and the modality (forgeml.modality) that says how to read both."""
+
+    modality: Any
+    train: pd.DataFrame
+    val: pd.DataFrame
+    tensors: dict[str, np.ndarray]
+
+    def labels(self, split: str) -> np.ndarray:
+        return getattr(self, split)[self.modality.target].to_numpy()
+
+    def on(self, device) -> "TensorSplits":
+        return TensorSplits.on(device, self.tensors, self.labels("train"), self.labels("val"))
 
 
 @dataclass

@@ -24,6 +24,7 @@ import pandas as pd
 
 from forgeml import progress
 from forgeml.errors import ConfigError, TrainingDiverged
+from forgeml.training.data import TrainingData
 from forgeml.tuning.space import SearchSpace, apply_overrides
 
 DIRECTIONS = {"val_loss": "minimize", "val_accuracy": "maximize", "latency_ms": "minimize", "size_bytes": "minimize"}
@@ -203,10 +204,7 @@ class _Surplus(Exception):
 class TrialData:
     """What a worker needs to run trials: picklable, so spawned workers get it too."""
 
-    train: pd.DataFrame
-    val: pd.DataFrame
-    tensors: dict[str, Any]
-    modality: Any  # forgeml.modality: which families fit, how the classifier is built
+    training: TrainingData
     base_spec: dict[str, Any]
     seed: int
     experiment: str
@@ -242,9 +240,7 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
 
     started = time.perf_counter()
     try:
-        classifier, info = train_candidate(
-            f"trial {trial.number}", spec, data.modality, data.train, data.val, data.tensors, data.seed, on_epoch_end
-        )
+        classifier, info = train_candidate(f"trial {trial.number}", spec, data.training, data.seed, on_epoch_end)
     except optuna.TrialPruned:
         run.finish("PRUNED", {}, time.perf_counter() - started)
         raise
@@ -258,7 +254,7 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     history = info["history"]
     values = {"val_loss": min(history["val_loss"]), "val_accuracy": history["val_accuracy"][info["best_epoch"]]}
     if "latency_ms" in settings.objectives:
-        one_row = data.modality.inputs(data.val.head(1))
+        one_row = data.training.modality.inputs(data.training.val.head(1))
         values["latency_ms"] = measure_latency(classifier.predict_proba, one_row, repeats=30, threads=1)["p50_ms"]
     if "size_bytes" in settings.objectives:
         values["size_bytes"] = float(serialized_size(classifier))
@@ -402,9 +398,8 @@ def plots(study, settings: TuneSettings) -> dict[str, str]:
 
 
 def tune_candidate(
-    settings: TuneSettings, experiment: str, base_spec: dict[str, Any], train: pd.DataFrame, val: pd.DataFrame,
-    tensors: dict[str, Any], modality, seed: int, tracking_uri: str, parent_run_id: str | None,
-    tags: dict[str, str] | None = None,
+    settings: TuneSettings, experiment: str, base_spec: dict[str, Any], data: TrainingData, seed: int, tracking_uri: str,
+    parent_run_id: str | None, tags: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Run (or resume) the study for ``base_spec`` and return its summary and plots, also logged to the study's run."""
     import mlflow
@@ -412,11 +407,11 @@ def tune_candidate(
     from forgeml.tuning.trial_runs import ensure_study_run
 
     SearchSpace.from_config(settings.space, base_spec["model"]["family"])  # fail before anything starts
-    data_key = str(int(pd.util.hash_pandas_object(pd.concat([train, val]), index=False).sum()))
+    data_key = str(int(pd.util.hash_pandas_object(pd.concat([data.train, data.val]), index=False).sum()))
     name = study_name(experiment, settings, base_spec, data_key)
     study, created = create_or_join_study(name, settings, 1)
     run_id = ensure_study_run(study, created, tracking_uri, experiment, parent_run_id, tags or {})
-    study = run_study(settings, name, TrialData(train, val, tensors, modality, base_spec, seed, experiment, tracking_uri, run_id))
+    study = run_study(settings, name, TrialData(data, base_spec, seed, experiment, tracking_uri, run_id))
     result, pages = summary(study, settings), plots(study, settings)
     client = mlflow.MlflowClient(tracking_uri)
     client.log_dict(run_id, result, "best_params.json")

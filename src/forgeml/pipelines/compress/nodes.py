@@ -13,6 +13,7 @@ import pandas as pd
 
 from forgeml.errors import ConfigError
 from forgeml.modality import modality_of
+from forgeml.training.data import TrainingData
 
 
 def compress_candidates(
@@ -33,8 +34,8 @@ def compress_candidates(
     if clash:
         raise ConfigError(f"compress.methods names {sorted(clash)}, which train.candidates already uses; rename them.")
 
-    base = compression_base(name, candidates[name], training_info[name], tensors, train[modality.target].to_numpy(),
-                            val[modality.target].to_numpy(), modality, train_params["seed"], params)
+    base = compression_base(name, candidates[name], training_info[name], TrainingData(modality, train, val, tensors),
+                            train_params["seed"], params)
     compressed, infos = {}, {}
     for method in methods:
         started = time.perf_counter()

@@ -27,15 +27,15 @@ def retrain_champion_recipe(
     from forgeml.modality import modality_of
     from forgeml.registry.tracking import champion_recipe
     from forgeml.training import train_candidate
+    from forgeml.training.data import TrainingData
 
     version, recipe = champion_recipe(experiment["name"])
     modality = modality_of(experiment)
     spec = {key: value for key, value in recipe.items() if value and key != "compression"}
-    classifier, info = train_candidate(RETRAINED, spec, modality, train, val, tensors, params["seed"])
+    data = TrainingData(modality, train, val, tensors)
+    classifier, info = train_candidate(RETRAINED, spec, data, params["seed"])
     if recipe.get("compression"):
-        classifier, info = recompress(classifier, info, recipe["compression"], RETRAINED, tensors,
-                                      train[modality.target].to_numpy(), val[modality.target].to_numpy(), modality,
-                                      params["seed"], compress)
+        classifier, info = recompress(classifier, info, recipe["compression"], RETRAINED, data, params["seed"], compress)
     return {RETRAINED: classifier}, {RETRAINED: {**info, "retrained_from": version}}
 
 

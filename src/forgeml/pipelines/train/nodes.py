@@ -8,6 +8,7 @@ import pandas as pd
 
 from forgeml.modality import modality_of
 from forgeml.training import train_candidate
+from forgeml.training.data import TrainingData
 
 TUNED = "tuned"
 
@@ -30,8 +31,8 @@ def train_candidates(
         specs[TUNED] = apply_overrides(candidate_spec(params, best_params["candidate"]), best_params["overrides"])
     if not specs:
         raise ConfigError(f"train.candidates of experiment {experiment['name']!r} is empty: declare at least one candidate.")
-    modality = modality_of(experiment)
+    data = TrainingData(modality_of(experiment), train, val, tensors)
     candidates, infos = {}, {}
     for name, spec in specs.items():
-        candidates[name], infos[name] = train_candidate(name, spec, modality, train, val, tensors, params["seed"])
+        candidates[name], infos[name] = train_candidate(name, spec, data, params["seed"])
     return candidates, infos

@@ -9,6 +9,7 @@ import pandas as pd
 from forgeml.errors import ConfigError
 from forgeml.modality import modality_of
 from forgeml.training.candidates import candidate_spec
+from forgeml.training.data import TrainingData
 from forgeml.tuning import TuneSettings, tune_candidate
 
 NO_STUDY = {"candidate": None, "overrides": {}}
@@ -36,8 +37,6 @@ def tune(train: pd.DataFrame, val: pd.DataFrame, tensors: dict[str, Any], experi
     base = candidate_spec(train_params, settings.candidate)
     active = mlflow.active_run()
     tags = {k: v for k, v in active.data.tags.items() if k.startswith("forgeml.")} if active else {}
-    return tune_candidate(
-        settings, experiment["name"], base, train, val, {split: tensors[split] for split in ("train", "val")},
-        modality_of(experiment), train_params["seed"], mlflow.get_tracking_uri(), active.info.run_id if active else None,
-        tags,
-    )
+    data = TrainingData(modality_of(experiment), train, val, {split: tensors[split] for split in ("train", "val")})
+    return tune_candidate(settings, experiment["name"], base, data, train_params["seed"], mlflow.get_tracking_uri(),
+                          active.info.run_id if active else None, tags)
