@@ -25,7 +25,7 @@ import yaml
 from forgeml.data.images import images_to_table, load_bundled_images
 from forgeml.evaluate.footprint import measurement_environment
 from forgeml.modality import modality_of
-from forgeml.training import TrainingData, train_candidate
+from forgeml.training import Candidate, TrainingData, train_candidate
 
 ROOT = Path(__file__).parents[1]
 
@@ -57,7 +57,7 @@ def main() -> None:
         for variant, augmentation in variants.items():
             recipe = {**spec, "augmentation": augmentation, "training": {**spec["training"], "progress": False}}
             started = time.perf_counter()
-            classifier, info = train_candidate("resnet", recipe, TrainingData(modality, train, val, tensors), seed)
+            classifier, info = train_candidate(Candidate.declared("resnet", recipe, modality, seed), TrainingData(modality, train, val, tensors))
             seconds = time.perf_counter() - started
             curve = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
                                         {"noise": noise}, 0)["noise"]

@@ -23,7 +23,7 @@ import yaml
 
 from forgeml.data import load_bundled
 from forgeml.modality import TableModality
-from forgeml.training import TrainingData, train_candidate
+from forgeml.training import Candidate, TrainingData, train_candidate
 
 ROOT = Path(__file__).parents[1]
 
@@ -59,7 +59,7 @@ def main() -> None:
         for seed in args.seeds:
             for augmented in (True, False):
                 variant = {**spec, "training": training, "augmentation": policy if augmented else {}}
-                classifier, _ = train_candidate("mlp", variant, TrainingData(modality, train, val, tensors), seed)
+                classifier, _ = train_candidate(Candidate.declared("mlp", variant, modality, seed), TrainingData(modality, train, val, tensors))
                 probabilities = classifier.predict_proba(features)
                 curve = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
                                             {"noise": levels}, 0)["noise"]

@@ -42,7 +42,7 @@ import yaml
 from forgeml.data import load_bundled
 from forgeml.data.images import load_bundled_images
 from forgeml.modality import modality_of
-from forgeml.training import TrainingData, train_candidate
+from forgeml.training import Candidate, TrainingData, train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
 from forgeml.tuning.study import TrialData, counted_trials, create_or_join_study, study_name
 from forgeml.tuning.trial_runs import TrialRun, ensure_study_run
@@ -87,7 +87,7 @@ def objective_for(base, space, data, epochs_seen: list[int], pruning: bool):
                     raise optuna.TrialPruned()
 
         try:
-            _, info = train_candidate("trial", spec, data, 0, report)
+            _, info = train_candidate(Candidate.declared("trial", spec, data.modality, 0), data, report)
         finally:
             epochs_seen.append(seen[0])
         return min(info["history"]["val_loss"])
@@ -188,7 +188,8 @@ def bare_trials(model: str, epochs: int, points: list[dict]) -> float:
     search = SearchSpace.from_config(space, base["model"]["family"])
     start = time.perf_counter()
     for point in points:
-        train_candidate("trial", apply_overrides(base, search.suggest(optuna.trial.FixedTrial(point))), data, 0)
+        spec = apply_overrides(base, search.suggest(optuna.trial.FixedTrial(point)))
+        train_candidate(Candidate.declared("trial", spec, data.modality, 0), data)
     return time.perf_counter() - start
 
 

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
-from forgeml.training import TrainConfig, TrainingData, fit, TensorBatches, train_candidate
+from forgeml.training import Candidate, TrainConfig, fit, TensorBatches
 
 
 def toy_problem(seed=0, n=400):
@@ -71,18 +71,15 @@ def _table_modality():
     return modality_of({"name": "breast_cancer", "target": "target", "modality": "table"})
 
 
-def test_train_candidate_refuses_a_family_its_modality_does_not_train(breast_cancer):
+def test_a_candidate_of_a_family_its_modality_does_not_train_is_refused():
     with pytest.raises(ConfigError, match="model family 'resnet', which a table experiment does not train.*"
                                           "Families for tables: logreg, mlp, sklearn_logreg"):
-        train_candidate("x", {"model": {"family": "resnet"}}, TrainingData(_table_modality(), breast_cancer, breast_cancer, {}), 0)
+        Candidate.declared("x", {"model": {"family": "resnet"}}, _table_modality(), 0)
 
 
-def test_train_candidate_refuses_unknown_training_option(breast_cancer):
-    modality = _table_modality()
-    tensors = modality.tensors({"train": breast_cancer, "val": breast_cancer})
-    with pytest.raises(ConfigError, match="Unknown training options \\['learning_rate'\\]"):
-        train_candidate("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}},
-                        TrainingData(modality, breast_cancer, breast_cancer, tensors), 0)
+def test_a_candidate_with_an_unknown_training_option_is_refused():
+    with pytest.raises(ConfigError, match="Candidate 'x': Unknown training options \\['learning_rate'\\]"):
+        Candidate.declared("x", {"model": {"family": "logreg"}, "training": {"learning_rate": 1}}, _table_modality(), 0)
 
 
 def test_augmentation_is_applied_to_training_batches_only():
@@ -135,9 +132,22 @@ def test_cosine_schedule_anneals_the_learning_rate_and_weight_decay_shrinks_weig
 
 @pytest.mark.parametrize(("option", "value"), [("optimizer", "lbfgs"), ("scheduler", "step")])
 def test_unknown_optimizer_or_scheduler_is_explained(option, value):
-    train, val = loaders()
     with pytest.raises(ConfigError, match=f"Unknown {option} '{value}'"):
-        fit(nn.Linear(5, 2), train, val, TrainConfig(epochs=1, progress=False, **{option: value}))
+        TrainConfig(epochs=1, progress=False, **{option: value})
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("epochs", 0, "`epochs` must be a whole number of at least 1, not 0"),
+    ("batch_size", 32.5, "`batch_size` must be a whole number"),
+    ("patience", True, "`patience` must be a whole number"),
+    ("processes", "two", "`processes` must be a whole number of at least 1 or `auto`, not 'two'"),
+    ("lr", "1e-3", "`lr` must be a number of at least 0, not '1e-3'"),
+    ("l2", -0.1, "`l2` must be a number of at least 0"),
+    ("warmup_ratio", 1.0, "`warmup_ratio` is a share of the steps, below 1"),
+])
+def test_a_training_value_out_of_its_range_is_refused_when_the_config_is_made(option, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{option: value})
 
 
 def test_drop_last_skips_the_ragged_batch_that_would_break_batch_norm():

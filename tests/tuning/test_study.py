@@ -35,12 +35,12 @@ def stores(tmp_path):
     return {"storage": f"sqlite:///{tmp_path / 'optuna.db'}", "tracking": tracking, "parent": parent, "client": client}
 
 
-def tune(splits, stores, **settings):
+def tune(splits, stores, base=BASE, **settings):
     options = {"candidate": "mlp", "n_trials": 6, "space": SPACE, "storage": stores["storage"], "progress": False, **settings}
     train, val = splits
     modality = modality_of({"name": "bc", "target": "target", "modality": "table"})
     data = TrainingData(modality, train, val, modality.tensors({"train": train, "val": val}))
-    return tune_candidate(TuneSettings(**options), "bc", BASE, data, 0, stores["tracking"], stores["parent"])
+    return tune_candidate(TuneSettings(**options), "bc", base, data, 0, stores["tracking"], stores["parent"])
 
 
 def runs_by_parent(client, experiment_name="bc"):
@@ -127,6 +127,14 @@ def test_a_bad_space_fails_before_the_first_trial(splits, stores):
 
     with pytest.raises(ConfigError, match="no model option 'depth'"):
         tune(splits, stores, space={"model.depth": {"low": 1, "high": 4}})
+    assert optuna.get_all_study_names(stores["storage"]) == []
+
+
+def test_a_bad_training_setting_of_the_candidate_fails_before_the_study_starts(splits, stores):
+    import optuna
+
+    with pytest.raises(ConfigError, match="Candidate 'mlp': Unknown scheduler 'step'"):
+        tune(splits, stores, base={**BASE, "training": {**BASE["training"], "scheduler": "step"}})
     assert optuna.get_all_study_names(stores["storage"]) == []
 
 

@@ -89,13 +89,12 @@ class BatchShard:
 
 
 def resolve_processes(processes: int | str, device: torch.device) -> int:
-    """How many processes train one candidate: ``processes``, checked against the machine, or for ``auto`` one
-    per GPU on CUDA (one on the CPU). On CUDA each process needs a GPU of its own: NCCL refuses two ranks on one."""
+    """How many processes train one candidate: ``processes`` (a TrainConfig's, so a whole number or ``auto``), checked
+    against the machine, or for ``auto`` one per GPU on CUDA (one on the CPU). On CUDA each process needs a GPU of
+    its own: NCCL refuses two ranks on one."""
     gpus = torch.cuda.device_count() if device.type == "cuda" else 0
     if processes == "auto":
         return max(1, gpus)
-    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise ConfigError(f"Training option `processes` must be a whole number of at least 1 or `auto`, not {processes!r}.")
     if device.type == "cuda" and processes > gpus:
         raise ConfigError(
             f"Training option `processes` is {processes}, but this machine has {gpus} GPU{'s' if gpus != 1 else ''}: "

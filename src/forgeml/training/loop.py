@@ -31,6 +31,8 @@ from forgeml.training.distributed import SingleProcess, process_group, resolve_p
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "cosine", "linear")
+PRECISIONS = ("auto", "fp32", "bf16")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 LONG_EPOCH = 100  # batches: from here on (BERT fine-tuning) an epoch gets its own progress bar
 logger = logging.getLogger(__name__)
 
@@ -55,14 +57,40 @@ class TrainConfig:
     processes: int | str = 1  # data-parallel processes (forgeml.training.distributed), or "auto": one per GPU
     progress: bool = True
 
+    def __post_init__(self):
+        """Every option is checked here and only here: a config that exists is one ``fit`` can run, so a bad value
+        fails when a candidate is declared, not after the candidates before it have trained."""
+        choices = {"optimizer": tuple(OPTIMIZERS), "scheduler": SCHEDULERS, "precision": PRECISIONS,
+                   "memory_format": MEMORY_FORMATS}
+        for option, allowed in choices.items():
+            if getattr(self, option) not in allowed:
+                raise ConfigError(f"Unknown {option} {getattr(self, option)!r}: training option `{option}` must be one "
+                                  f"of {', '.join(allowed)}.")
+        for option in ("epochs", "batch_size", "patience"):
+            _check_whole(option, getattr(self, option))
+        if self.processes != "auto":
+            _check_whole("processes", self.processes, "or `auto`")
+        for option in ("lr", "weight_decay", "l1", "l2", "warmup_ratio"):
+            value = getattr(self, option)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ConfigError(f"Training option `{option}` must be a number of at least 0, not {value!r}.")
+        if self.warmup_ratio >= 1:
+            raise ConfigError(f"Training option `warmup_ratio` is a share of the steps, below 1, not {self.warmup_ratio!r}.")
+
     @classmethod
     def from_options(cls, options: dict, seed: int) -> "TrainConfig":
-        """A config from a candidate's ``training`` options (names checked), with the run's seed."""
+        """A config from a candidate's ``training`` options (names and values checked), with the run's seed."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(f"Unknown training options {unknown}; known options: {sorted(known)}.")
         return cls(**{**options, "seed": seed})
+
+
+def _check_whole(option: str, value, alternative: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"Training option `{option}` must be a whole number of at least 1{' ' + alternative if alternative else ''}, "
+                          f"not {value!r}.")
 
 
 @dataclass
@@ -107,10 +135,6 @@ class TensorBatches:
             yield self.features[index], self.labels[index]
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-
-
 def bf16_pays(model: nn.Module) -> bool:
     """Whether ``model`` holds a network whose class says bf16 autocast trains it faster on CUDA
     (``bf16_pays_on_cuda``, set per family from benchmarks/gpu_throughput.py's measurements)."""
@@ -121,8 +145,6 @@ def autocast(device: torch.device, precision: str, model: nn.Module | None = Non
     """The autocast context for ``precision`` on ``device`` (``auto``: bf16 on CUDA where ``bf16_pays(model)``);
     for fp32 an empty one, cheaper to enter on every step than a disabled autocast. Either can be entered
     again and again, one step after another."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"Training option `precision` must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
     if precision == "bf16" or (precision == "auto" and device.type == "cuda" and model is not None and bf16_pays(model)):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -130,8 +152,6 @@ def autocast(device: torch.device, precision: str, model: nn.Module | None = Non
 
 def memory_format(device: torch.device, name: str) -> torch.memory_format:
     """The layout image batches and convolution weights train in: ``auto`` is channels_last on CUDA."""
-    if name not in MEMORY_FORMATS:
-        raise ConfigError(f"Training option `memory_format` must be one of {', '.join(MEMORY_FORMATS)}, not {name!r}.")
     if name == "channels_last" or (name == "auto" and device.type == "cuda"):
         return torch.channels_last
     return torch.contiguous_format
@@ -195,12 +215,7 @@ def fit(
     ``config.processes`` above 1 the training is data-parallel (forgeml.training.distributed);
     ``on_epoch_end`` is called in this process alone.
     """
-    if config.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"Unknown optimizer {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-    if config.scheduler not in SCHEDULERS:
-        raise ConfigError(f"Unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}.")
     device = resolve_device(config.device)
-    memory_format(device, config.memory_format)  # a bad value fails here, before any process starts
     processes = resolve_processes(config.processes, device)
     if processes == 1:
         return fit_in_group(model, train_batches, val_batches, config, SingleProcess(device), on_epoch_end, description,

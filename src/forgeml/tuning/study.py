@@ -24,7 +24,7 @@ import pandas as pd
 
 from forgeml import progress
 from forgeml.errors import ConfigError, TrainingDiverged
-from forgeml.training.data import TrainingData
+from forgeml.training import Candidate, TrainingData, train_candidate
 from forgeml.tuning.space import SearchSpace, apply_overrides
 
 DIRECTIONS = {"val_loss": "minimize", "val_accuracy": "maximize", "latency_ms": "minimize", "size_bytes": "minimize"}
@@ -217,7 +217,6 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
     from optuna.trial import TrialState
 
     from forgeml.evaluate import measure_latency, serialized_size
-    from forgeml.training import train_candidate
     from forgeml.tuning.trial_runs import TrialRun
 
     earlier = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
@@ -240,7 +239,8 @@ def _objective(trial, settings: TuneSettings, space: SearchSpace, data: TrialDat
 
     started = time.perf_counter()
     try:
-        classifier, info = train_candidate(f"trial {trial.number}", spec, data.training, data.seed, on_epoch_end)
+        candidate = Candidate.declared(f"trial {trial.number}", spec, data.training.modality, data.seed)
+        classifier, info = train_candidate(candidate, data.training, on_epoch_end)
     except optuna.TrialPruned:
         run.finish("PRUNED", {}, time.perf_counter() - started)
         raise
@@ -406,7 +406,9 @@ def tune_candidate(
 
     from forgeml.tuning.trial_runs import ensure_study_run
 
-    SearchSpace.from_config(settings.space, base_spec["model"]["family"])  # fail before anything starts
+    # fail before anything starts: the candidate, then the space around it
+    Candidate.declared(settings.candidate, base_spec, data.modality, seed)
+    SearchSpace.from_config(settings.space, base_spec["model"]["family"])
     data_key = str(int(pd.util.hash_pandas_object(pd.concat([data.train, data.val]), index=False).sum()))
     name = study_name(experiment, settings, base_spec, data_key)
     study, created = create_or_join_study(name, settings, 1)

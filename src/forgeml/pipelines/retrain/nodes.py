@@ -26,14 +26,13 @@ def retrain_champion_recipe(
     from forgeml.compression.methods import recompress
     from forgeml.modality import modality_of
     from forgeml.registry.tracking import champion_recipe
-    from forgeml.training import train_candidate
-    from forgeml.training.data import TrainingData
+    from forgeml.training import Candidate, TrainingData, train_candidate
 
     version, recipe = champion_recipe(experiment["name"])
     modality = modality_of(experiment)
     spec = {key: value for key, value in recipe.items() if value and key != "compression"}
     data = TrainingData(modality, train, val, tensors)
-    classifier, info = train_candidate(RETRAINED, spec, data, params["seed"])
+    classifier, info = train_candidate(Candidate.declared(RETRAINED, spec, modality, params["seed"]), data)
     if recipe.get("compression"):
         classifier, info = recompress(classifier, info, recipe["compression"], RETRAINED, data, params["seed"], compress)
     return {RETRAINED: classifier}, {RETRAINED: {**info, "retrained_from": version}}

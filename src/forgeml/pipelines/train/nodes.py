@@ -7,8 +7,7 @@ from typing import Any
 import pandas as pd
 
 from forgeml.modality import modality_of
-from forgeml.training import train_candidate
-from forgeml.training.data import TrainingData
+from forgeml.training import Candidate, TrainingData, train_candidate
 
 TUNED = "tuned"
 
@@ -20,7 +19,7 @@ def train_candidates(
     """Return the fitted candidates by name, and what to record about each one's training.
 
     A candidate set to null is skipped. The tuned candidate, when a study ran, is the tuned one's spec
-    with the best trial's overrides.
+    with the best trial's overrides. Every candidate is checked before the first one trains.
     """
     from forgeml.errors import ConfigError
     from forgeml.training.candidates import candidate_spec
@@ -32,7 +31,8 @@ def train_candidates(
     if not specs:
         raise ConfigError(f"train.candidates of experiment {experiment['name']!r} is empty: declare at least one candidate.")
     data = TrainingData(modality_of(experiment), train, val, tensors)
+    declared = [Candidate.declared(name, spec, data.modality, params["seed"]) for name, spec in specs.items()]
     candidates, infos = {}, {}
-    for name, spec in specs.items():
-        candidates[name], infos[name] = train_candidate(name, spec, data, params["seed"])
+    for candidate in declared:
+        candidates[candidate.name], infos[candidate.name] = train_candidate(candidate, data)
     return candidates, infos
