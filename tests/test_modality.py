@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import forgeml
 from forgeml.errors import ConfigError
 from forgeml.modality import ImageModality, Modality, TableModality, TextModality, modality_of
 
@@ -37,9 +41,12 @@ def test_images_are_tables_with_a_shape():
 def test_each_modality_keeps_only_its_own_perturbations():
     features, labels = np.random.default_rng(0).random((20, 4)).astype(np.float32), np.array([0, 1] * 10)
     uniform = lambda x: np.full((len(x), 2), 0.5)  # noqa: E731
-    levels = {"noise": [0.1], "rotation": [15], "word_dropout": [0.1]}
-    curves = modality_of({"name": "a", "target": "y"}).robustness(uniform, features, labels, np.array([0, 1]), levels, 0)
-    assert set(curves) == {"noise"}
+    levels = {"noise": [0.1], "occlusion": [0.5], "rotation": [15], "word_dropout": [0.1]}
+    image = modality_of({"name": "a", "target": "y", "modality": "image", "image": {"channels": 1, "size": 2}})
+    for modality, kinds in ((modality_of({"name": "a", "target": "y"}), {"noise"}),
+                            (image, {"noise", "occlusion", "rotation"})):
+        assert set(modality.robustness(uniform, features, labels, np.array([0, 1]), levels, 0)) == kinds
+    assert set(TextModality({"name": "r", "target": "s", "modality": "text"}).perturbations()) == {"word_dropout"}
 
 
 def test_families_and_compression_methods_follow_the_modality():
@@ -49,3 +56,25 @@ def test_families_and_compression_methods_follow_the_modality():
         text.check_family("x", "mlp")
     with pytest.raises(ConfigError, match="Unknown table augmentation \\['rotation'\\]"):  # an image transform
         TableModality({"name": "t", "target": "y"}).augmentation({"rotation": {"degrees": 5}}, (4,), 0)
+
+
+# A branch on the kind of data: a comparison with a modality's name, a model family named in a condition, or texts
+# told apart by their array's dtype.
+BRANCH_ON_THE_KIND_OF_DATA = re.compile(
+    r'(==|!=|\bin)\s*[\(\[]?\s*"(table|image|text)s?"|family("\])?\s*(==|!=|in)\s*[\(\["]|dtype\s*==\s*object')
+
+
+def test_no_code_outside_the_modality_branches_on_the_kind_of_data():
+    """What differs between tables, images and texts is asked of the modality (forgeml.modality); the models
+    (forgeml.models) alone name their own families."""
+    src = Path(forgeml.__file__).parent
+    found = [f"{path.relative_to(src)}:{number}: {line.strip()}"
+             for path in sorted(src.rglob("*.py")) if path.name != "modality.py" and path.parent.name != "models"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if BRANCH_ON_THE_KIND_OF_DATA.search(line)]
+    assert found == []
+
+
+@pytest.mark.parametrize("line", ['if experiment["modality"] == "image":', 'if kind in ("text", "table"):',
+                                  'if spec["family"] == "bert":', "if family in ['resnet']:", "if features.dtype == object:"])
+def test_the_branch_check_finds_a_branch(line):
+    assert BRANCH_ON_THE_KIND_OF_DATA.search(line)

@@ -28,7 +28,6 @@ class Modality(ABC):
     kind: str
     families: tuple[str, ...]
     references: tuple[str, ...] = ()  # fitted by scikit-learn on the raw inputs, not by the training loop
-    perturbations: tuple[str, ...]
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
     # INT8 models compile for one batch shape (INT8 convolutions need static shapes); texts are called at every
@@ -110,16 +109,17 @@ class Modality(ABC):
         return inputs
 
     # Evaluation and release
+    @abstractmethod
+    def perturbations(self) -> dict[str, Any]:
+        """The perturbations its inputs take, by the name ``evaluate.robustness`` levels them under: functions of
+        the raw inputs, a strength and a seed (forgeml.evaluate.robustness)."""
+
     def robustness(self, predict_proba, features: np.ndarray, labels: np.ndarray, classes: np.ndarray,
                    levels: dict[str, Any], seed: int) -> dict[str, dict[str, list[float]]]:
+        """Accuracy at each of ``levels``' strengths, for the perturbations this modality's inputs take."""
         from forgeml.evaluate import robustness_curves
 
-        kinds = {kind: strengths for kind, strengths in levels.items() if kind in self.perturbations}
-        return robustness_curves(predict_proba, features, labels, classes, kinds, self.image_shape(features), seed)
-
-    def image_shape(self, features: np.ndarray) -> tuple[int, int, int] | None:
-        """(channels, height, width) of the inputs where they are images (what image perturbations need)."""
-        return None
+        return robustness_curves(predict_proba, features, labels, classes, levels, self.perturbations(), seed)
 
     def augmentation_preview(self, train: pd.DataFrame, policy: dict[str, Any] | None):
         """A figure of augmented training inputs for the candidate's run, where a picture helps; else None."""
@@ -142,7 +142,6 @@ class TableModality(Modality):
     kind = "table"
     families = ("logreg", "mlp", "sklearn_logreg", "sklearn_hgb")
     references = ("sklearn_logreg", "sklearn_hgb")
-    perturbations = ("noise",)
 
     def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
@@ -158,6 +157,12 @@ class TableModality(Modality):
 
     def input_shape(self, n_features: int) -> tuple[int, ...]:
         return (n_features,)
+
+    def perturbations(self):
+        """Noise in units of each feature's spread."""
+        from forgeml.evaluate.robustness import feature_noise
+
+        return {"noise": feature_noise}
 
     def input_stats(self, x_train) -> tuple:
         """Per feature."""
@@ -180,7 +185,6 @@ class ImageModality(Modality):
     kind = "image"
     families = (*TableModality.families, "resnet", "densenet")  # the table's models read the pixels as features
     references = TableModality.references
-    perturbations = ("noise", "occlusion", "rotation")
     preview_images = 8
 
     @property
@@ -207,8 +211,13 @@ class ImageModality(Modality):
 
         return validate_images(checked, suite, self.target)
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of every image as the models take it."""
+        return int(self.image["channels"]), int(self.image["size"]), int(self.image["size"])
+
     def input_shape(self, n_features: int) -> tuple[int, ...]:
-        shape = (int(self.image["channels"]), int(self.image["size"]), int(self.image["size"]))
+        shape = self.image_shape
         if shape[0] * shape[1] * shape[2] != n_features:
             raise ConfigError(
                 f"`experiment.image` says {shape[0]} channel(s) of {shape[1]}x{shape[2]} pixels, but the table has "
@@ -229,8 +238,11 @@ class ImageModality(Modality):
         """Flat pixel rows: what the registry serves (image models reshape them as their first layer)."""
         return inputs.flatten(1)
 
-    def image_shape(self, features):
-        return self.input_shape(features.shape[1])
+    def perturbations(self):
+        """Pixel noise, occlusion and rotation, on the flat pixel rows the models take."""
+        from forgeml.evaluate.robustness import IMAGE_PERTURBATIONS, on_pixel_rows
+
+        return {kind: on_pixel_rows(perturbation, self.image_shape) for kind, perturbation in IMAGE_PERTURBATIONS.items()}
 
     def augmentation_preview(self, train, policy):
         import torch
@@ -275,7 +287,6 @@ class TextModality(Modality):
     kind = "text"
     families = ("bert", "tfidf_logreg")
     references = ("tfidf_logreg",)
-    perturbations = ("word_dropout",)
     compression_methods = ("int8", "distillation")  # BERT: INT8, and a student with fewer of the teacher's layers
     pip_requirements = ("transformers", "tokenizers")
     int8_any_batch = True
@@ -317,6 +328,12 @@ class TextModality(Modality):
 
     def input_shape(self, n_features: int) -> tuple[int, ...]:
         return (2, int(self.text["max_length"]))
+
+    def perturbations(self):
+        """Words dropped at random from the raw texts."""
+        from forgeml.evaluate.robustness import drop_words
+
+        return {"word_dropout": drop_words}
 
     def tensors(self, splits):
         """Token ids and masks with the pretrained model's tokenizer: made once, so training never tokenizes again."""

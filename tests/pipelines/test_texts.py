@@ -225,7 +225,8 @@ def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, kedro_her
 @pytest.mark.parametrize(("setting", "message"), [
     ("compress.methods.int8_static.method=unstructured",
      "choose one of int8, distillation (this experiment's models are not pruned)"),
-    ("compress.methods.distilled_3_layers.student.family=mlp", "`from_base` takes a `bert` student"),
+    ("compress.methods.distilled_3_layers.student.family=mlp",
+     "`from_base` takes a student of a family that keeps some of its base's layers (bert)"),
 ], ids=["pruning", "student"])
 def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, kedro_here, setting, message):
     saved = trained_text_project / "data/06_models/reviews/compressed_candidates.pkl"

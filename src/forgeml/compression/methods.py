@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from forgeml.checks import fraction
 from forgeml.errors import ConfigError
+from forgeml.models.build import LAYER_KEEPING_FAMILIES
 from forgeml.training.data import TrainingData
 
 
@@ -277,9 +278,11 @@ class Distillation(Method):
         self.student_spec = settings.get("student") or {}
         if not self.student_spec.get("family"):
             raise ConfigError(f"compress.methods.{name}.student needs a model `family` (and its options).")
-        if self.student_spec.get("from_base") and not (self.student_spec["family"] == "bert" and self.student_spec.get("layers")):
-            raise ConfigError(f"compress.methods.{name}.student: `from_base` takes a `bert` student and the base's "
-                              "encoder `layers` it keeps, e.g. {family: bert, from_base: true, layers: [0, 2, 4]}.")
+        if self.student_spec.get("from_base") and not (self.student_spec["family"] in LAYER_KEEPING_FAMILIES
+                                                       and self.student_spec.get("layers")):
+            raise ConfigError(f"compress.methods.{name}.student: `from_base` takes a student of a family that keeps some "
+                              f"of its base's layers ({', '.join(LAYER_KEEPING_FAMILIES)}) and the `layers` it keeps, "
+                              "e.g. {family: bert, from_base: true, layers: [0, 2, 4]}.")
         self.compare = settings.get("compare_without_teacher", True)
 
     def produces(self):

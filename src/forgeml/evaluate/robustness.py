@@ -1,58 +1,73 @@
 """Accuracy under perturbation: Gaussian noise, occlusion and rotation, or dropped words, each at several strengths.
 
-Images (N, C, H, W) in [0, 1] get the first three; tables get Gaussian noise scaled by each feature's
-standard deviation on the test split; texts get words dropped at random. Every candidate is scored on the same perturbed inputs (a
-fixed seed), so their curves compare directly.
+A perturbation is a function of the model's raw inputs, a strength and a seed (``Perturbation``); each modality
+(forgeml.modality) says which ones its inputs take: tables get Gaussian noise scaled by each feature's standard
+deviation on the test split, images (N, C, H, W) in [0, 1] noise, occlusion and rotation, texts words dropped at
+random. Every candidate is scored on the same perturbed inputs (a fixed seed), so their curves compare directly.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
-if TYPE_CHECKING:
-    import torch
-
-IMAGE_PERTURBATIONS = ("noise", "occlusion", "rotation")
-TEXT_PERTURBATIONS = ("word_dropout",)
+Perturbation = Callable[[np.ndarray, float, int], np.ndarray]  # (raw inputs, strength, seed) -> perturbed inputs
 UNITS = {"noise": "noise std", "occlusion": "occluded side (fraction)", "rotation": "rotation (degrees)",
          "word_dropout": "words dropped (fraction)"}
 
 
-def drop_words(texts: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+def feature_noise(features: np.ndarray, level: float, seed: int) -> np.ndarray:
+    """Gaussian noise in units of each feature's spread."""
+    inputs = torch.tensor(features, dtype=torch.float32)
+    noise = torch.randn(inputs.shape, generator=torch.Generator().manual_seed(seed))
+    return (inputs + level * inputs.std(0, keepdim=True) * noise).numpy()
+
+
+def drop_words(texts: np.ndarray, rate: float, seed: int) -> np.ndarray:
     """Each word of each text dropped with probability ``rate`` (a text keeps at least its first word)."""
-    kept = []
+    rng, kept = np.random.default_rng(seed), []
     for text in texts:
         words = str(text).split()
         kept.append(" ".join([w for w in words if rng.random() >= rate] or words[:1]))
     return np.asarray(kept, dtype=object)
 
 
-def perturb(kind: str, inputs: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
-    """``inputs`` perturbed at strength ``level``; images stay in [0, 1]."""
-    import torch
+def pixel_noise(images: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    return (images + level * torch.randn(images.shape, generator=generator)).clamp(0.0, 1.0)
 
-    if kind == "noise":
-        if inputs.ndim == 2:  # a table: noise in units of each feature's spread
-            scale = inputs.std(0, keepdim=True)
-            return inputs + level * scale * torch.randn(inputs.shape, generator=generator)
-        return (inputs + level * torch.randn(inputs.shape, generator=generator)).clamp(0.0, 1.0)
-    if kind == "occlusion":
-        count, _, height, width = inputs.shape
-        side = max(1, round(level * min(height, width)))
-        out = inputs.clone()
-        tops = torch.randint(0, height - side + 1, (count,), generator=generator)
-        lefts = torch.randint(0, width - side + 1, (count,), generator=generator)
-        for index, (top, left) in enumerate(zip(tops.tolist(), lefts.tolist())):
-            out[index, :, top : top + side, left : left + side] = 0.0
-        return out
-    if kind == "rotation":
-        from kornia.geometry.transform import rotate
 
-        signs = torch.randint(0, 2, (inputs.shape[0],), generator=generator) * 2 - 1
-        return rotate(inputs, signs.float() * level).clamp(0.0, 1.0)
-    raise ValueError(f"Unknown perturbation {kind!r}; known: {', '.join(IMAGE_PERTURBATIONS)}.")
+def occlude(images: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    """A black square of side ``level`` times the image's, at a random place in each image."""
+    count, _, height, width = images.shape
+    side = max(1, round(level * min(height, width)))
+    out = images.clone()
+    tops = torch.randint(0, height - side + 1, (count,), generator=generator)
+    lefts = torch.randint(0, width - side + 1, (count,), generator=generator)
+    for index, (top, left) in enumerate(zip(tops.tolist(), lefts.tolist())):
+        out[index, :, top : top + side, left : left + side] = 0.0
+    return out
+
+
+def rotate(images: torch.Tensor, level: float, generator: torch.Generator) -> torch.Tensor:
+    """Each image turned by ``level`` degrees, clockwise or not at random."""
+    from kornia.geometry.transform import rotate as kornia_rotate
+
+    signs = torch.randint(0, 2, (images.shape[0],), generator=generator) * 2 - 1
+    return kornia_rotate(images, signs.float() * level).clamp(0.0, 1.0)
+
+
+IMAGE_PERTURBATIONS = {"noise": pixel_noise, "occlusion": occlude, "rotation": rotate}
+
+
+def on_pixel_rows(perturbation: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor],
+                  shape: Sequence[int]) -> Perturbation:
+    """An image perturbation as one of flat pixel rows (what image models and the registry take)."""
+    def perturb(features: np.ndarray, level: float, seed: int) -> np.ndarray:
+        images = torch.tensor(features, dtype=torch.float32).reshape(-1, *shape)
+        return perturbation(images, level, torch.Generator().manual_seed(seed)).reshape(len(features), -1).numpy()
+    return perturb
 
 
 def robustness_curves(
@@ -61,37 +76,16 @@ def robustness_curves(
     labels: np.ndarray,
     classes: np.ndarray,
     levels: dict[str, Sequence[float]],
-    image_shape: Sequence[int] | None = None,
+    perturbations: dict[str, Perturbation],
     seed: int = 0,
 ) -> dict[str, dict[str, list[float]]]:
-    """For each perturbation in ``levels``: the accuracy at strength 0 (clean) and at each level.
-
-    Tables support only ``noise``, texts (an object array of strings) only ``word_dropout``; the
-    other perturbations are skipped for them.
-    """
+    """For each perturbation in ``levels`` that ``perturbations`` has: the accuracy at strength 0 (clean) and at
+    each level, every level perturbed from the same ``seed``."""
     clean = _accuracy(predict_proba, features, labels, classes)
-    if features.dtype == object:
-        return {kind: {"levels": [0.0, *map(float, strengths)],
-                       "accuracy": [clean, *(_accuracy(predict_proba, drop_words(features, float(strength),
-                                                                                 np.random.default_rng(seed)),
-                                                       labels, classes) for strength in strengths)]}
-                for kind, strengths in levels.items() if kind in TEXT_PERTURBATIONS}
-    import torch
-
-    inputs = torch.tensor(features, dtype=torch.float32)
-    if image_shape is not None:
-        inputs = inputs.reshape(-1, *image_shape)
-    curves = {}
-    for kind, strengths in levels.items():
-        if kind in TEXT_PERTURBATIONS or (image_shape is None and kind != "noise"):
-            continue
-        accuracies = [clean]
-        for strength in strengths:
-            generator = torch.Generator().manual_seed(seed)
-            perturbed = perturb(kind, inputs, float(strength), generator).reshape(len(features), -1).numpy()
-            accuracies.append(_accuracy(predict_proba, perturbed, labels, classes))
-        curves[kind] = {"levels": [0.0, *map(float, strengths)], "accuracy": accuracies}
-    return curves
+    return {kind: {"levels": [0.0, *map(float, strengths)],
+                   "accuracy": [clean, *(_accuracy(predict_proba, perturbations[kind](features, float(strength), seed),
+                                                   labels, classes) for strength in strengths)]}
+            for kind, strengths in levels.items() if kind in perturbations}
 
 
 def _accuracy(predict_proba, features: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:

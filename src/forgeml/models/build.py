@@ -22,6 +22,9 @@ MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "logreg": logreg, "mlp": mlp, "resnet": ResNet, "densenet": DenseNet, "bert": BertClassifier,
 }
 TOKEN_FAMILIES = ("bert",)  # take (batch, 2, length) token ids and masks, never standardized or reshaped
+# families whose models can keep some of their layers and drop the rest (``keep_layers``): a student started from
+# its teacher's own weights
+LAYER_KEEPING_FAMILIES = tuple(family for family, build in MODEL_FAMILIES.items() if hasattr(build, "keep_layers"))
 
 
 class Standardize(nn.Module):
