@@ -85,10 +85,12 @@ serve: install
 	MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m "models:/$(EXPERIMENT)@champion" \
 	  --env-manager local --host 127.0.0.1 --port 5002
 
-## test: the test suite (what CI runs: 19.4 minutes with the install on 2 AVX-512 cores, AMD EPYC, 2026-12-05;
-##       not yet timed on AVX2, where INT8 runs slower)
+## test: the test suite (what CI runs) in TEST_WORKERS processes (2 by default: most tests wait on subprocesses,
+##       stores and servers, and one process left the second core idle about half the time); each test file runs
+##       in one worker, so a file's module-scoped projects are built once
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 5 minutes)
 test-full: $(TEST_STAMP)

@@ -22,3 +22,4 @@ def breast_cancer_suite(breast_cancer) -> dict:
 
     conf = yaml.safe_load((Path(__file__).parents[1] / "conf/experiments/breast_cancer/parameters_data.yml").read_text())
     return conf["data"]["validation"]["suites"]["breast_cancer"]
+
