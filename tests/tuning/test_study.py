@@ -196,3 +196,30 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_after_th
     assert [t.state.name for t in study.trials] == ["RUNNING", "RUNNING"]
     fail_dead_trials(study, grace_s=0)
     assert {t.number: t.state.name for t in study.trials} == {dead.number: "FAIL", alive.number: "RUNNING"}
+
+
+@pytest.mark.parametrize(("pgcode", "joined"), [("42P07", True), ("42601", False)], ids=["duplicate-table", "syntax"])
+def test_a_schema_another_machine_created_at_the_same_moment_is_joined(tmp_path, monkeypatch, pgcode, joined):
+    """Two clones tuning against a new PostgreSQL database race to create Optuna's tables; the loser sees the table
+    already there (42P07) and joins. The race is injected: the first connection fails as PostgreSQL's would."""
+    import optuna
+    import sqlalchemy.exc
+
+    from forgeml.tuning import study as study_module
+
+    real, calls = optuna.storages.RDBStorage, []
+
+    def racing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.ProgrammingError("CREATE TABLE studies", {}, type("PgError", (Exception,), {"pgcode": pgcode})())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    if joined:
+        assert study_module._storage(url, 60).get_all_studies() == [] and len(calls) == 2
+    else:
+        with pytest.raises(sqlalchemy.exc.ProgrammingError):
+            study_module._storage(url, 60)
+        assert len(calls) == 1

@@ -109,6 +109,9 @@ def _pruner(settings: TuneSettings, max_epochs: int):
                                        n_warmup_steps=settings.pruner_warmup_epochs)
 
 
+DUPLICATE_TABLE = "42P07"  # PostgreSQL's error code
+
+
 def _storage(url: str, grace_s: float):
     """RDB storage with heartbeats: a trial whose process died is marked failed when the study resumes.
     A live worker whose store stalls (a busy PostgreSQL, a network blip) misses heartbeats; the grace
@@ -126,7 +129,11 @@ def _storage(url: str, grace_s: float):
 
     try:
         storage = connect()
-    except sqlalchemy.exc.IntegrityError:  # two machines created the schema of a new database at once: it is there now
+    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as error:
+        # Two machines created the schema of a new database at once: it is there now. PostgreSQL reports that race
+        # as a unique violation or as a table that already exists (42P07); any other error stands.
+        if isinstance(error, sqlalchemy.exc.ProgrammingError) and getattr(error.orig, "pgcode", None) != DUPLICATE_TABLE:
+            raise
         time.sleep(1)
         storage = connect()
     if storage.engine.name == "sqlite":
