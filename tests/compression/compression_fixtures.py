@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from forgeml.modality import ImageModality, TableModality
 from forgeml.models import build_model
 from forgeml.training import TrainConfig
 from forgeml.training.data import TensorSplits, fit_on
@@ -35,11 +36,13 @@ def digits():
     return _splits(torch.tensor(x, dtype=torch.float32) / 16, torch.tensor(y), (1, 8, 8))
 
 
-def train(spec: dict, data: TensorSplits, epochs: int, seed: int = 0, **fit_options) -> torch.nn.Module:
+CANCER = TableModality({"name": "breast_cancer", "target": "target"})
+DIGITS = ImageModality({"name": "digits", "target": "label", "image": {"channels": 1, "size": 8}})
+
+
+def train(spec: dict, data: TensorSplits, modality, epochs: int, seed: int = 0, **fit_options) -> torch.nn.Module:
     torch.manual_seed(seed)
-    dims = (0, 2, 3) if len(data.shape) == 3 else (0,)  # per channel for images, per feature for tables
-    stats = data.x_train.mean(dims, keepdim=True)[0], data.x_train.std(dims, keepdim=True)[0]
-    module = build_model(spec, data.shape, len(data.classes), *stats)
+    module = build_model(spec, data.shape, len(data.classes), modality.input_layers(data.x_train))
     fit_on(module, data, TrainConfig(epochs=epochs, lr=3e-3, patience=epochs, progress=False, seed=seed), **fit_options)
     return module.eval()
 
@@ -55,9 +58,9 @@ RESNET = {"family": "resnet", "block": "basic", "layers": [1, 1], "base_width": 
 
 @pytest.fixture(scope="session")
 def cancer_mlp(cancer):
-    return train(MLP, cancer, epochs=40)
+    return train(MLP, cancer, CANCER, epochs=40)
 
 
 @pytest.fixture(scope="session")
 def digits_resnet(digits):
-    return train(RESNET, digits, epochs=8)
+    return train(RESNET, digits, DIGITS, epochs=8)

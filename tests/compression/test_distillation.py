@@ -1,6 +1,6 @@
 import pytest
 import torch
-from compression_fixtures import MLP, accuracy, train
+from compression_fixtures import CANCER, MLP, accuracy, train
 from torch.nn import functional as F
 
 from forgeml.compression import DistillationLoss
@@ -33,7 +33,7 @@ def test_bad_settings_fail_clearly(temperature, alpha):
 
 def test_a_small_student_keeps_most_of_the_teachers_accuracy(cancer, cancer_mlp):
     student_spec = {"family": "mlp", "hidden": [8], "activation": "relu", "dropout": 0.0, "batch_norm": True}
-    student = train(student_spec, cancer, epochs=40, loss_fn=DistillationLoss(cancer_mlp, 4.0, 0.7))
+    student = train(student_spec, cancer, CANCER, epochs=40, loss_fn=DistillationLoss(cancer_mlp, 4.0, 0.7))
     assert count_parameters(student) <= count_parameters(cancer_mlp) / 3
     assert accuracy(student, cancer) >= 0.97 * accuracy(cancer_mlp, cancer)
     assert MLP["hidden"] != student_spec["hidden"]

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from forgeml.errors import ModelFileError
+from forgeml.modality import ImageModality, TableModality
 from forgeml.models import TextClassifier, TorchClassifier, build_model
 from forgeml.models.files import PROGRAM_FILE, load_classifier, save_classifier
 from forgeml.models.program import ProgramModule, QuantizedModule
 
+EXPERIMENT = {"name": "files", "target": "label"}
 PICKLE_PROTOCOL = b"\x80"  # the first byte of every pickle since protocol 2
 TINY_BERT = {"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
              "intermediate_size": 64, "max_position_embeddings": 64}
@@ -31,15 +33,15 @@ def assert_no_pickle(folder):
             assert weights["config"] and not any(entry["use_pickle"] for entry in weights["config"].values())
 
 
-@pytest.mark.parametrize("model", [
-    {"family": "mlp", "hidden": [8], "dropout": 0.2, "batch_norm": True},
-    {"family": "resnet", "block": "basic", "layers": [1, 1], "base_width": 4, "stem": "small", "input": [1, 4, 4]},
-])
-def test_a_torch_classifier_comes_back_predicting_the_same_at_any_batch_size(tmp_path, model):
+@pytest.mark.parametrize(("model", "modality", "shape"), [
+    ({"family": "mlp", "hidden": [8], "dropout": 0.2, "batch_norm": True}, TableModality(EXPERIMENT), (16,)),
+    ({"family": "resnet", "block": "basic", "layers": [1, 1], "base_width": 4, "stem": "small"},
+     ImageModality({**EXPERIMENT, "image": {"channels": 1, "size": 4}}), (1, 4, 4)),
+], ids=["mlp", "resnet"])
+def test_a_torch_classifier_comes_back_predicting_the_same_at_any_batch_size(tmp_path, model, modality, shape):
     torch.manual_seed(0)
-    model = dict(model)
-    shape = model.pop("input", [16])
-    classifier = TorchClassifier(build_model(model, shape, 3).eval(), np.array([2, 4, 8]))
+    module = build_model(model, shape, 3, modality.input_layers(torch.rand(8, *shape)))
+    classifier = TorchClassifier(module.eval(), np.array([2, 4, 8]))
     rows = np.random.default_rng(0).random((5, int(np.prod(shape))), dtype=np.float32)
 
     save_classifier(classifier, rows, tmp_path / "classifier")

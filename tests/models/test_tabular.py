@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
+from forgeml.modality import TableModality
 from forgeml.models import Standardize, build_model
 
 
@@ -17,11 +18,14 @@ def test_mlp_structure_comes_from_config():
     assert sum(isinstance(m, nn.Dropout) for m in model) == 3
 
 
-def test_logreg_is_one_linear_layer_behind_standardize():
-    model = build_model({"family": "logreg"}, (4,), 2, torch.zeros(4), torch.ones(4) * 2)
+def test_logreg_is_one_linear_layer_behind_the_tables_standardize():
+    train = torch.tensor([[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]])  # means 2-5, standard deviations 2.83
+    layers = TableModality({"name": "t", "target": "y"}).input_layers(train)
+    model = build_model({"family": "logreg"}, (4,), 2, layers)
     assert isinstance(model[0], Standardize)
     assert [type(m) for m in model[1]] == [nn.Flatten, nn.Linear]
-    assert torch.allclose(model[0](torch.full((1, 4), 4.0)), torch.full((1, 4), 2.0))
+    assert torch.allclose(model[0](train).mean(0), torch.zeros(4))
+    assert torch.allclose(model[0](train).std(0), torch.ones(4))
 
 
 @pytest.mark.parametrize(("config", "message"), [

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from forgeml.errors import ConfigError
+from forgeml.modality import ImageModality
 from forgeml.models import ToImage, build_model, count_flops, count_parameters
 from forgeml.models.vision import BasicBlock, Bottleneck, DenseLayer
 
@@ -35,15 +36,20 @@ def test_densenet_structure_comes_from_config():
     layers = [m for m in model.modules() if isinstance(m, DenseLayer)]
     assert len(layers) == 5
     # stem 12 channels, +2x6 = 24, transition halves to 12, +3x6 = 30 features into the classifier
-    assert model[-1].head[-1].in_features == 30
+    assert model.head[-1].in_features == 30
     assert model(torch.rand(2, *SHAPE)).shape == (2, 3)
 
 
-def test_image_models_accept_flat_pixel_rows_as_served():
-    model = build_model({"family": "resnet", "layers": [1]}, SHAPE, 4, torch.full((1, 1, 1), 0.5), torch.ones(1, 1, 1))
+def test_image_models_accept_flat_pixel_rows_as_served_and_standardize_each_channel():
+    modality = ImageModality({"name": "shapes", "target": "label", "image": {"channels": 2, "size": 16}})
+    train = torch.stack([torch.full((16, 16), 0.2), torch.full((16, 16), 0.8)]).expand(5, 2, 16, 16)
+    train = train + 0.1 * torch.randn(5, 2, 16, 16)
+    model = build_model({"family": "resnet", "layers": [1]}, (2, 16, 16), 4, modality.input_layers(train))
     assert isinstance(model[0], ToImage)
+    standardized = model[1](model[0](train.reshape(5, -1)))
+    assert torch.allclose(standardized.mean((0, 2, 3)), torch.zeros(2), atol=1e-5)
     model.eval()
-    images = torch.rand(3, *SHAPE)
+    images = torch.rand(3, 2, 16, 16)
     assert torch.allclose(model(images.reshape(3, -1)), model(images))
 
 
@@ -51,7 +57,7 @@ def test_the_small_stem_keeps_resolution_and_the_imagenet_stem_quarters_it():
     small = build_model({"family": "resnet", "layers": [1]}, (3, 32, 32), 2)
     imagenet = build_model({"family": "resnet", "layers": [1], "stem": "imagenet"}, (3, 32, 32), 2)
     x = torch.rand(1, 3, 32, 32)
-    assert small[-1].stem(x).shape[-1] == 32 and imagenet[-1].stem(x).shape[-1] == 8
+    assert small.stem(x).shape[-1] == 32 and imagenet.stem(x).shape[-1] == 8
 
 
 @pytest.mark.parametrize(("config", "shape", "message"), [

@@ -296,8 +296,9 @@ class Distillation(Method):
             module = base.copy_of_base()
             module.keep_layers(self.student_spec["layers"])
             return module, {**base.info["model"], "layers": list(self.student_spec["layers"])}
-        stats = base.modality.input_stats(base.data.x_train)
-        return build_model(self.student_spec, base.data.shape, len(base.data.classes), *stats).to(base.data.device), self.student_spec
+        student = build_model(self.student_spec, base.data.shape, len(base.data.classes),
+                              base.modality.input_layers(base.data.x_train))
+        return student.to(base.data.device), self.student_spec
 
     def run(self, base):
         import torch

@@ -1,9 +1,9 @@
 """Build any model family from a small config.
 
-A built model takes raw inputs: it starts with ``Standardize``, holding the training split's mean
-and standard deviation (per feature, or per channel for images), so a saved model needs no
-separate scaler. Image models also start with ``ToImage``, so they accept the flat pixel rows the
-registry serves as well as image batches.
+A built model takes raw inputs: its modality (forgeml.modality) gives the layers it starts with, such as
+``Standardize``, holding the training split's mean and standard deviation (per feature, or per channel for
+images), so a saved model needs no separate scaler, and for images ``ToImage``, so they accept the flat pixel
+rows the registry serves as well as image batches.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from forgeml.models.vision import DenseNet, ResNet
 MODEL_FAMILIES: dict[str, Callable[..., nn.Module]] = {
     "logreg": logreg, "mlp": mlp, "resnet": ResNet, "densenet": DenseNet, "bert": BertClassifier,
 }
-TOKEN_FAMILIES = ("bert",)  # take (batch, 2, length) token ids and masks, never standardized or reshaped
 # families whose models can keep some of their layers and drop the rest (``keep_layers``): a student started from
 # its teacher's own weights
 LAYER_KEEPING_FAMILIES = tuple(family for family, build in MODEL_FAMILIES.items() if hasattr(build, "keep_layers"))
@@ -57,14 +56,13 @@ def build_model(
     config: dict[str, Any],
     input_shape: Sequence[int],
     n_classes: int,
-    mean: torch.Tensor | None = None,
-    std: torch.Tensor | None = None,
+    input_layers: Sequence[nn.Module] = (),
 ) -> nn.Module:
-    """Build ``config["family"]`` with the rest of ``config`` as its arguments.
+    """Build ``config["family"]`` with the rest of ``config`` as its arguments, behind ``input_layers``.
 
     ``input_shape`` is ``(n_features,)`` for tables, ``(channels, height, width)`` for images and
-    ``(2, max_length)`` for token ids and masks (forgeml.text);
-    with ``mean`` and ``std`` (shaped to broadcast over one input) the model standardizes its inputs.
+    ``(2, max_length)`` for token ids and masks (forgeml.text); ``input_layers`` come from the modality
+    (``Modality.input_layers``) and turn raw inputs into what the family takes.
     """
     options = dict(config)
     family = options.pop("family", None)
@@ -77,9 +75,4 @@ def build_model(
         body = MODEL_FAMILIES[family](tuple(input_shape), n_classes, **options)
     except TypeError as error:
         raise ConfigError(f"Bad options for model family {family!r}: {error}") from error
-    if family in TOKEN_FAMILIES:
-        return body
-    layers = [ToImage(input_shape)] if len(input_shape) > 1 else []
-    if mean is not None:
-        layers.append(Standardize(mean, std))
-    return nn.Sequential(*layers, body) if layers else body
+    return nn.Sequential(*input_layers, body) if input_layers else body
