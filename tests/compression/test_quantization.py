@@ -5,6 +5,7 @@ import sys
 import pytest
 import torch
 from compression_fixtures import accuracy
+from torch._dynamo.utils import counters
 
 from forgeml.compression import QuantizationPlan, quantize, search_quantization
 from forgeml.compression.quantization import fallback_plans, quantizable_layers
@@ -13,7 +14,10 @@ from forgeml.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def static_int8(cancer, cancer_mlp):
-    return quantize(cancer_mlp, QuantizationPlan("static"), cancer.x_train)
+    """Quantized for any batch size, as texts are, and first called at a batch of one, as latency is measured."""
+    model = quantize(cancer_mlp, QuantizationPlan("static"), cancer.x_train, dynamic_shapes=True)
+    model(cancer.x_val[:1])
+    return model
 
 
 def test_static_int8_is_a_quarter_the_size_and_as_accurate(cancer, cancer_mlp, static_int8):
@@ -22,6 +26,13 @@ def test_static_int8_is_a_quarter_the_size_and_as_accurate(cancer, cancer_mlp, s
     assert report["quantized_int8_bytes"] <= 0.35 * report["quantized_fp32_bytes"]
     fp32 = accuracy(cancer_mlp, cancer)
     assert (fp32 - accuracy(static_int8, cancer)) / fp32 <= 0.01
+
+
+def test_a_model_for_any_batch_first_called_with_one_row_compiles_no_more(cancer, static_int8):
+    compiled = counters["stats"]["unique_graphs"]
+    for rows in (7, 64, len(cancer.x_val)):
+        static_int8(cancer.x_val[:rows])
+    assert counters["stats"]["unique_graphs"] == compiled
 
 
 def test_dynamic_int8_with_layers_left_in_fp32(cancer, cancer_mlp):

@@ -67,7 +67,9 @@ class QuantizedModule(ProgramModule):
     """A quantized program (forgeml.compression.quantization), compiled on first use: eager, its
     quantize/dequantize pairs are several times slower than FP32; inductor's x86 backend lowers them to INT8
     kernels. ``dynamic_shapes``: compile once for any batch size instead of once per shape (the x86 INT8
-    convolution lowering asserts on strides with a symbolic batch, so image models compile per shape)."""
+    convolution lowering asserts on strides with a symbolic batch, so image models compile per shape). The batch
+    size is marked unbacked: a backed one is specialised at 1, and the latency at batch 1, measured first, would
+    cost a second compile for every other batch size."""
 
     def __init__(self, program: bytes, report: dict, dynamic_shapes: bool = False):
         super().__init__(program)
@@ -88,5 +90,7 @@ class QuantizedModule(ProgramModule):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         import torch._inductor.config as inductor
 
+        if self.dynamic_shapes:
+            torch._dynamo.decorators.mark_unbacked(inputs, 0)
         with torch.no_grad(), inductor.patch(freezing=True):  # freezing lets inductor pack the INT8 weights
             return self._runtime()(inputs)
