@@ -159,6 +159,27 @@ def test_student_keeps_chosen_layers_and_freezing_stops_their_gradients():
         build_model({"family": "bert", "config": TINY_BERT, "layers": [5]}, (2, 8), 2)
 
 
+def test_a_bert_quantized_to_dynamic_int8_has_every_linear_layer_int8_and_keeps_its_predictions():
+    """The reviews' int8_dynamic (activation scales per batch, one scale per weight tensor), run eagerly: compiled
+    it costs half a minute, which the static INT8 BERT of tests/pipelines/test_texts.py pays for the pipeline."""
+    from forgeml.compression import QuantizationPlan, quantize
+    from forgeml.compression.quantization import quantizable_layers
+    from forgeml.models import build_model
+    from forgeml.models.program import ProgramModule
+
+    torch.manual_seed(0)
+    model = build_model({"family": "bert", "config": TINY_BERT, "pooling": "mean"}, (2, 8), 2).eval()
+    tokens = torch.stack([torch.randint(1000, 2000, (64, 8)), torch.ones(64, 8, dtype=torch.long)], 1)
+    int8 = quantize(model, QuantizationPlan("dynamic", "per_tensor"), tokens, dynamic_shapes=True)
+    layers = quantizable_layers(model)
+    assert int8.report["int8_layers"] == layers and len(layers) == 4 * 6 + 1  # + the classifier (mean pooling)
+    assert int8.report["quantized_int8_bytes"] < 0.4 * int8.report["quantized_fp32_bytes"]
+    with torch.no_grad():
+        fp32, rounded = model(tokens), ProgramModule(int8.program)(tokens)
+    assert (fp32.argmax(1) == rounded.argmax(1)).float().mean() >= 0.9
+    assert (fp32 - rounded).abs().max() < 0.1 * fp32.abs().max()
+
+
 def test_mean_pooling_averages_the_real_tokens_only_and_drops_the_pooler():
     from forgeml.models import build_model
 
