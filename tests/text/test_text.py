@@ -170,7 +170,7 @@ def test_a_bert_quantized_to_dynamic_int8_has_every_linear_layer_int8_and_keeps_
     torch.manual_seed(0)
     model = build_model({"family": "bert", "config": TINY_BERT, "pooling": "mean"}, (2, 8), 2).eval()
     tokens = torch.stack([torch.randint(1000, 2000, (64, 8)), torch.ones(64, 8, dtype=torch.long)], 1)
-    int8 = quantize(model, QuantizationPlan("dynamic", "per_tensor"), tokens, dynamic_shapes=True)
+    int8 = quantize(model, QuantizationPlan("dynamic", "per_tensor"), tokens)
     layers = quantizable_layers(model)
     assert int8.report["int8_layers"] == layers and len(layers) == 4 * 6 + 1  # + the classifier (mean pooling)
     assert int8.report["quantized_int8_bytes"] < 0.4 * int8.report["quantized_fp32_bytes"]
