@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -49,9 +50,16 @@ def test_bad_policies_are_explained(policy, message):
         build_augmentation(policy, (8, 8))
 
 
-def test_preview_grid_shows_originals_and_draws():
-    figure = preview_grid(torch.rand(5, 1, 8, 8), build_augmentation({"rotation": {"p": 1.0}}, (8, 8)), variants=3)
-    assert len(figure.axes) == 4 * 5
+def test_preview_grid_shows_the_originals_in_its_first_row_and_a_draw_in_each_row_below():
+    images = torch.rand(5, 1, 8, 8)
+    figure = preview_grid(images, build_augmentation({"rotation": {"p": 1.0}}, (8, 8)), variants=3)
+    (axis,) = figure.axes
+    picture = axis.images[0].get_array()
+    assert picture.shape == (4 * 9 + 1, 5 * 9 + 1)  # 4 rows of 5 tiles of 8 pixels, a pixel apart
+    tile = lambda row, column: picture[1 + 9 * row : 9 * (row + 1), 1 + 9 * column : 9 * (column + 1)]
+    assert np.array_equal(tile(0, 4), images[4, 0].numpy())
+    assert not np.allclose(tile(1, 4), images[4, 0].numpy())  # rotated
+    assert [label.get_text() for label in axis.get_yticklabels()] == ["original", "draw 1", "draw 2", "draw 3"]
 
 
 def test_table_noise_is_scaled_by_each_feature_and_swaps_values_within_a_column():

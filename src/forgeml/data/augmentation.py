@@ -80,23 +80,29 @@ def build_augmentation(policy: dict[str, Any] | None, image_size: Sequence[int])
     return Augmentation(transforms) if transforms else None
 
 
+PREVIEW_GAP = 1  # white pixels between the tiles of a preview
+
+
 def preview_grid(images: torch.Tensor, augmentation: Augmentation, variants: int = 4, seed: int = 0):
-    """A figure: the first row shows ``images`` as they are, each row below one augmented draw of them."""
+    """A figure of one picture: the first row of tiles shows ``images`` as they are, each row below one
+    augmented draw of them."""
+    # One picture, not an axes per image: a figure of 40 axes took about a second to draw.
     # Not through pyplot: a Figure of its own is never kept open by pyplot (no "more than 20 figures"
     # warning), is freed with its last reference, and needs no GUI backend.
     from matplotlib.figure import Figure
 
     torch.manual_seed(seed)
-    rows = [images] + [augmentation(images.clone()) for _ in range(variants)]
-    figure = Figure(figsize=(1.2 * len(images), 1.2 * len(rows)))
-    axes = figure.subplots(len(rows), len(images), squeeze=False)
-    for row, batch in enumerate(rows):
-        for column, image in enumerate(batch):
-            axis = axes[row][column]
-            pixels = image.permute(1, 2, 0).squeeze(-1).cpu().numpy()
-            axis.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0.0, vmax=1.0)
-            axis.set_xticks([]), axis.set_yticks([])
-        axes[row][0].set_ylabel("original" if row == 0 else f"draw {row}", fontsize=8)
+    rows = torch.stack([images] + [augmentation(images.clone()) for _ in range(variants)]).cpu()
+    padded = nn.functional.pad(rows, (PREVIEW_GAP, 0, PREVIEW_GAP, 0), value=1.0)  # (rows, images, C, H, W)
+    count, columns, channels, height, width = padded.shape
+    picture = nn.functional.pad(padded.permute(0, 3, 1, 4, 2).reshape(count * height, columns * width, channels),
+                                (0, 0, 0, PREVIEW_GAP, 0, PREVIEW_GAP), value=1.0)
+    figure = Figure(figsize=(1.2 * columns, 1.2 * count))
+    axis = figure.subplots()
+    axis.imshow(picture.squeeze(-1).numpy(), cmap="gray" if channels == 1 else None, vmin=0.0, vmax=1.0)
+    axis.set_xticks([])
+    axis.set_yticks([row * height + (height + PREVIEW_GAP) / 2 for row in range(count)],
+                    ["original", *(f"draw {row}" for row in range(1, count))], fontsize=8)
     figure.suptitle("Augmented training samples", fontsize=10)
     figure.tight_layout()
     return figure
