@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
 from tests.helpers import free_port, post, serving
@@ -32,13 +31,10 @@ def repro_digits(project, env="local"):
 # The shipped digits recipe with fewer epochs, trials and candidates: the same stages and artifacts in about a
 # third of the time. Briefly trained, the ResNet may trail the MLP on validation loss, so it is named the
 # compression base. The shipped defaults' own accuracy bars are the `full` tests below (`make test-full`).
-# `resnet_2_processes` is the ResNet again, data-parallel on two processes (gloo).
-SHIPPED_RESNET = yaml.safe_load((REPO / "conf/experiments/digits/parameters_train.yml").read_text())["train"]["candidates"]["resnet"]
+# Data-parallel training (`processes`) is tests/pipelines/test_train_nodes.py's and tests/training's.
 QUICK_DIGITS = {
     "parameters_train.yml": {"train": {"defaults": {"epochs": 20, "progress": False}, "candidates": {
-        "resnet": {"training": {"epochs": 20, "patience": 10}}, "densenet": {"training": {"epochs": 8, "patience": 8}},
-        "resnet_2_processes": {**SHIPPED_RESNET, "training": {**SHIPPED_RESNET["training"], "epochs": 20, "patience": 10,
-                                                             "processes": 2}},
+        "resnet": {"training": {"epochs": 20, "patience": 10}}, "densenet": {"training": {"epochs": 6, "patience": 6}},
         # the table references and the torch logistic regression: the breast cancer project runs them
         "sklearn_hgb": None, "logreg": None}}},
     "parameters_tune.yml": {"tune": {"n_trials": 2, "progress": False, "spaces": {"resnet": {
@@ -104,18 +100,6 @@ def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits
     best = read_json(digits_project, "data/06_models/digits/best_params.json")
     assert best["candidate"] == "resnet" and len(best["overrides"]["model"]["layers"]) in (2, 3)
     assert 3 <= best["overrides"]["training"]["epochs"] <= 5
-
-
-def test_the_resnet_trained_on_two_processes_scores_as_on_one_and_has_one_run(digits_project, client_for):
-    metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
-    info = read_json(digits_project, "data/06_models/digits/training_info.json")
-    assert info["resnet_2_processes"]["training"]["processes"] == 2
-    # within a point of one process (one-sided: seeds alone move the quick ResNet by 1-2 points, either way)
-    assert metrics["resnet_2_processes"]["accuracy"] >= metrics["resnet"]["accuracy"] - 0.01
-    client = client_for(digits_project)
-    experiment = client.get_experiment_by_name("digits")
-    names = [r.info.run_name for r in client.search_runs([experiment.experiment_id], max_results=200)]
-    assert names.count("resnet_2_processes") == names.count("resnet") == 1  # rank 0 logs; the worker does not
 
 
 def as_pngs(pixels: pd.DataFrame, channels: int, size: int) -> pd.DataFrame:
