@@ -10,7 +10,6 @@ import subprocess
 import pytest
 import yaml
 
-from forgeml.cli import main
 from forgeml.registry.audit import read_records
 from forgeml.scheduling import retrain_lock, retrain_lock_path
 from tests.pipelines.conftest import kedro, make_project, project_env
@@ -216,20 +215,17 @@ def drift_checks(client) -> int:
 
 
 @pytest.mark.parametrize("case", BAD_DATA)
-def test_bad_raw_data_stops_retrain_with_exit_2_before_any_drift_check_and_changes_nothing(retrain_project, client, case,
-                                                                                          command_here):
-    """The drift check reads only data that passed the suite; a file that cannot be read at all is named. (The
-    command runs in this process: it stops before any training.)"""
+def test_bad_raw_data_stops_retrain_with_exit_2_before_any_drift_check_and_changes_nothing(retrain_project, client, case):
+    """The drift check reads only data that passed the suite; a file that cannot be read at all is named."""
     spoil, message = BAD_DATA[case]
     raw = retrain_project / RAW
     good = raw.read_bytes()
     before, champion_before, checks_before = versions(client), alias(client, "champion"), drift_checks(client)
     raw.write_bytes(spoil(good))
     try:
-        result = command_here(retrain_project, main, "retrain", "--env", "test")
+        code, output = finish(retrain(retrain_project))
     finally:
         raw.write_bytes(good)
-    code, output = result.returncode, result.stdout + result.stderr
     assert code == 2 and message in output and "Traceback" not in output, output[-3000:]
     assert versions(client) == before and alias(client, "champion") == champion_before
     assert drift_checks(client) == checks_before
