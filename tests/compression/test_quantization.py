@@ -4,12 +4,14 @@ import sys
 
 import pytest
 import torch
-from compression_fixtures import accuracy
+from compression_fixtures import DIGITS, accuracy
 from torch._dynamo.utils import counters
 
 from forgeml.compression import QuantizationPlan, quantize, search_quantization
 from forgeml.compression.quantization import fallback_plans, quantizable_layers
 from forgeml.errors import ConfigError
+from forgeml.models import build_model
+from forgeml.models.program import ProgramModule
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +56,24 @@ def test_the_quantized_model_loads_and_predicts_in_a_fresh_process(tmp_path, can
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model.pkl"), str(tmp_path / "inputs.pt")],
                             capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == str(expected.tolist())
+
+
+def test_batch_norms_before_convolutions_become_a_scale_and_shift_that_computes_the_same(digits):
+    """A DenseNet's pre-activation BatchNorms (which no convolution before them absorbs) leave the INT8 graph as the
+    scale and shift they apply, with the statistics each has; the model's logits stay those of FP32."""
+    torch.manual_seed(0)
+    spec = {"family": "densenet", "growth_rate": 4, "block_config": [1, 1], "bn_size": 2, "compression": 0.5, "dropout": 0.0}
+    densenet = build_model(spec, digits.shape, 10, DIGITS.input_layers(digits.x_train)).eval()
+    for norm in (m for m in densenet.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)):
+        norm.running_mean.uniform_(-0.5, 0.5), norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.5, 0.5)
+    model = quantize(densenet, QuantizationPlan("static"), digits.x_train[:256])
+    program = ProgramModule(model.program)  # eagerly: what is computed, not how fast
+    calls = [str(node.target) for node in program._runtime().graph.nodes if node.op == "call_function"]
+    assert not [call for call in calls if "batch_norm" in call]
+    with torch.no_grad():
+        fp32, int8 = densenet(digits.x_val[:64]), program(digits.x_val[:64])
+    assert ((int8 - fp32).norm() / fp32.norm()) < 0.1
 
 
 @pytest.mark.parametrize("plan, message", [

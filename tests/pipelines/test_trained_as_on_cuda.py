@@ -55,9 +55,8 @@ def compressed(splits, trained):
     train, val, _, tensors = splits
     candidates, infos, train_params = trained
     params = shipped("base/parameters_compress.yml")["compress"]
-    # The ResNet, not the best by validation loss (often the DenseNet): torchao's INT8 convert looks for
-    # training-time convolution-BatchNorm patterns in any graph that keeps a BatchNorm, as the DenseNet's
-    # pre-activation ones stay, which costs 35 s on 2 cores and shows nothing more of the layout's path.
+    # The ResNet, not the best by validation loss (often the DenseNet): its layout takes the same path, and the
+    # DenseNet's fine-tuning, channel pruning and distillation cost about four times as long here.
     params["base"] = "resnet"
     params["methods"] = methods()
     params["fine_tune"] = {"epochs": 1, "progress": False}

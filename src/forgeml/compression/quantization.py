@@ -10,6 +10,7 @@ model keeps its FP32 weights and is no smaller). The result is an exported progr
 from __future__ import annotations
 
 import logging
+import operator
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -19,6 +20,7 @@ from torch import nn
 from forgeml.errors import ConfigError
 from forgeml.models.program import QuantizedModule, dynamic_batch, program_bytes
 
+BATCH_NORM = torch.ops.aten.batch_norm.default  # a BatchNorm in INC's exported graph
 MODES = ("static", "dynamic")
 GRANULARITIES = ("per_channel", "per_tensor")
 QUANTIZABLE = (nn.Linear, nn.Conv2d)
@@ -82,6 +84,37 @@ def _quiet_inc() -> None:
     logging.getLogger("neural_compressor").setLevel(logging.ERROR)
 
 
+def _batch_norms_as_scale_and_shift(graph_module) -> int:
+    """Replace each BatchNorm left in a prepared graph (the quantizer folds one that follows a convolution; one
+    that comes first, as a DenseNet's pre-activation ones, stays) by the per-channel scale and shift it applies
+    in eval mode; return how many.
+
+    torchao's convert looks for training-time convolution-BatchNorm patterns in any graph that keeps a BatchNorm,
+    exporting 96 pattern graphs to match them: 35 s on 2 cores for the digits DenseNet, for patterns that
+    post-training quantization never makes.
+    """
+    graph = graph_module.graph
+    replaced = 0
+    for node in [node for node in graph.nodes if node.target is BATCH_NORM and not node.args[5]]:  # eval mode
+        inputs, weight, bias, mean, variance, _training, _momentum, eps, _cudnn = node.args
+        constant = lambda argument: operator.attrgetter(argument.target)(graph_module)  # noqa: E731
+        scale = torch.rsqrt(constant(variance) + eps) * (constant(weight) if weight is not None else 1)
+        shift = (constant(bias) if bias is not None else 0) - constant(mean) * scale
+        per_channel = (-1,) + (1,) * (node.meta["val"].dim() - 2)  # channels are the second dimension
+        with graph.inserting_before(node):
+            factors = []
+            for kind, value in (("scale", scale), ("shift", shift)):
+                name = f"_batch_norm_{replaced}_{kind}"
+                graph_module.register_buffer(name, value.detach().reshape(per_channel))
+                factors.append(graph.get_attr(name))
+            scaled = graph.call_function(torch.ops.aten.mul.Tensor, (inputs, factors[0]))
+            node.replace_all_uses_with(graph.call_function(torch.ops.aten.add.Tensor, (scaled, factors[1])))
+        graph.erase_node(node)
+        replaced += 1
+    graph_module.recompile()
+    return replaced
+
+
 def _fold_int8_weights(graph_module) -> dict:
     """Turn ``quantize(weight)`` into stored INT8 constants and drop the FP32 weights left unused.
 
@@ -128,6 +161,7 @@ def quantize(module: nn.Module, plan: QuantizationPlan, calibration: torch.Tenso
     with torch.no_grad():
         for start in range(0, len(calibration), batch_size):
             prepared(calibration[start : start + batch_size].cpu())
+    _batch_norms_as_scale_and_shift(prepared)
     converted = convert(prepared)
     report = _fold_int8_weights(converted)
     report["fp32_layers"] = [name for name in layers if f"{name}.weight" in report["fp32_weights_kept"]]
