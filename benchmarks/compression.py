@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forgeml.datasets import VerifiedClassifiersDataset
 from forgeml.evaluate import measure_latency_side_by_side, tensor_bytes
 
 ROOT = Path(__file__).parents[1]
@@ -43,16 +43,17 @@ def main() -> None:
 
     data = args.root / "data"
     paths = {
-        "candidates": data / "06_models" / args.experiment / "candidates.pkl",
-        "compressed": data / "06_models" / args.experiment / "compressed_candidates.pkl",
+        "candidates": data / "06_models" / args.experiment / "candidates.zip",
+        "compressed": data / "06_models" / args.experiment / "compressed_candidates.zip",
         "info": data / "06_models" / args.experiment / "compression_info.json",
         "test": data / "05_model_input" / args.experiment / "test.parquet",
     }
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         sys.exit(f"Missing {', '.join(missing)}: run `make run EXPERIMENT={args.experiment}` first.")
-    candidates = pickle.loads(paths["candidates"].read_bytes())
-    compressed = pickle.loads(paths["compressed"].read_bytes())
+    lock = str(args.root / "dvc.lock")
+    candidates = VerifiedClassifiersDataset(filepath=str(paths["candidates"]), dvc_lock=lock).load()
+    compressed = VerifiedClassifiersDataset(filepath=str(paths["compressed"]), dvc_lock=lock).load()
     info = json.loads(paths["info"].read_text())
     test = pd.read_parquet(paths["test"])
     features, labels = test.drop(columns="target").to_numpy(np.float32), test["target"].to_numpy()

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forgeml.datasets import VerifiedClassifiersDataset
 from forgeml.evaluate import measure_latency_side_by_side, serialized_size, tensor_bytes
 
 ROOT = Path(__file__).parents[1]
@@ -41,15 +41,16 @@ def main() -> None:
     args = parser.parse_args()
 
     models, split = args.root / "data/06_models" / args.experiment, args.root / "data/05_model_input" / args.experiment
-    paths = [models / "candidates.pkl", split / "test.parquet"]
+    paths = [models / "candidates.zip", split / "test.parquet"]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         sys.exit(f"Missing {', '.join(missing)}: run `make run EXPERIMENT={args.experiment}` first.")
-    candidates = pickle.loads(paths[0].read_bytes())
-    compressed_path = models / "compressed_candidates.pkl"
+    lock = str(args.root / "dvc.lock")
+    candidates = VerifiedClassifiersDataset(filepath=str(paths[0]), dvc_lock=lock).load()
+    compressed_path = models / "compressed_candidates.zip"
     bases = {}
     if compressed_path.exists():
-        candidates.update(pickle.loads(compressed_path.read_bytes()))
+        candidates.update(VerifiedClassifiersDataset(filepath=str(compressed_path), dvc_lock=lock).load())
         infos = json.loads((models / "compression_info.json").read_text())
         bases = {name: info["compression"]["base"] for name, info in infos.items()}
     if args.reference not in candidates:

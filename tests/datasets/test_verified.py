@@ -1,51 +1,80 @@
-"""Arrays and pickles load only when their bytes are the ones ForgeML saved, or the ones dvc.lock records;
-arrays never unpickle."""
+"""Arrays and trained models load only when their bytes are the ones ForgeML saved, or the ones dvc.lock records;
+neither is ever unpickled."""
 
 from __future__ import annotations
 
+import zipfile
+
+import numpy as np
 import pytest
+import torch
 import yaml
 from kedro.io import DatasetError  # Kedro wraps the dataset's DataError, message and all
 
 from forgeml.data.sources import file_md5
-from forgeml.datasets import VerifiedPickleDataset
+from forgeml.datasets import VerifiedClassifiersDataset
+from forgeml.modality import TableModality
+from forgeml.models import TorchClassifier, build_model
+
+ROWS = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
+
+
+def candidates():
+    """A torch candidate and a scikit-learn one, named in the order a stage made them."""
+    from sklearn.linear_model import LogisticRegression
+
+    torch.manual_seed(0)
+    layers = TableModality({"name": "verified", "target": "label"}).input_layers(ROWS)
+    mlp = TorchClassifier(build_model({"family": "mlp", "hidden": [5]}, (4,), 2, layers), np.array(["no", "yes"]))
+    return {"mlp": mlp, "reference": LogisticRegression().fit(ROWS.numpy(), mlp.predict(ROWS.numpy()))}
+
+
+def predictions(classifiers):
+    return {name: classifier.predict_proba(ROWS.numpy()) for name, classifier in classifiers.items()}
 
 
 @pytest.fixture
 def saved(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # catalog paths and dvc.lock are relative to the project
-    dataset = VerifiedPickleDataset(filepath="data/06_models/candidates.pkl")
-    dataset.save({"mlp": [1, 2, 3]})
-    return dataset, tmp_path / "data/06_models/candidates.pkl"
+    dataset = VerifiedClassifiersDataset(filepath="data/06_models/candidates.zip")
+    dataset.save(candidates())
+    return dataset, tmp_path / "data/06_models/candidates.zip"
 
 
-def test_what_forgeml_saved_loads(saved):
+def assert_the_candidates(loaded):
+    assert list(loaded) == ["mlp", "reference"]
+    for name, expected in predictions(candidates()).items():
+        np.testing.assert_allclose(predictions(loaded)[name], expected, atol=1e-6)
+
+
+def test_what_forgeml_saved_loads_and_holds_no_pickle(saved):
     dataset, path = saved
-    assert dataset.load() == {"mlp": [1, 2, 3]}
-    assert (path.parent / "candidates.pkl.md5").read_text().strip() == file_md5(path)
+    assert_the_candidates(dataset.load())
+    assert (path.parent / "candidates.zip.md5").read_text().strip() == file_md5(path)
+    with zipfile.ZipFile(path) as archive:  # JSON, safetensors and skops' format: none of them unpickles
+        assert sorted(archive.namelist()) == ["0/classifier.json", "0/weights.safetensors", "1/classifier.json",
+                                              "1/estimator.skops", "names.json"]
 
 
 def test_a_replaced_file_is_refused_naming_it_and_both_hashes(saved):
-    import pickle
-
     dataset, path = saved
-    path.write_bytes(pickle.dumps({"mlp": "someone else's"}))
-    with pytest.raises(DatasetError, match=r"data/06_models/candidates.pkl is not the file this project wrote") as refused:
+    path.write_bytes(path.read_bytes() + b"someone else's")
+    with pytest.raises(DatasetError, match=r"data/06_models/candidates.zip is not the file this project wrote") as refused:
         dataset.load()
-    assert file_md5(path) in str(refused.value) and "candidates.pkl.md5" in str(refused.value)
+    assert file_md5(path) in str(refused.value) and "candidates.zip.md5" in str(refused.value)
 
 
 def test_a_file_dvc_restored_loads_by_the_hash_dvc_lock_records(saved, tmp_path):
     dataset, path = saved
-    (path.parent / "candidates.pkl.md5").unlink()  # as after `dvc checkout` on another machine
+    (path.parent / "candidates.zip.md5").unlink()  # as after `dvc checkout` on another machine
     with pytest.raises(DatasetError, match="no hash was recorded"):
         dataset.load()
-    lock = {"schema": "2.0", "stages": {"train": {"outs": [{"path": "data/06_models/candidates.pkl", "hash": "md5",
+    lock = {"schema": "2.0", "stages": {"train": {"outs": [{"path": "data/06_models/candidates.zip", "hash": "md5",
                                                             "md5": file_md5(path)}]}}}
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
-    assert dataset.load() == {"mlp": [1, 2, 3]}
-    absolute = VerifiedPickleDataset(filepath=str(path))  # as Kedro's catalog hands it over
-    assert absolute.load() == {"mlp": [1, 2, 3]}
+    assert_the_candidates(dataset.load())
+    absolute = VerifiedClassifiersDataset(filepath=str(path))  # as Kedro's catalog hands it over
+    assert_the_candidates(absolute.load())
 
 
 def test_arrays_are_npz_read_without_pickles_and_refused_once_changed(tmp_path, monkeypatch):

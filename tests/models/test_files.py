@@ -1,5 +1,6 @@
 """A classifier written as files comes back predicting the same, for any batch size, and nothing in its folder
-is a pickle; a skops file naming a foreign type is refused by name."""
+is a pickle; a skops file naming a foreign type is refused by name. Saved without a program example, a torch
+module comes back as a module that trains again, whatever pruning or layer dropping changed in it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from forgeml.errors import ModelFileError
 from forgeml.modality import ImageModality, TableModality
 from forgeml.models import TextClassifier, TorchClassifier, build_model
-from forgeml.models.files import PROGRAM_FILE, load_classifier, save_classifier
+from forgeml.models.files import PROGRAM_FILE, WEIGHTS_FILE, load_classifier, save_classifier
 from forgeml.models.program import ProgramModule, QuantizedModule
 
 EXPERIMENT = {"name": "files", "target": "label"}
@@ -44,7 +45,7 @@ def test_a_torch_classifier_comes_back_predicting_the_same_at_any_batch_size(tmp
     classifier = TorchClassifier(module.eval(), np.array([2, 4, 8]))
     rows = np.random.default_rng(0).random((5, int(np.prod(shape))), dtype=np.float32)
 
-    save_classifier(classifier, rows, tmp_path / "classifier")
+    save_classifier(classifier, tmp_path / "classifier", program_example=rows)
     loaded = load_classifier(tmp_path / "classifier")
 
     assert isinstance(loaded.module, ProgramModule)
@@ -62,7 +63,7 @@ def test_an_int8_classifier_keeps_its_program_and_report(tmp_path):
     rows = torch.rand(64, 8)
     classifier = TorchClassifier(quantize(module, QuantizationPlan("dynamic", "per_tensor"), rows), np.array(["a", "b"]))
 
-    save_classifier(classifier, rows.numpy(), tmp_path / "int8")
+    save_classifier(classifier, tmp_path / "int8", program_example=rows.numpy())
     loaded = load_classifier(tmp_path / "int8")
 
     assert isinstance(loaded.module, QuantizedModule) and loaded.module.program == classifier.module.program
@@ -80,12 +81,66 @@ def test_a_text_classifier_comes_back_with_its_tokenizer_and_truncation(tmp_path
                                 batch_size=2)
     texts = np.array(["a fine film", "dull and long, far too long for anyone to sit through", "ok"], dtype=object)
 
-    save_classifier(classifier, texts, tmp_path / "text")
+    save_classifier(classifier, tmp_path / "text", program_example=texts)
     loaded = load_classifier(tmp_path / "text")
 
     assert (loaded.max_length, loaded.head_tokens, loaded.batch_size) == (12, 4, 2)
     np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts), atol=1e-5)
     assert_no_pickle(tmp_path / "text")
+
+
+def assert_the_same_module_that_trains(folder, loaded, module, inputs):
+    assert (folder / WEIGHTS_FILE).exists() and not isinstance(loaded, ProgramModule)
+    assert loaded.blueprint == module.blueprint
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(inputs), module.eval()(inputs))
+    loaded.train()(inputs).sum().backward()
+    assert all(parameter.grad is not None for parameter in loaded.parameters() if parameter.requires_grad)
+
+
+def test_without_a_program_example_a_module_comes_back_as_its_blueprint_and_weights_even_channel_pruned(tmp_path):
+    from forgeml.compression.pruning import prune_structured
+
+    torch.manual_seed(0)
+    modality = ImageModality({**EXPERIMENT, "image": {"channels": 1, "size": 8}})
+    images = torch.rand(16, 1, 8, 8)
+    model = {"family": "resnet", "block": "basic", "layers": [1, 1], "base_width": 8, "stem": "small"}
+    module = build_model(model, (1, 8, 8), 3, modality.input_layers(images))
+    prune_structured(module, images[:2], 0.5, 1, lambda pruned: None)
+    classifier = TorchClassifier(module, np.array([2, 4, 8]))
+    assert module.blueprint.build()[-1].stem[0].out_channels == 8 > module[-1].stem[0].out_channels  # narrower now
+
+    save_classifier(classifier, tmp_path / "pruned")
+    loaded = load_classifier(tmp_path / "pruned")
+
+    assert loaded.module[-1].stem[0].out_channels == module[-1].stem[0].out_channels
+    assert loaded.classes_.tolist() == [2, 4, 8]
+    assert_the_same_module_that_trains(tmp_path / "pruned", loaded.module, module, images.flatten(1))
+    assert_no_pickle(tmp_path / "pruned")
+
+
+def test_a_student_keeping_some_of_its_teachers_layers_comes_back_with_those_layers(tmp_path):
+    from forgeml.text.tokenization import BUNDLED_MODEL, load_tokenizer
+
+    torch.manual_seed(0)
+    module = build_model({"family": "bert", "config": {**TINY_BERT, "num_hidden_layers": 3}}, (2, 12), 2).eval()
+    module.keep_layers([0, 2])
+    module.blueprint = module.blueprint.with_config({**module.blueprint.config, "layers": [0, 2]})
+    classifier = TextClassifier(module, np.array(["neg", "pos"]), load_tokenizer(BUNDLED_MODEL), 12)
+
+    save_classifier(classifier, tmp_path / "student")
+    loaded = load_classifier(tmp_path / "student")
+
+    assert loaded.module.num_layers == 2
+    tokens = classifier.tokenizer(["a fine film", "dull"], padding="max_length", max_length=12, return_tensors="pt")
+    assert_the_same_module_that_trains(tmp_path / "student", loaded.module, module,
+                                       torch.stack([tokens["input_ids"], tokens["attention_mask"]], 1))
+
+
+def test_a_module_without_a_blueprint_needs_a_program_example(tmp_path):
+    classifier = TorchClassifier(torch.nn.Linear(3, 2), np.array([0, 1]))
+    with pytest.raises(ModelFileError, match="no blueprint"):
+        save_classifier(classifier, tmp_path / "linear")
 
 
 class Halve:
@@ -103,11 +158,11 @@ def test_a_scikit_learn_reference_comes_back_and_a_foreign_type_is_refused(tmp_p
     rows = np.random.default_rng(0).random((40, 3))
     labels = (rows[:, 0] > 0.5).astype(int)
     reference = HistGradientBoostingClassifier(max_iter=10).fit(rows, labels)
-    save_classifier(reference, rows, tmp_path / "hgb")
+    save_classifier(reference, tmp_path / "hgb")
     assert (load_classifier(tmp_path / "hgb").predict(rows) == reference.predict(rows)).all()
     assert_no_pickle(tmp_path / "hgb")
 
     foreign = make_pipeline(FunctionTransformer(Halve()), HistGradientBoostingClassifier(max_iter=10)).fit(rows, labels)
-    save_classifier(foreign, rows, tmp_path / "foreign")
+    save_classifier(foreign, tmp_path / "foreign")
     with pytest.raises(ModelFileError, match=r"estimator.skops names types outside scikit-learn.*test_files.Halve"):
         load_classifier(tmp_path / "foreign")

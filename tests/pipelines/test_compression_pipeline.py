@@ -139,13 +139,27 @@ print(float(np.mean(model.predict(test.drop(columns=["target"])) == test["target
     ("compress.methods.int8_static.mode=fp8", "mode must be one of static, dynamic"),
 ], ids=["sparsity", "channel-ratio", "granularity", "mode"])
 def test_bad_compression_settings_fail_before_any_work(trained_project, kedro_here, setting, message):
-    saved = trained_project / "data/06_models/breast_cancer/compressed_candidates.pkl"
+    saved = trained_project / "data/06_models/breast_cancer/compressed_candidates.zip"
     before = saved.read_bytes()
     result = kedro_here(trained_project, "--pipelines", "compress", "--params", setting)
     assert result.returncode == 2, result.stderr[-2000:]
     assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
     assert "fine-tune" not in result.stderr + result.stdout
     assert saved.read_bytes() == before
+
+
+def test_the_evaluate_stage_refuses_candidates_changed_after_the_train_stage_wrote_them(trained_project, kedro_here):
+    saved, evaluation = (trained_project / f"data/{path}" for path in
+                         ("06_models/breast_cancer/candidates.zip", "07_model_output/breast_cancer/evaluation.json"))
+    written, evaluated = saved.read_bytes(), evaluation.read_bytes()
+    try:
+        saved.write_bytes(written + b"changed")
+        result = kedro_here(trained_project, "--pipelines", "evaluate")
+    finally:
+        saved.write_bytes(written)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "candidates.zip is not the file this project wrote" in " ".join(result.stderr.split())
+    assert evaluation.read_bytes() == evaluated
 
 
 def test_the_compression_benchmark_reports_every_method_side_by_side(trained_project, tmp_path):

@@ -3,7 +3,6 @@ tokenized once and persisted; bad texts, labels, columns and model folders stop 
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from forgeml.datasets import VerifiedClassifiersDataset
 from tests.pipelines.conftest import REPO, TINY_BERT, kedro_experiment, make_project, override_conf, project_env, run
 
 ENV = "reviews_data"  # an env over conf/experiments/reviews: the data stage with short token sequences
@@ -139,8 +139,8 @@ def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_t
     assert 0.5 <= metrics["tfidf_logreg"]["accuracy"] <= 1.0 and metrics["minilm"]["latency_b32_p50_ms"] > 0
     info = json.loads((trained_text_project / "data/06_models/reviews/training_info.json").read_text())
     assert info["minilm"]["training"]["scheduler"] == "linear" and info["minilm"]["parameters"] > 900_000
-    with open(trained_text_project / "data/06_models/reviews/candidates.pkl", "rb") as stream:
-        assert pickle.load(stream)["minilm"].head_tokens == 8  # served with the truncation it was trained on
+    candidates = VerifiedClassifiersDataset(filepath=str(trained_text_project / "data/06_models/reviews/candidates.zip"))
+    assert candidates.load()["minilm"].head_tokens == 8  # served with the truncation it was trained on
     promotion = json.loads((trained_text_project / "data/08_reporting/reviews/promotion.json").read_text())
     test = trained_text_project / "data/05_model_input/reviews/test.parquet"
     script = (
@@ -202,8 +202,8 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
     layer = 4 * 32 * 32 + 2 * 32 * 64  # a tiny layer's weights: four attention and two feed-forward matrices
     assert student["compression"]["base_parameters"] - student["parameters"] >= 3 * layer
     assert student["flops"] < 0.6 * student["compression"]["base_flops"]  # half the layers: about half the work
-    with open(trained_text_project / "data/06_models/reviews/compressed_candidates.pkl", "rb") as stream:
-        compressed = pickle.load(stream)
+    compressed = VerifiedClassifiersDataset(
+        filepath=str(trained_text_project / "data/06_models/reviews/compressed_candidates.zip")).load()
     assert len(compressed["distilled_3_layers"].module.bert.bert.encoder.layer) == 3
     assert {candidate.head_tokens for candidate in compressed.values()} == {8}  # the base's truncation
     quantized = info["int8_static"]["compression"]
@@ -231,7 +231,7 @@ def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, kedro_her
      "`from_base` takes a student of a family that keeps some of its base's layers (bert)"),
 ], ids=["pruning", "student"])
 def test_bad_text_compression_settings_fail_before_any_work(trained_text_project, kedro_here, setting, message):
-    saved = trained_text_project / "data/06_models/reviews/compressed_candidates.pkl"
+    saved = trained_text_project / "data/06_models/reviews/compressed_candidates.zip"
     before = saved.read_bytes()
     result = kedro_here(trained_text_project, "--pipelines", "compress", "--params", setting, experiment="reviews")
     assert result.returncode == 2, result.stderr[-2000:]

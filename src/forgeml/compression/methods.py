@@ -293,9 +293,10 @@ class Distillation(Method):
         from forgeml.models import build_model
 
         if self.student_spec.get("from_base"):
-            module = base.copy_of_base()
-            module.keep_layers(self.student_spec["layers"])
-            return module, {**base.info["model"], "layers": list(self.student_spec["layers"])}
+            module, model = base.copy_of_base(), {**base.info["model"], "layers": list(self.student_spec["layers"])}
+            module.keep_layers(model["layers"])
+            module.blueprint = module.blueprint.with_config(model)
+            return module, model
         student = build_model(self.student_spec, base.data.shape, len(base.data.classes),
                               base.modality.input_layers(base.data.x_train))
         return student.to(base.data.device), self.student_spec

@@ -2,7 +2,7 @@
 
 from forgeml.datasets.bundled import BundledDataset
 from forgeml.datasets.images import BundledImagesDataset, ImageFolderDataset
-from forgeml.datasets.verified import VerifiedArraysDataset, VerifiedPickleDataset
+from forgeml.datasets.verified import VerifiedArraysDataset, VerifiedClassifiersDataset
 
 __all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedArraysDataset",
-           "VerifiedPickleDataset"]
+           "VerifiedClassifiersDataset"]

@@ -1,20 +1,24 @@
 """Files between stages that load only when their bytes are the ones a run of this project wrote.
 
-Arrays (the splits as the models' input) are NumPy files, read without unpickling anything; trained models
-are still pickles, which run code when loaded. Either is refused when a file changed after it was written.
+Arrays (the splits as the models' input) are NumPy files; trained models are a zip of their weights,
+blueprints and estimator files (forgeml.models.files). Neither is unpickled, and either is refused when the
+file changed after it was written.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
+import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 from kedro.io import AbstractDataset
-from kedro_datasets.pickle import PickleDataset
 
 from forgeml.data.sources import file_md5
 from forgeml.errors import DataError
+from forgeml.models.files import load_classifier, save_classifier
 
 SIDECAR_SUFFIX = ".md5"
 
@@ -58,7 +62,21 @@ class WrittenHere:
         return None
 
 
-class VerifiedArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
+class _VerifiedFile(AbstractDataset):
+    """One file, which ``WrittenHere`` vouches for before it is read."""
+
+    def __init__(self, *, filepath: str, dvc_lock: str = "dvc.lock", metadata: dict[str, Any] | None = None):
+        self._filepath, self.metadata = PurePosixPath(filepath), metadata  # _filepath: what the DVC stages track
+        self._written = WrittenHere(Path(filepath), Path(dvc_lock))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+    def _exists(self) -> bool:
+        return self._written.path.exists()
+
+
+class VerifiedArraysDataset(_VerifiedFile):
     """Named arrays in one ``.npz`` file (``numpy.savez``), read with pickles refused, once ``WrittenHere``
     vouches for the file.
 
@@ -68,10 +86,6 @@ class VerifiedArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.
           type: forgeml.datasets.VerifiedArraysDataset
           filepath: data/04_feature/${globals:experiment}/tensors.npz
     """
-
-    def __init__(self, *, filepath: str, dvc_lock: str = "dvc.lock", metadata: dict[str, Any] | None = None):
-        self._filepath, self.metadata = PurePosixPath(filepath), metadata  # _filepath: what the DVC stages track
-        self._written = WrittenHere(Path(filepath), Path(dvc_lock))
 
     def load(self) -> dict[str, np.ndarray]:
         self._written.check()
@@ -84,34 +98,39 @@ class VerifiedArraysDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.
             np.savez(stream, **data)
         self._written.record()
 
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath)}
 
-    def _exists(self) -> bool:
-        return self._written.path.exists()
-
-
-class VerifiedPickleDataset(PickleDataset):
-    """A PickleDataset (trained models) unpickled only once ``WrittenHere`` vouches for the file, since
-    unpickling runs code.
+class VerifiedClassifiersDataset(_VerifiedFile):
+    """Classifiers by name (a stage's candidates) in one zip file: a folder each, as forgeml.models.files writes
+    it (a torch module as its weights and blueprint, so it trains on in the next stage; an INT8 module as its
+    program; a scikit-learn estimator in skops' format), and the names in order. Read once ``WrittenHere``
+    vouches for the file; nothing in it is a pickle.
 
     Example catalog entry::
 
         candidates:
-          type: forgeml.datasets.VerifiedPickleDataset
-          filepath: data/06_models/${globals:experiment}/candidates.pkl
+          type: forgeml.datasets.VerifiedClassifiersDataset
+          filepath: data/06_models/${globals:experiment}/candidates.zip
     """
 
-    def __init__(self, *, filepath: str, dvc_lock: str = "dvc.lock", **kwargs: Any):
-        super().__init__(filepath=filepath, **kwargs)
-        self._written = WrittenHere(Path(filepath), Path(dvc_lock))
+    names_file = "names.json"  # the i-th name's classifier is in the folder named i
 
-    def load(self) -> Any:
+    def load(self) -> dict[str, Any]:
         self._written.check()
-        return super().load()
+        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(self._written.path) as archive:
+            archive.extractall(folder)
+            names = json.loads(Path(folder, self.names_file).read_text())
+            return {name: load_classifier(Path(folder, str(index))) for index, name in enumerate(names)}
 
-    def save(self, data: Any) -> None:
-        super().save(data)
+    def save(self, classifiers: dict[str, Any]) -> None:
+        self._written.path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as folder:
+            for index, classifier in enumerate(classifiers.values()):
+                save_classifier(classifier, Path(folder, str(index)))
+            Path(folder, self.names_file).write_text(json.dumps(list(classifiers)))
+            with zipfile.ZipFile(self._written.path, "w", zipfile.ZIP_STORED) as archive:
+                for path in sorted(Path(folder).rglob("*")):
+                    if path.is_file():
+                        archive.write(path, path.relative_to(folder).as_posix())
         self._written.record()
 
 

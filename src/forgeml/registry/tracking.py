@@ -97,7 +97,7 @@ def log_candidate(
         wrapped = modality.serving_model(classifier, example)
         with tempfile.TemporaryDirectory() as folder:
             files = Path(folder) / CLASSIFIER_ARTIFACT
-            save_classifier(classifier, wrapped.inputs(example), files)
+            save_classifier(classifier, files, program_example=wrapped.inputs(example))
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=SERVED_MODEL_CODE,  # a model from code: nothing of it is pickled
