@@ -84,35 +84,36 @@ def _quiet_inc() -> None:
     logging.getLogger("neural_compressor").setLevel(logging.ERROR)
 
 
-def _batch_norms_as_scale_and_shift(graph_module) -> int:
+def _batch_norms_as_scale_and_shift(graph_module) -> None:
     """Replace each BatchNorm left in a prepared graph (the quantizer folds one that follows a convolution; one
     that comes first, as a DenseNet's pre-activation ones, stays) by the per-channel scale and shift it applies
-    in eval mode; return how many.
+    in eval mode.
 
     torchao's convert looks for training-time convolution-BatchNorm patterns in any graph that keeps a BatchNorm,
     exporting 96 pattern graphs to match them: 35 s on 2 cores for the digits DenseNet, for patterns that
     post-training quantization never makes.
     """
     graph = graph_module.graph
-    replaced = 0
-    for node in [node for node in graph.nodes if node.target is BATCH_NORM and not node.args[5]]:  # eval mode
+
+    def constant(argument):
+        return operator.attrgetter(argument.target)(graph_module)
+
+    batch_norms = [node for node in graph.nodes if node.target is BATCH_NORM and not node.args[5]]  # eval mode
+    for index, node in enumerate(batch_norms):
         inputs, weight, bias, mean, variance, _training, _momentum, eps, _cudnn = node.args
-        constant = lambda argument: operator.attrgetter(argument.target)(graph_module)  # noqa: E731
         scale = torch.rsqrt(constant(variance) + eps) * (constant(weight) if weight is not None else 1)
         shift = (constant(bias) if bias is not None else 0) - constant(mean) * scale
         per_channel = (-1,) + (1,) * (node.meta["val"].dim() - 2)  # channels are the second dimension
         with graph.inserting_before(node):
             factors = []
             for kind, value in (("scale", scale), ("shift", shift)):
-                name = f"_batch_norm_{replaced}_{kind}"
+                name = f"_batch_norm_{index}_{kind}"
                 graph_module.register_buffer(name, value.detach().reshape(per_channel))
                 factors.append(graph.get_attr(name))
             scaled = graph.call_function(torch.ops.aten.mul.Tensor, (inputs, factors[0]))
             node.replace_all_uses_with(graph.call_function(torch.ops.aten.add.Tensor, (scaled, factors[1])))
         graph.erase_node(node)
-        replaced += 1
     graph_module.recompile()
-    return replaced
 
 
 def _fold_int8_weights(graph_module) -> dict:
