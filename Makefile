@@ -87,10 +87,11 @@ serve: install
 
 ## test: the test suite (what CI runs) in TEST_WORKERS processes (2 by default: most tests wait on subprocesses,
 ##       stores and servers, and one process left the second core idle about half the time); each test file runs
-##       in one worker, so a file's module-scoped projects are built once
+##       in one worker, so a file's module-scoped projects are built once. One thread per process (torch, BLAS,
+##       OpenMP): two default projects built side by side took 290 s each on two threads apiece, 87 s on one
 TEST_WORKERS ?= 2
 test: $(TEST_STAMP)
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	OMP_NUM_THREADS=1 pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## test-full: the shipped experiments run as shipped, against their accuracy bars (digits: about 5 minutes)
 test-full: $(TEST_STAMP)

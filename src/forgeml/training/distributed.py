@@ -15,7 +15,6 @@ already device- and precision-aware, so accelerate would only wrap the same DDP 
 from __future__ import annotations
 
 import io
-import os
 import socket
 import traceback
 from contextlib import contextmanager
@@ -107,7 +106,8 @@ def _device_for(device: torch.device, rank: int) -> torch.device:
 
 
 def _threads_per_process(processes: int) -> int:
-    return max(1, (os.cpu_count() or 1) // processes)
+    """Each process's share of the threads this one may use (torch's count: the cores, or ``OMP_NUM_THREADS``)."""
+    return max(1, torch.get_num_threads() // processes)
 
 
 def _free_address() -> str:

@@ -329,8 +329,11 @@ def optimize(settings: TuneSettings, name: str, data: TrialData, threads: int | 
 
 def run_study(settings: TuneSettings, name: str, data: TrialData, threads: int | None = None):
     """Create or resume the study, run ``settings.workers`` processes on it, and return it when done.
-    Each process trains on ``threads`` torch threads (by default, the cores shared among the workers)."""
-    threads = threads or max(1, (os.cpu_count() or 1) // settings.workers)
+    Each process trains on ``threads`` torch threads (by default, this process's share among the workers: torch's
+    own count, the cores or ``OMP_NUM_THREADS``, so that processes sharing the cores do not oversubscribe them)."""
+    import torch
+
+    threads = threads or max(1, torch.get_num_threads() // settings.workers)
     open_study(name, settings, 1)  # created once here, before any worker: two creating it at once can crash SQLite
     context = multiprocessing.get_context("spawn")  # fork with torch's threads can deadlock
     helpers = [context.Process(target=optimize, args=(settings, name, data, threads)) for _ in range(settings.workers - 1)]
