@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from forgeml.errors import ModelFileError
 from forgeml.models.build import Blueprint, shaped_like
@@ -97,8 +98,6 @@ def _describe(folder: Path, description: dict[str, Any]) -> None:
 def _save_module(module: torch.nn.Module, example: torch.Tensor | None, folder: Path) -> dict[str, Any]:
     """Write the module's program (exported with ``example``, or the one it is) or, without an example, its
     weights; return what loading it needs besides."""
-    from safetensors.torch import save_file
-
     if isinstance(module, QuantizedModule):
         (folder / PROGRAM_FILE).write_bytes(module.program)
         return {"form": "quantized", "report": module.report, "dynamic_shapes": module.dynamic_shapes}
@@ -116,8 +115,6 @@ def _save_module(module: torch.nn.Module, example: torch.Tensor | None, folder: 
 
 
 def _load_module(folder: Path, description: dict[str, Any]) -> torch.nn.Module:
-    from safetensors.torch import load_file
-
     if description["form"] == "weights":
         state = load_file(folder / WEIGHTS_FILE)
         module = shaped_like(Blueprint.from_data(description["blueprint"]).build(), state)
