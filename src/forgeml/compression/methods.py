@@ -12,10 +12,25 @@ import copy
 from functools import cache
 from typing import Any, ClassVar
 
+import torch
+
 from forgeml.checks import fraction
+from forgeml.compression.distillation import DistillationLoss
+from forgeml.compression.pruning import prune_structured, prune_unstructured
+from forgeml.compression.quantization import (
+    QuantizationPlan,
+    fallback_plans,
+    quantizable_layers,
+    quantize,
+    search_quantization,
+)
 from forgeml.errors import ConfigError
+from forgeml.evaluate.footprint import measure_latency_side_by_side
+from forgeml.models import build_model, count_flops, count_parameters
 from forgeml.models.build import LAYER_KEEPING_FAMILIES
-from forgeml.training.data import TrainingData
+from forgeml.models.program import QuantizedModule
+from forgeml.training.data import TrainingData, fit_on
+from forgeml.training.loop import TrainConfig, resolve_device
 
 
 def choose_base(training_info: dict[str, Any], base: str) -> str:
@@ -47,8 +62,6 @@ class CompressionBase:
 
     def config(self, overrides: dict[str, Any] | None):
         """The base's training options with ``overrides``."""
-        from forgeml.training.loop import TrainConfig
-
         options = {**self.info["training"], **(overrides or {})}
         options.pop("seed", None)
         return TrainConfig.from_options(options, self.seed)
@@ -58,8 +71,6 @@ class CompressionBase:
         return self.modality.augmentation(self.info.get("augmentation"), self.data.shape, self.seed)
 
     def fit(self, module, overrides: dict[str, Any] | None, description: str, **options):
-        from forgeml.training.data import fit_on
-
         return fit_on(module.to(self.data.device), self.data, self.config(overrides), description=description,
                       augment=self.augmentation(), **options)
 
@@ -73,22 +84,16 @@ class CompressionBase:
         return self.modality.module_input(inputs).cpu()
 
     def val_accuracy(self, module) -> float:
-        import torch
-
         with torch.no_grad():
             predicted = module(self.module_input(self.data.x_val)).argmax(1)
         return float((predicted == self.data.y_val.cpu()).float().mean())
 
     def _quantize(self, plan):
-        from forgeml.compression.quantization import quantize
-
         calibration = self.module_input(self.data.x_train[: int(self.quantization.get("calibration_rows", 512))])
         return quantize(self.classifier.module, plan, calibration, dynamic_shapes=self.modality.int8_any_batch)
 
     def latency_ratio(self, model) -> float:
         """``model``'s latency over the base's, alternated call by call on the validation rows (one shape, one compile)."""
-        from forgeml.evaluate.footprint import measure_latency_side_by_side
-
         timings = measure_latency_side_by_side(
             [self.classifier.module, model], self.module_input(self.data.x_val),
             pairs=int(self.quantization.get("search_pairs", 15)), threads=int(self.quantization.get("threads", 1)),
@@ -97,9 +102,6 @@ class CompressionBase:
 
     def candidate(self, module, extra: dict[str, Any], model: dict[str, Any] | None = None, history=None):
         """The candidate and what to record about it, in the shape the training stage records."""
-        from forgeml.models import count_flops, count_parameters
-        from forgeml.models.program import QuantizedModule
-
         module = module.cpu().eval()
         # Quantization keeps the base's structure: same parameters and FLOPs (no weights left to count here).
         same_structure = isinstance(module, QuantizedModule)
@@ -118,8 +120,6 @@ class CompressionBase:
 def compression_base(name: str, classifier, info: dict[str, Any], data: TrainingData, seed: int,
                      params: dict[str, Any]) -> CompressionBase:
     """The base ``name`` with its splits on the device it trained on."""
-    from forgeml.training.loop import resolve_device
-
     splits = data.on(resolve_device(info["training"].get("device", "auto")))
     return CompressionBase(name, classifier, info, splits, data.modality, seed, params)
 
@@ -128,8 +128,6 @@ def recompress(classifier, info: dict[str, Any], settings: dict[str, Any], name:
                params: dict[str, Any]):
     """``classifier`` (freshly trained) compressed as a registered candidate was: its method and settings
     (``compression.settings``), run on the new base. Returns the compressed candidate ``name`` and its record."""
-    from forgeml.compression.quantization import quantizable_layers
-
     (method,) = parse_methods({name: settings}, data.modality.compression_methods, quantizable_layers(classifier.module))
     base = compression_base(f"{name}_base", classifier, info, data, seed, params)
     return method.run(base)[name]
@@ -173,8 +171,6 @@ class UnstructuredPruning(Method):
         self.steps = _steps(name, settings, 3)
 
     def run(self, base):
-        from forgeml.compression.pruning import prune_unstructured
-
         module = base.copy_of_base()
         layers = prune_unstructured(module, self.sparsity, self.steps, base.fine_tune(self.name))
         return {self.name: base.candidate(module, {"method": self.labels[0], "settings": self.settings, "sparsity": layers})}
@@ -198,8 +194,6 @@ class StructuredPruning(Method):
         self.steps = _steps(name, settings, 2)
 
     def run(self, base):
-        from forgeml.compression.pruning import prune_structured
-
         module = base.copy_of_base()
         report = prune_structured(module, base.data.x_train[:2], self.channel_ratio, self.steps, base.fine_tune(self.name))
         return {self.name: base.candidate(module, {"method": self.labels[0], "settings": self.settings, **report})}
@@ -217,8 +211,6 @@ class Int8(Method):
     labels = ("int8",)
 
     def __init__(self, name, settings, layers):
-        from forgeml.compression.quantization import QuantizationPlan, fallback_plans
-
         super().__init__(name, settings, layers)
         self.search = settings.get("mode") == "search"
         if self.search:
@@ -230,8 +222,6 @@ class Int8(Method):
             plan.check(layers)
 
     def run(self, base):
-        from forgeml.compression.quantization import search_quantization
-
         extra = {"method": "int8", "settings": self.settings}
         chosen = self.plans[0]
         if self.search:
@@ -290,8 +280,6 @@ class Distillation(Method):
 
     def student(self, base: CompressionBase):
         """A fresh student module and its model spec."""
-        from forgeml.models import build_model
-
         if self.student_spec.get("from_base"):
             module, model = base.copy_of_base(), {**base.info["model"], "layers": list(self.student_spec["layers"])}
             module.keep_layers(model["layers"])
@@ -302,10 +290,6 @@ class Distillation(Method):
         return student.to(base.data.device), self.student_spec
 
     def run(self, base):
-        import torch
-
-        from forgeml.compression.distillation import DistillationLoss
-
         teacher = base.copy_of_base()
         variants = {self.name: DistillationLoss(teacher, self.settings.get("temperature", 4.0), self.settings.get("alpha", 0.7))}
         if self.compare:

@@ -7,9 +7,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import torch
+
 from forgeml.errors import ConfigError
-from forgeml.training.data import TrainingData
-from forgeml.training.loop import TrainConfig
+from forgeml.models import build_model, count_flops, count_parameters
+from forgeml.training.data import TrainingData, fit_on
+from forgeml.training.loop import TrainConfig, resolve_device
 
 
 def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
@@ -52,12 +55,6 @@ def train_candidate(candidate: Candidate, data: TrainingData, on_epoch_end=None)
     ``data`` holds the splits, and its modality (forgeml.modality) builds the classifier. ``on_epoch_end(epoch,
     metrics)`` is called after every epoch (trial logging and pruning).
     """
-    import torch
-
-    from forgeml.models import build_model, count_flops, count_parameters
-    from forgeml.training.data import fit_on
-    from forgeml.training.loop import resolve_device
-
     modality, model_spec, config, seed = data.modality, candidate.model, candidate.training, candidate.training.seed
     if model_spec["family"] in modality.references:
         return modality.fit_reference(model_spec, data.train, seed), {"family": model_spec["family"], "model": model_spec,
