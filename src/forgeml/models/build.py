@@ -11,7 +11,7 @@ travels between stages as its blueprint and its weights (forgeml.models.files), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -83,7 +83,7 @@ class Blueprint:
     config: Mapping[str, Any]
     input_shape: tuple[int, ...]
     n_classes: int
-    input_layers: tuple[Mapping[str, Any], ...] = field(default=())
+    input_layers: tuple[Mapping[str, Any], ...] = ()
 
     def build(self) -> nn.Module:
         layers = [INPUT_LAYERS[layer["layer"]].from_data(layer["shape"]) for layer in self.input_layers]

@@ -105,7 +105,7 @@ def _device_for(device: torch.device, rank: int) -> torch.device:
     return torch.device("cuda", rank % torch.cuda.device_count()) if device.type == "cuda" else device
 
 
-def _threads_per_process(processes: int) -> int:
+def threads_per_process(processes: int) -> int:
     """Each process's share of the threads this one may use (torch's count: the cores, or ``OMP_NUM_THREADS``)."""
     return max(1, torch.get_num_threads() // processes)
 
@@ -141,7 +141,7 @@ def _joined(address: str, rank: int, size: int, device: torch.device) -> Iterato
 
 def _worker(index: int, address: str, size: int, device: torch.device, train: Callable, fit_arguments: bytes) -> None:
     rank = index + 1
-    torch.set_num_threads(_threads_per_process(size))
+    torch.set_num_threads(threads_per_process(size))
     model, train_batches, val_batches, config, description, augment, loss_fn = torch.load(
         io.BytesIO(fit_arguments), weights_only=False)  # written by process_group in this run
     torch.manual_seed(config.seed + rank)  # its own dropout and augmentation draws; the weights come from rank 0
@@ -167,7 +167,7 @@ def process_group(processes: int, device: torch.device, train: Callable, fit_arg
         _worker, args=(address, processes, device, train, serialized.getvalue()), nprocs=processes - 1, join=False,
         start_method="spawn")  # fork with torch's threads can deadlock
     threads = torch.get_num_threads()
-    torch.set_num_threads(_threads_per_process(processes))
+    torch.set_num_threads(threads_per_process(processes))
     try:
         with _joined(address, 0, processes, device) as group:
             yield group

@@ -25,6 +25,7 @@ import pandas as pd
 from forgeml import progress
 from forgeml.errors import ConfigError, TrainingDiverged
 from forgeml.training import Candidate, TrainingData, train_candidate
+from forgeml.training.distributed import threads_per_process
 from forgeml.tuning.space import SearchSpace, apply_overrides
 
 DIRECTIONS = {"val_loss": "minimize", "val_accuracy": "maximize", "latency_ms": "minimize", "size_bytes": "minimize"}
@@ -331,9 +332,7 @@ def run_study(settings: TuneSettings, name: str, data: TrialData, threads: int |
     """Create or resume the study, run ``settings.workers`` processes on it, and return it when done.
     Each process trains on ``threads`` torch threads (by default, this process's share among the workers: torch's
     own count, the cores or ``OMP_NUM_THREADS``, so that processes sharing the cores do not oversubscribe them)."""
-    import torch
-
-    threads = threads or max(1, torch.get_num_threads() // settings.workers)
+    threads = threads or threads_per_process(settings.workers)
     open_study(name, settings, 1)  # created once here, before any worker: two creating it at once can crash SQLite
     context = multiprocessing.get_context("spawn")  # fork with torch's threads can deadlock
     helpers = [context.Process(target=optimize, args=(settings, name, data, threads)) for _ in range(settings.workers - 1)]
