@@ -25,7 +25,7 @@ from forgeml.compression.quantization import (
     search_quantization,
 )
 from forgeml.errors import ConfigError
-from forgeml.evaluate.footprint import measure_latency_side_by_side
+from forgeml.evaluate.footprint import fixed_threads, measure_latency_side_by_side
 from forgeml.models import build_model, count_flops, count_parameters
 from forgeml.models.build import LAYER_KEEPING_FAMILIES
 from forgeml.models.program import QuantizedModule
@@ -92,11 +92,15 @@ class CompressionBase:
         calibration = self.module_input(self.data.x_train[: int(self.quantization.get("calibration_rows", 512))])
         return quantize(self.classifier.module, plan, calibration, dynamic_shapes=self.modality.int8_any_batch)
 
+    @property
+    def search_threads(self) -> int:
+        return int(self.quantization.get("threads", 1))
+
     def latency_ratio(self, model) -> float:
         """``model``'s latency over the base's, alternated call by call on the validation rows (one shape, one compile)."""
         timings = measure_latency_side_by_side(
             [self.classifier.module, model], self.module_input(self.data.x_val),
-            pairs=int(self.quantization.get("search_pairs", 15)), threads=int(self.quantization.get("threads", 1)),
+            pairs=int(self.quantization.get("search_pairs", 15)), threads=self.search_threads,
         )
         return timings[1]["ratio_p50"]
 
@@ -225,8 +229,9 @@ class Int8(Method):
         extra = {"method": "int8", "settings": self.settings}
         chosen = self.plans[0]
         if self.search:
-            search = search_quantization(self.plans, base.quantized, base.val_accuracy, base.latency_ratio,
-                                         base.val_accuracy(base.classifier.module), self.tolerable_loss)
+            with fixed_threads(base.search_threads):  # each plan scored on the threads it is timed on: one compile each
+                search = search_quantization(self.plans, base.quantized, base.val_accuracy, base.latency_ratio,
+                                             base.val_accuracy(base.classifier.module), self.tolerable_loss)
             chosen = self.plans[search.chosen]
             extra["search"] = {"trials": search.trials, "chosen": search.chosen, "inc_choice": search.inc_choice,
                                "meets_budget": search.meets_budget, "reason": search.reason}

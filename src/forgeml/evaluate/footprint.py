@@ -60,7 +60,10 @@ def serialized_size(model) -> int:
 
 @contextmanager
 def fixed_threads(threads: int):
-    """Pin torch's intra-op threads (and BLAS through threadpoolctl) for a measurement, then restore."""
+    """Pin torch's intra-op threads (and BLAS through threadpoolctl) for a measurement, then restore.
+
+    A compiled model (INT8) compiles again whenever it is called on another thread count (its kernels are built for
+    one), so a model that is both scored and timed is best scored under the same pin."""
     import torch
     from threadpoolctl import threadpool_limits
 
