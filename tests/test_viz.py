@@ -36,8 +36,7 @@ def test_make_viz_shows_every_stage_of_the_pipeline_in_a_browser(tmp_path):
     with serving(command, REPO, f"http://127.0.0.1:{port}/api/main", timeout=180):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/main", timeout=60) as response:
             graph = json.loads(response.read())
-        dom = chromium("--dump-dom", f"http://127.0.0.1:{port}/").stdout
-        chromium(f"--screenshot={tmp_path / 'viz.png'}", f"http://127.0.0.1:{port}/")
+        dom = chromium("--dump-dom", f"--screenshot={tmp_path / 'viz.png'}", f"http://127.0.0.1:{port}/").stdout
     nodes = {node["name"] for node in graph["nodes"] if node["type"] == "task"}
     for node in ("ingest", "validate_data", "to_tensors", "tune", "train_candidates", "compress_candidates",
                  "evaluate_candidates", "promote_challenger"):

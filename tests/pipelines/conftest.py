@@ -110,6 +110,10 @@ def command_here(monkeypatch):
     import click
     import mlflow
     from kedro.framework.startup import bootstrap_project
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistrySqlStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingSqlStore
+    from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
+    from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
 
     inherited = {key for key in os.environ if key.startswith("MLFLOW_")}
 
@@ -120,6 +124,14 @@ def command_here(monkeypatch):
             del os.environ[key]  # the experiment and URIs MLflow exported for the command's project
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+        # Stores and their engines are cached by URI, and a project's `sqlite:///mlruns/mlflow.db` is relative:
+        # the next project's command would write to this one's database.
+        for registry in (TrackingStoreRegistry, ModelRegistryStoreRegistry):
+            registry._get_store_with_resolved_uri.cache_clear()
+        for store in (TrackingSqlStore, RegistrySqlStore):
+            for engine in store._engine_map.values():
+                engine.dispose()
+            store._engine_map.clear()
 
     def invoke(project: Path, group, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
         monkeypatch.chdir(project)

@@ -61,9 +61,9 @@ def test_mlflow_ui_shows_the_champion_alias_and_its_model_card(trained_project, 
     screenshots.mkdir(parents=True, exist_ok=True)
     pages = {"registered_model": f"#/models/{MODEL}", "champion_version": f"#/models/{MODEL}/versions/{version}"}
     with serving(command, trained_project, f"http://127.0.0.1:{port}/health"):
-        doms = {name: chromium("--dump-dom", f"http://127.0.0.1:{port}/{page}").stdout for name, page in pages.items()}
-        for name, page in pages.items():
-            chromium(f"--screenshot={screenshots / name}.png", f"http://127.0.0.1:{port}/{page}")
+        # one browser per page, for its DOM and its screenshot
+        doms = {name: chromium("--dump-dom", f"--screenshot={screenshots / name}.png", f"http://127.0.0.1:{port}/{page}").stdout
+                for name, page in pages.items()}
     # The alias is rendered as a tag titled with its name; the card is the version's description.
     assert 'title="champion"' in doms["registered_model"] and f"Version {version}" in doms["registered_model"]
     assert f"# {MODEL} version {version}" in doms["registered_model"]

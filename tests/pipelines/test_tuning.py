@@ -139,7 +139,7 @@ def test_a_second_clone_pulls_the_first_ones_data_and_joins_its_postgres_study(
     for file in env.iterdir():  # the shipped conf/postgres, pointed at this test's server and database
         file.write_text(file.read_text().replace("http://127.0.0.1:5001", mlflow_server)
                         .replace("forgeml_optuna", postgres_databases[1]))
-    override_conf(first, "pg_test", "parameters_tune.yml", {"tune": {"n_trials": 12, "progress": False}})
+    override_conf(first, "pg_test", "parameters_tune.yml", {"tune": {"n_trials": 6, "progress": False}})
     make_run(first, "breast_cancer", "STAGE=data", env="pg_test")
     run(first, "make", "-o", "install", "push", "STAGE=data", remote)
     git(first, "add", "-A")
@@ -161,7 +161,7 @@ def test_a_second_clone_pulls_the_first_ones_data_and_joins_its_postgres_study(
 
     study = load_only_study(f"{PG}/{postgres_databases[1]}")
     trials = counted(study)
-    assert len(trials) == 12
+    assert len(trials) == 6
     client = mlflow.MlflowClient(mlflow_server)
     experiment = client.get_experiment_by_name("breast_cancer")
     runs = client.search_runs([experiment.experiment_id], max_results=500)
