@@ -170,6 +170,17 @@ def kedro_here(command_here):
     return kedro_run
 
 
+@pytest.fixture
+def forgeml_here(command_here):
+    """``forgeml_here(project, *args, experiment=None)``: the ``forgeml`` command in this process (command_here)."""
+    from forgeml.cli import main
+
+    def forgeml(project: Path, *args: str, experiment: str | None = None):
+        return command_here(project, main, *args, experiment=experiment)
+
+    return forgeml
+
+
 def init_repo(project: Path, dvc: bool = True) -> Path:
     """Make ``project`` a git repo with one commit (and a DVC repo), as a user's checkout is."""
     run(project, "git", "init", "-q")

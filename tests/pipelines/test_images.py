@@ -320,12 +320,11 @@ def test_bad_images_fail_clearly_and_leave_the_registry_untouched(user_project, 
     assert (user_project / "data/05_model_input/my_images/train.parquet").read_bytes() == train_before
 
 
-def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_project, client_for, command_here):
-    from forgeml.cli import main
+def test_new_images_in_a_class_folder_are_retrained_through_the_gate(user_project, client_for, forgeml_here):
     from forgeml.registry.audit import read_records
 
     def retrain_here():  # a retrain that finds nothing to do, in this process
-        return command_here(user_project, main, "retrain", "--experiment", "my_images", "--env", "test").stdout
+        return forgeml_here(user_project, "retrain", "--experiment", "my_images", "--env", "test").stdout
 
     client = client_for(user_project)
     before = {str(v.version) for v in client.search_model_versions("name='my_images'")}

@@ -51,6 +51,12 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, out + err
 
 
+def retrain_here(forgeml_here, project) -> tuple[int, str]:
+    """``forgeml retrain`` in this process, for a retrain that stops before it trains: its exit code and output."""
+    result = forgeml_here(project, "retrain", "--env", "test")
+    return result.returncode, result.stdout + result.stderr
+
+
 @pytest.fixture
 def client(retrain_project, client_for):
     return client_for(retrain_project)
@@ -64,12 +70,9 @@ def alias(client, name) -> str:
     return str(client.get_model_version_by_alias(MODEL, name).version)
 
 
-def test_retrain_on_unchanged_data_does_nothing_and_says_so(retrain_project, client, command_here):
-    from forgeml.cli import main
-
+def test_retrain_on_unchanged_data_does_nothing_and_says_so(retrain_project, client, forgeml_here):
     before = versions(client)
-    result = command_here(retrain_project, main, "retrain", "--env", "test")  # it stops before training: in this process
-    code, output = result.returncode, result.stdout + result.stderr
+    code, output = retrain_here(forgeml_here, retrain_project)
     assert code == 0, output
     assert "No new data for breast_cancer" in output and "Nothing to do" in output
     assert versions(client) == before
@@ -139,14 +142,11 @@ def _append_resampled(project, rows, seed, shift=None):
 
 
 def test_an_unshifted_append_under_the_drift_trigger_writes_the_report_and_retrains_nothing(retrain_project, client,
-                                                                                            drift_trigger, command_here):
-    from forgeml.cli import main
-
+                                                                                            drift_trigger, forgeml_here):
     before = versions(client)
     _append_resampled(retrain_project, rows=150, seed=1)
 
-    result = command_here(retrain_project, main, "retrain", "--env", "test")  # it stops before training: in this process
-    code, output = result.returncode, result.stdout + result.stderr
+    code, output = retrain_here(forgeml_here, retrain_project)
 
     assert code == 0, output[-3000:]
     assert "New or changed data" in output and "No statistic drifted (threshold 0.1" in output and "nothing retrains" in output
@@ -223,21 +223,17 @@ def drift_checks(client) -> int:
 
 @pytest.mark.parametrize("case", BAD_DATA)
 def test_bad_raw_data_stops_retrain_with_exit_2_before_any_drift_check_and_changes_nothing(retrain_project, client,
-                                                                                            command_here, case):
-    """The drift check reads only data that passed the suite; a file that cannot be read at all is named. (In this
-    process: the command stops before it trains; its exit code and messages are its own.)"""
-    from forgeml.cli import main
-
+                                                                                            forgeml_here, case):
+    """The drift check reads only data that passed the suite; a file that cannot be read at all is named."""
     spoil, message = BAD_DATA[case]
     raw = retrain_project / RAW
     good = raw.read_bytes()
     before, champion_before, checks_before = versions(client), alias(client, "champion"), drift_checks(client)
     raw.write_bytes(spoil(good))
     try:
-        result = command_here(retrain_project, main, "retrain", "--env", "test")
+        code, output = retrain_here(forgeml_here, retrain_project)
     finally:
         raw.write_bytes(good)
-    code, output = result.returncode, result.stdout + result.stderr
     assert code == 2 and message in output and "Traceback" not in output, output[-3000:]
     assert versions(client) == before and alias(client, "champion") == champion_before
     assert drift_checks(client) == checks_before

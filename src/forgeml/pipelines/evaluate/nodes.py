@@ -46,9 +46,9 @@ def evaluate_candidates(
     base = _compression_base(compression_info)
 
     evaluation, predictions, metrics, figures, robustness_figures = {}, {}, {}, {}, {}
-    for name, classifier in candidates.items():
-        # scored on the threads it is timed on: a compiled (INT8) model compiles once, not once per thread count
-        with fixed_threads(params["latency_threads"]):
+    # every candidate scored on the threads it is timed on: a compiled (INT8) model compiles once, not per thread count
+    with fixed_threads(params["latency_threads"]):
+        for name, classifier in candidates.items():
             probabilities = classifier.predict_proba(features)
             classes = classifier.classes_.tolist()
             scores = classification_metrics(probabilities, labels, classifier.classes_)
@@ -63,13 +63,13 @@ def evaluate_candidates(
             curves = modality.robustness(classifier.predict_proba, features, labels, classifier.classes_,
                                          params["robustness"]["levels"], params["robustness"]["seed"])
             scores.update(robustness_metrics(curves))
-        predicted = predictions[name] = classifier.classes_[probabilities.argmax(1)]
-        matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)
-        evaluation[name] = {
-            "metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist(), "robustness": curves,
-        }
-        metrics[name] = scores
-        figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
-        robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
+            predicted = predictions[name] = classifier.classes_[probabilities.argmax(1)]
+            matrix = pd.crosstab(pd.Categorical(labels, classes), pd.Categorical(predicted, classes), dropna=False)
+            evaluation[name] = {
+                "metrics": scores, "classes": classes, "confusion_matrix": matrix.to_numpy().tolist(), "robustness": curves,
+            }
+            metrics[name] = scores
+            figures[f"{name}.png"] = confusion_matrix_figure(matrix.to_numpy(), classes, name)
+            robustness_figures[f"{name}.png"] = robustness_figure(curves, name)
     return (evaluation, pd.DataFrame(predictions), metrics, figures, robustness_figures,
             measurement_environment(params["latency_threads"]))
