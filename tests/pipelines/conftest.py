@@ -205,7 +205,8 @@ def trained_project(tmp_path_factory) -> Path:
     (project / "conf/local/.gitkeep").touch()  # DVC needs the conf/local dependency to exist
     first = run(project, "forgeml", "repro", "breast_cancer-release")
     (project / "first_repro.log").write_text(first.stdout + first.stderr)
-    for name in ("06_models/breast_cancer/best_params.json", "08_reporting/breast_cancer/metrics.json"):
+    for name in ("06_models/breast_cancer/best_params.json", "06_models/breast_cancer/training_info.json",
+                 "07_model_output/breast_cancer/test_predictions.parquet", "08_reporting/breast_cancer/metrics.json"):
         shutil.copy(project / "data" / name, project / f"first_{Path(name).name}")  # as the first run left them
     return project
 
