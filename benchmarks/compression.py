@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forgeml.config_loader import experiment_parameters
 from forgeml.datasets import VerifiedClassifiersDataset
 from forgeml.evaluate import fixed_threads, measure_latency_side_by_side, tensor_bytes
+from forgeml.modality import modality_of
 
 ROOT = Path(__file__).parents[1]
 
@@ -56,7 +58,8 @@ def main() -> None:
     compressed = VerifiedClassifiersDataset(filepath=str(paths["compressed"]), dvc_lock=lock).load()
     info = json.loads(paths["info"].read_text())
     test = pd.read_parquet(paths["test"])
-    features, labels = test.drop(columns="target").to_numpy(np.float32), test["target"].to_numpy()
+    modality = modality_of(experiment_parameters(args.root / "conf", args.experiment)["experiment"])
+    features, labels = modality.inputs(test), test[modality.target].to_numpy()
     rng = np.random.default_rng(0)
     batches = {1: features[:1], args.batch: features[rng.integers(0, len(features), args.batch)]}
 

@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from forgeml.data import load_bundled
 from forgeml.data.images import images_to_table, load_bundled_images
-from forgeml.modality import TableModality
+from forgeml.modality import modality_of
 from forgeml.models import build_model
 from forgeml.training import TrainConfig, fit, TensorBatches
 
@@ -37,17 +37,15 @@ BATCH_SIZE = 32
 
 
 def data(model: str):
+    experiment = {"name": "benchmark", "target": "target"}
     if model == "mlp":
-        table, shape = load_bundled("breast_cancer"), None
+        table, modality = load_bundled("breast_cancer"), modality_of(experiment)
     else:
         table, _ = images_to_table(load_bundled_images("digits"), 16, "target")
-        shape = (1, 16, 16)
-    train, val, _ = TableModality({"name": "benchmark", "target": "target"}).split(table, 0.2, 0.15, seed=42)
-    tensors = []
-    for frame in (train, val):
-        features = torch.tensor(frame.drop(columns="target").to_numpy("float32"))
-        tensors.append((features if shape is None else features.reshape(-1, *shape), torch.tensor(frame["target"].to_numpy())))
-    return tensors
+        modality = modality_of({**experiment, "modality": "image", "image": {"channels": 1, "size": 16}})
+    train, val, _ = modality.split(table, 0.2, 0.15, seed=42)
+    arrays = modality.tensors({"train": train, "val": val})
+    return [(torch.tensor(arrays[name]), torch.tensor(frame["target"].to_numpy())) for name, frame in (("train", train), ("val", val))]
 
 
 def fresh_model(model: str, x_train: torch.Tensor) -> nn.Module:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import forgeml
+from forgeml.data.split import content_keys
 from forgeml.errors import ConfigError
 from forgeml.modality import ImageModality, Modality, TableModality, TextModality, modality_of
 
@@ -26,15 +27,18 @@ def test_the_declared_modality_is_built_and_an_unknown_one_is_refused():
         modality_of({"name": "a", "target": "y", "modality": "audio"})
 
 
-def test_images_are_tables_with_a_shape():
-    frame = pd.DataFrame(np.arange(16, dtype=np.float32).reshape(2, 8), columns=[f"p{i}" for i in range(8)]).assign(y=[0, 1])
+def test_images_are_a_column_of_8_bit_pixels_the_models_take_as_flat_rows_with_a_shape():
+    values = np.arange(16, dtype=np.uint8).reshape(2, 8) * 17
+    frame = pd.DataFrame({"pixels": [row.tobytes() for row in values], "y": [0, 1]})
     image = modality_of({"name": "a", "target": "y", "modality": "image", "image": {"channels": 2, "size": 2}})
-    table = modality_of({"name": "a", "target": "y"})
     assert image.tensors({"train": frame})["train"].shape == (2, 2, 2, 2)
-    assert table.tensors({"train": frame})["train"].shape == (2, 8)
-    assert np.array_equal(image.inputs(frame), table.inputs(frame))  # served as the same flat rows
+    np.testing.assert_array_equal(image.inputs(frame), values.astype(np.float32) / 255)  # served as flat rows in [0, 1]
+    assert image.input_keys(frame).tolist() == content_keys(image.inputs(frame)).tolist()  # keyed as the models see it
     assert image.module_input(torch.zeros(3, 2, 2, 2)).shape == (3, 8)
-    with pytest.raises(ConfigError, match="2 channel\\(s\\) of 2x2 pixels, but the table has 9 feature columns"):
+    table = modality_of({"name": "a", "target": "y"})
+    features = pd.DataFrame(values.astype(np.float32), columns=[f"p{i}" for i in range(8)]).assign(y=[0, 1])
+    assert table.tensors({"train": features})["train"].shape == (2, 8)
+    with pytest.raises(ConfigError, match="2 channel\\(s\\) of 2x2 pixels, but the pixel table has 9 values per image"):
         image.input_shape(9)
 
 

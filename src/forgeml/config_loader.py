@@ -19,7 +19,15 @@ from typing import Any
 
 from kedro.config import OmegaConfigLoader
 
-from forgeml.experiments import EXPERIMENTS_FOLDER, selected_experiment
+from forgeml.experiments import EXPERIMENTS_FOLDER, experiment_selected, selected_experiment
+
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # an experiment or environment overrides single parameters (train.defaults.epochs), not whole blocks
+    "merge_strategy": {"parameters": "soft"},
+}
 
 
 class ExperimentConfigLoader(OmegaConfigLoader):
@@ -47,6 +55,13 @@ class ExperimentConfigLoader(OmegaConfigLoader):
         if key == "parameters":
             refuse_passwords(config)
         return config
+
+
+def experiment_parameters(conf_source: Path, experiment: str, env: str | None = None) -> dict[str, Any]:
+    """The parameters a run of ``experiment`` in ``env`` reads, for tools that run outside a Kedro session
+    (benchmarks/), with the same loader and settings as a run."""
+    with experiment_selected(experiment):
+        return ExperimentConfigLoader(str(conf_source), env=env, **CONFIG_LOADER_ARGS)["parameters"]
 
 
 # A URL with a password, wherever it sits in a string: scheme://user:password@host

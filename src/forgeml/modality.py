@@ -200,7 +200,8 @@ class TableModality(Modality):
 
 
 class ImageModality(Modality):
-    """One row per image, one column per pixel in [0, 1], with the shape ``experiment.image`` gives them."""
+    """One row per image, its 8-bit pixels as the bytes of one column (forgeml.data.images), in the shape
+    ``experiment.image`` gives them; the models take them as flat float32 rows in [0, 1]."""
 
     kind = "image"
     families = (*TableModality.families, "resnet", "densenet")  # the table's models read the pixels as features
@@ -259,6 +260,19 @@ class ImageModality(Modality):
 
         return validate_images(checked, suite, self.target)
 
+    def inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        from forgeml.data.images import PIXELS, pixel_rows
+
+        return pixel_rows(frame[PIXELS])
+
+    def input_keys(self, frame: pd.DataFrame) -> pd.Series:
+        """The key of the float32 row the models see, as for tables, made one image at a time: keying a table of
+        images holds one image's floats, not the table's."""
+        from forgeml.data.images import PIXELS, unit_range
+        from forgeml.data.split import content_keys
+
+        return content_keys(unit_range(np.frombuffer(pixels, np.uint8)) for pixels in frame[PIXELS])
+
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of every image as the models take it."""
@@ -268,8 +282,8 @@ class ImageModality(Modality):
         shape = self.image_shape
         if shape[0] * shape[1] * shape[2] != n_features:
             raise ConfigError(
-                f"`experiment.image` says {shape[0]} channel(s) of {shape[1]}x{shape[2]} pixels, but the table has "
-                f"{n_features} feature columns; re-run the data stage after changing the image size."
+                f"`experiment.image` says {shape[0]} channel(s) of {shape[1]}x{shape[2]} pixels, but the pixel table "
+                f"has {n_features} values per image; re-run the data stage after changing the image size."
             )
         return shape
 

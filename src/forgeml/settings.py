@@ -2,7 +2,7 @@
 
 import warnings
 
-from forgeml.config_loader import ExperimentConfigLoader
+from forgeml.config_loader import CONFIG_LOADER_ARGS, ExperimentConfigLoader  # noqa: F401  (Kedro reads both here)
 from forgeml.hooks import CollectorHooks, LineageHooks
 
 # kedro-mlflow's own PythonModel triggers this advice at import; it is not actionable here.
@@ -12,9 +12,3 @@ warnings.filterwarnings("ignore", message="To copy construct from a tensor", cat
 
 HOOKS = (LineageHooks(), CollectorHooks())
 CONFIG_LOADER_CLASS = ExperimentConfigLoader  # base -> experiment -> env
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    # an experiment or environment overrides single parameters (train.defaults.epochs), not whole blocks
-    "merge_strategy": {"parameters": "soft"},
-}

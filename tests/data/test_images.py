@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeml.data.images import images_to_table, load_bundled_images, load_image_folder, pixel_columns
+from forgeml.data.images import PIXELS, images_to_table, load_bundled_images, load_image_folder, pixel_rows, resized
 from forgeml.errors import DataError
 
 
@@ -48,11 +48,15 @@ def test_missing_folder_is_named(tmp_path):
 def test_images_become_a_resized_pixel_table_and_a_manifest(tmp_path):
     images = load_image_folder(write_folder(tmp_path / "images"), channels=3)
     table, manifest = images_to_table(images, size=8, target="label")
-    assert list(table.columns) == [*pixel_columns(3, 8), "label"]
+    assert list(table.columns) == [PIXELS, "label"]
     assert len(table) == 6 and table["label"].tolist() == images.labels
-    assert table.drop(columns="label").to_numpy().min() >= 0 and table.drop(columns="label").to_numpy().max() <= 1
+    rows = pixel_rows(table[PIXELS])
+    assert rows.shape == (6, 3 * 8 * 8) and rows.dtype == np.float32 and rows.min() >= 0 and rows.max() <= 1
+    first, _ = images.read(0, 8)
+    np.testing.assert_array_equal(rows[0], resized(first, 8).reshape(-1))  # the 8-bit values, as a PNG holds them
     assert manifest[["source_height", "source_width", "channels"]].iloc[0].tolist() == [12, 10, 3]
     assert manifest["path"].tolist() == images.paths
+    assert rows.min() == pytest.approx(manifest["pixel_min"].min()) and rows.max() == pytest.approx(manifest["pixel_max"].max())
 
 
 def test_bundled_digits_are_8x8_grey_in_unit_range():
@@ -62,6 +66,6 @@ def test_bundled_digits_are_8x8_grey_in_unit_range():
     assert max(image.max() for image in images) == 1.0
     table, _ = images_to_table(digits, size=8, target="target")
     # at its own size an image is not resampled: the table holds the pixels as loaded, at 8 bits
-    stored = table.iloc[5, :64].to_numpy(dtype=np.float32)
+    stored = pixel_rows(table[PIXELS])[5]
     np.testing.assert_allclose(stored, images[5].reshape(-1), atol=0.5 / 255)
     np.testing.assert_array_equal(np.round(stored * 255) / 255, stored)

@@ -102,12 +102,12 @@ def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits
     assert 3 <= best["overrides"]["training"]["epochs"] <= 5
 
 
-def as_pngs(pixels: pd.DataFrame, channels: int, size: int) -> pd.DataFrame:
+def as_pngs(split: pd.DataFrame, channels: int, size: int) -> pd.DataFrame:
     """Rows of a pixel table as a registered image model takes them: a column of base64 PNGs."""
-    from forgeml.data.images import png_bytes
+    from forgeml.data.images import PIXELS, pixel_rows, png_bytes
 
     return pd.DataFrame({"image": [base64.b64encode(png_bytes(row.reshape(channels, size, size))).decode()
-                                   for row in pixels.to_numpy(np.float32)]})
+                                   for row in pixel_rows(split[PIXELS])]})
 
 
 def test_every_version_loads_without_unpickling_and_predicts_as_evaluated(digits_project, client_for, monkeypatch,
@@ -121,8 +121,7 @@ def test_every_version_loads_without_unpickling_and_predicts_as_evaluated(digits
     assert "CloudPickle" not in log and "More than 20 figures" not in log
     monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
     client = client_for(digits_project)
-    rows = as_pngs(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet").head(8)
-                   .drop(columns=["target"]), 1, 16)
+    rows = as_pngs(pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet").head(8), 1, 16)
     evaluated = pd.read_parquet(digits_project / "data/07_model_output/digits/test_predictions.parquet").head(8)
     versions = client.search_model_versions("name='digits'")
     assert len(versions) == len(evaluated.columns)
@@ -168,7 +167,7 @@ def test_digits_champion_and_resnet_take_images_and_score_as_the_gate_did(digits
     promotion = read_json(digits_project, "data/08_reporting/digits/promotion.json")
     metrics = read_json(digits_project, "data/08_reporting/digits/metrics.json")
     test = pd.read_parquet(digits_project / "data/05_model_input/digits/test.parquet")
-    images, labels = as_pngs(test.drop(columns=["target"]), 1, 16), test["target"].to_numpy()
+    images, labels = as_pngs(test, 1, 16), test["target"].to_numpy()
     assert promotion["promoted"]
     # the gate's min_robustness: what does not hold up under noise may not be released
     assert metrics[promotion["challenger"]["candidate"]]["robustness_noise"] >= 0.9

@@ -73,8 +73,9 @@ def test_an_image_model_takes_encoded_images_and_sees_the_pixels_the_data_stage_
     from forgeml.modality import modality_of
 
     modality = modality_of({"name": "shapes", "target": "label", "modality": "image", "image": {"channels": 1, "size": 4}})
-    rows = np.round(np.random.default_rng(0).random((3, 16)) * 255).astype(np.float32) / 255  # 8-bit, as ingested
-    frame = pd.DataFrame(rows, columns=[f"p{i}" for i in range(16)]).assign(label=[0, 1, 0])
+    values = np.random.default_rng(0).integers(0, 256, (3, 16), dtype=np.uint8)  # 8-bit, as ingested
+    frame = pd.DataFrame({"pixels": [row.tobytes() for row in values], "label": [0, 1, 0]})
+    rows = values.astype(np.float32) / 255
     model = modality.serving_model(Pixels(), frame)
     served = modality.served_input(frame)
     assert list(served.columns) == ["image"]

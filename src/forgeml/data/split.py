@@ -14,6 +14,7 @@ The price is that splits are not stratified: each split's class mix is the table
 from __future__ import annotations
 
 import hashlib
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ import pandas as pd
 from forgeml.errors import DataError
 
 
-def content_keys(rows: np.ndarray) -> pd.Series:
+def content_keys(rows: Iterable) -> pd.Series:
     """A SHA-1 per row of the models' inputs: the bytes of a numeric row, or the UTF-8 of a (normalised) string."""
     encoded = (row.encode() if isinstance(row, str) else np.ascontiguousarray(row).tobytes() for row in rows)
     return pd.Series([hashlib.sha1(row).hexdigest() for row in encoded], dtype=object)
