@@ -45,7 +45,8 @@ def data(model: str):
         modality = modality_of({**experiment, "modality": "image", "image": {"channels": 1, "size": 16}})
     train, val, _ = modality.split(table, 0.2, 0.15, seed=42)
     arrays = modality.tensors({"train": train, "val": val})
-    return [(torch.tensor(arrays[name]), torch.tensor(frame["target"].to_numpy())) for name, frame in (("train", train), ("val", val))]
+    return [(torch.tensor(modality.training_inputs(arrays[name])), torch.tensor(frame["target"].to_numpy()))
+            for name, frame in (("train", train), ("val", val))]
 
 
 def fresh_model(model: str, x_train: torch.Tensor) -> nn.Module:

@@ -31,7 +31,9 @@ def test_images_are_a_column_of_8_bit_pixels_the_models_take_as_flat_rows_with_a
     values = np.arange(16, dtype=np.uint8).reshape(2, 8) * 17
     frame = pd.DataFrame({"pixels": [row.tobytes() for row in values], "y": [0, 1]})
     image = modality_of({"name": "a", "target": "y", "modality": "image", "image": {"channels": 2, "size": 2}})
-    assert image.tensors({"train": frame})["train"].shape == (2, 2, 2, 2)
+    kept = image.tensors({"train": frame})["train"]
+    assert kept.shape == (2, 2, 2, 2) and kept.dtype == np.uint8  # the data stage keeps 8 bits a pixel
+    np.testing.assert_array_equal(image.training_inputs(kept).reshape(2, 8), image.inputs(frame))  # trained on what is served
     np.testing.assert_array_equal(image.inputs(frame), values.astype(np.float32) / 255)  # served as flat rows in [0, 1]
     assert image.input_keys(frame).tolist() == content_keys(image.inputs(frame)).tolist()  # keyed as the models see it
     assert image.module_input(torch.zeros(3, 2, 2, 2)).shape == (3, 8)

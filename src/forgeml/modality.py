@@ -73,9 +73,14 @@ class Modality(ABC):
         """The shape of one input as the models take it."""
 
     def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        """Each split as the models' input array, shaped ``(n, *input_shape)``."""
+        """Each split as the data stage keeps it for training, shaped ``(n, *input_shape)``: the models' input
+        arrays, or a compact form of them that ``training_inputs`` turns into them."""
         arrays = {name: self.inputs(frame) for name, frame in splits.items()}
         return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+
+    def training_inputs(self, kept: np.ndarray) -> np.ndarray:
+        """What the models take, from an array ``tensors`` kept: here, the same array."""
+        return kept
 
     @abstractmethod
     def drift_statistics(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -264,6 +269,20 @@ class ImageModality(Modality):
         from forgeml.data.images import PIXELS, pixel_rows
 
         return pixel_rows(frame[PIXELS])
+
+    def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        """Each split's 8-bit pixels as (n, channels, size, size) uint8: a quarter of the float32 images, in the
+        data stage and on disk."""
+        from forgeml.data.images import PIXELS, pixel_values
+
+        arrays = {name: pixel_values(frame[PIXELS]) for name, frame in splits.items()}
+        return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+
+    def training_inputs(self, kept: np.ndarray) -> np.ndarray:
+        """The kept 8-bit pixels as the models' float32 in [0, 1]."""
+        from forgeml.data.images import unit_range
+
+        return unit_range(kept)
 
     def input_keys(self, frame: pd.DataFrame) -> pd.Series:
         """The key of the float32 row the models see, as for tables, made one image at a time: keying a table of

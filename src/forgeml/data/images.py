@@ -168,9 +168,14 @@ def resized_8bit(pixels: np.ndarray, size: int) -> np.ndarray:
 
 def pixel_rows(pixels: pd.Series) -> np.ndarray:
     """The pixel table's ``pixels`` column as flat float32 rows in [0, 1], what the models take."""
+    return unit_range(pixel_values(pixels))
+
+
+def pixel_values(pixels: pd.Series) -> np.ndarray:
+    """The pixel table's ``pixels`` column as flat rows of 8-bit values (uint8)."""
     if not len(pixels):
-        return np.zeros((0, 0), np.float32)
-    return unit_range(np.frombuffer(b"".join(pixels), np.uint8).reshape(len(pixels), -1))
+        return np.zeros((0, 0), np.uint8)
+    return np.frombuffer(b"".join(pixels), np.uint8).reshape(len(pixels), -1)
 
 
 def unit_range(values: np.ndarray) -> np.ndarray:

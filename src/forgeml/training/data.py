@@ -13,8 +13,8 @@ import pandas as pd
 @dataclass(frozen=True)
 class TrainingData:
     """What every candidate of a run trains on, handed around as one: the train and validation splits as frames
-    (their labels; the raw inputs scikit-learn references fit), the same splits as the models' inputs
-    (``tensors``, made once by the data stage) and the modality (forgeml.modality) that says how to read both."""
+    (their labels; the raw inputs scikit-learn references fit), the same splits as the data stage keeps them for
+    the models (``tensors``, made once) and the modality (forgeml.modality) that says how to read both."""
 
     modality: Any
     train: pd.DataFrame
@@ -25,7 +25,8 @@ class TrainingData:
         return getattr(self, split)[self.modality.target].to_numpy()
 
     def on(self, device) -> "TensorSplits":
-        return TensorSplits.on(device, self.tensors, self.labels("train"), self.labels("val"))
+        inputs = {split: self.modality.training_inputs(self.tensors[split]) for split in ("train", "val")}
+        return TensorSplits.on(device, inputs, self.labels("train"), self.labels("val"))
 
 
 @dataclass
@@ -41,14 +42,14 @@ class TensorSplits:
     device: Any
 
     @classmethod
-    def on(cls, device, tensors: dict[str, np.ndarray], train_labels, val_labels) -> "TensorSplits":
-        """The persisted ``tensors`` (forgeml.modality) of train and val, labels as indices into the sorted
-        training classes. Small data sets sit on the device whole: no loader for the GPU to wait on."""
+    def on(cls, device, inputs: dict[str, np.ndarray], train_labels, val_labels) -> "TensorSplits":
+        """The models' inputs of train and val, labels as indices into the sorted training classes. Small data
+        sets sit on the device whole: no loader for the GPU to wait on."""
         import torch
 
         classes = np.unique(train_labels)
         to_index = {label: i for i, label in enumerate(classes)}
-        x_train, x_val = torch.as_tensor(tensors["train"]), torch.as_tensor(tensors["val"])
+        x_train, x_val = torch.as_tensor(inputs["train"]), torch.as_tensor(inputs["val"])
         return cls(
             x_train.to(device), torch.as_tensor([to_index[v] for v in train_labels]).to(device),
             x_val.to(device), torch.as_tensor([to_index[v] for v in val_labels]).to(device),
