@@ -19,10 +19,19 @@ class TorchClassifier:
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         features = np.asarray(features, dtype=np.float32)
-        with torch.inference_mode():
-            outputs = [torch.softmax(self.module(torch.tensor(features[start:start + self.batch_size])), dim=1).numpy()
-                       for start in range(0, len(features), self.batch_size)]
+        outputs = [self._probabilities(features[start:start + self.batch_size])
+                   for start in range(0, len(features), self.batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
+
+    def _probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """A module compiled for each input shape (forgeml.models.program.QuantizedModule) takes batches of 2 to
+        ``batch_size`` rows padded with zeros to ``batch_size``: it compiles for one row and for a full batch, not
+        again for every test split, perturbation or request size. Rows do not mix, so padding changes no score."""
+        rows = len(batch)
+        if rows > 1 and getattr(self.module, "compiles_per_shape", False):
+            batch = np.concatenate([batch, np.zeros((self.batch_size - rows, *batch.shape[1:]), batch.dtype)])
+        with torch.inference_mode():
+            return torch.softmax(self.module(torch.from_numpy(batch)), dim=1)[:rows].numpy()
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self.classes_[self.predict_proba(features).argmax(axis=1)]

@@ -79,6 +79,10 @@ class QuantizedModule(ProgramModule):
     def tensor_bytes(self) -> int:
         return self.report["tensor_bytes"]
 
+    @property
+    def compiles_per_shape(self) -> bool:
+        return not self.dynamic_shapes
+
     def _prepared(self) -> Callable:
         key = (hashlib.sha256(self.program).hexdigest(), self.dynamic_shapes)
         if key not in _COMPILED:
