@@ -163,9 +163,9 @@ def choice_of(candidate: str) -> dict:
     return {"primary_metric": "accuracy", **choice}
 
 
-def audit_verify(uri, audit_log) -> subprocess.CompletedProcess:
-    return subprocess.run(["forgeml", "audit", "verify", "--model", MODEL, "--tracking-uri", uri, "--audit-log",
-                           str(audit_log)], capture_output=True, text=True, env=project_env())
+def audit_verify(uri, audit_log):
+    """`forgeml audit verify` in this process (tests/registry/test_audit.py runs the command itself)."""
+    return forgeml("audit", "verify", uri=uri, audit_log=audit_log)
 
 
 def test_records_cut_off_the_end_or_a_log_rewritten_whole_are_found_against_the_registry(store, tmp_path):
@@ -174,13 +174,13 @@ def test_records_cut_off_the_end_or_a_log_rewritten_whole_are_found_against_the_
     client, uri, audit_log = store
     assert forgeml("promote", "--version", "2", "--reason", "second", uri=uri, audit_log=audit_log).exit_code == 0
     intact = audit_verify(uri, audit_log)
-    assert intact.returncode == 0 and "matches the registry's anchor (2 records)" in intact.stdout
+    assert intact.exit_code == 0 and "matches the registry's anchor (2 records)" in intact.stdout
     good = audit_log.read_text()
 
     audit_log.write_text(good.splitlines(keepends=True)[0])  # the last record cut off: the chain alone still holds
     assert verify(audit_log) == []
     cut = audit_verify(uri, audit_log)
-    assert cut.returncode == 1 and "the log has 1 records, but the registry anchored 2" in cut.stderr
+    assert cut.exit_code == 1 and "the log has 1 records, but the registry anchored 2" in cut.stderr
     assert "(alias moved of version 2" in cut.stderr and "is in MLflow but not in the log" in cut.stderr
 
     records = [json.loads(line) for line in good.splitlines()]
@@ -189,7 +189,7 @@ def test_records_cut_off_the_end_or_a_log_rewritten_whole_are_found_against_the_
     append_records(audit_log, records)  # edited, and the chain recomputed
     assert verify(audit_log) == []
     rewritten = audit_verify(uri, audit_log)
-    assert rewritten.returncode == 1 and "line 2: not the record the registry anchored" in rewritten.stderr
+    assert rewritten.exit_code == 1 and "line 2: not the record the registry anchored" in rewritten.stderr
 
 
 def test_a_line_that_is_not_a_record_is_named_and_stops_every_move_until_repaired(store):
@@ -197,11 +197,10 @@ def test_a_line_that_is_not_a_record_is_named_and_stops_every_move_until_repaire
     good = audit_log.read_text()
     audit_log.write_text(good + "{this is not json\n")
     checked = audit_verify(uri, audit_log)
-    assert checked.returncode == 1 and "Line 2 of the audit log" in checked.stderr and "Traceback" not in checked.stderr
+    assert checked.exit_code == 1 and "Line 2 of the audit log" in checked.stderr and "Traceback" not in checked.stderr
 
-    promoted = subprocess.run(["forgeml", "promote", "--model", MODEL, "--version", "2", "--reason", "r", "--tracking-uri",
-                               uri, "--audit-log", str(audit_log)], capture_output=True, text=True, env=project_env())
-    assert promoted.returncode == 2 and "Line 2 of the audit log" in promoted.stderr and "No alias moves" in promoted.stderr
+    promoted = forgeml("promote", "--version", "2", "--reason", "r", uri=uri, audit_log=audit_log)
+    assert promoted.exit_code == 2 and "Line 2 of the audit log" in promoted.stderr and "No alias moves" in promoted.stderr
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert PENDING_MOVE not in client.get_registered_model(MODEL).tags  # nothing half done: nothing was started
 

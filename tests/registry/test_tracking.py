@@ -7,7 +7,9 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from click.testing import CliRunner
 
+from forgeml.cli import main
 from forgeml.errors import RegistryError
 from forgeml.registry.tracking import alias_version
 from tests.pipelines.conftest import project_env
@@ -60,9 +62,8 @@ def test_a_registered_version_whose_files_changed_is_refused_naming_it(store, tm
     with pytest.raises(RegistryError, match=f"Version {version} of 'm': its files changed since it was registered"):
         load_verified("m", version, tmp_path / "copy")
     store.set_registered_model_alias("m", "champion", version)
-    result = subprocess.run(["forgeml", "verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()],
-                            capture_output=True, text=True, env=project_env())
-    assert result.returncode == 2 and f"Version {version} of 'm': its files changed" in result.stderr
+    result = CliRunner().invoke(main, ["verify", "--model", "m", "--tracking-uri", mlflow.get_tracking_uri()])
+    assert result.exit_code == 2 and f"Version {version} of 'm': its files changed" in result.stderr
 
 
 def test_a_version_without_its_recorded_hash_is_refused_and_verify_fails(store, tmp_path):
