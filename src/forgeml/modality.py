@@ -32,8 +32,9 @@ class Modality(ABC):
     references: tuple[str, ...] = ()  # fitted by scikit-learn on the raw inputs, not by the training loop
     compression_methods = ("unstructured", "structured", "int8", "distillation")
     pip_requirements: tuple[str, ...] = ()  # what a registered model needs beyond torch, scikit-learn and pandas
-    # INT8 models compile for one batch shape (INT8 convolutions need static shapes); texts are called at every
-    # batch size (the classifier's batches, latency probes), so theirs compile once for any batch.
+    # INT8 models compile for one batch shape (INT8 convolutions need static shapes), and the classifier pads its
+    # batches to one size, so they compile for one row and a full batch; texts are called at every batch size
+    # (the tokenizer's batches, latency probes), so theirs compile once for any batch.
     int8_any_batch = False
 
     def __init__(self, experiment: dict[str, Any]):
