@@ -74,10 +74,14 @@ class Modality(ABC):
         """The shape of one input as the models take it."""
 
     def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        """Each split as the data stage keeps it for training, shaped ``(n, *input_shape)``: the models' input
-        arrays, or a compact form of them that ``training_inputs`` turns into them."""
-        arrays = {name: self.inputs(frame) for name, frame in splits.items()}
+        """Each split as the data stage keeps it for training (``kept_inputs``), shaped ``(n, *input_shape)``."""
+        arrays = {name: self.kept_inputs(frame) for name, frame in splits.items()}
         return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+
+    def kept_inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """A frame's inputs as flat rows in the form the data stage keeps: the models' inputs, or a compact form
+        of them that ``training_inputs`` turns into them. Here, the models' inputs."""
+        return self.inputs(frame)
 
     def training_inputs(self, kept: np.ndarray) -> np.ndarray:
         """What the models take, from an array ``tensors`` kept: here, the same array."""
@@ -267,17 +271,13 @@ class ImageModality(Modality):
         return validate_images(checked, suite, self.target)
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
-        from forgeml.data.images import PIXELS, pixel_rows
+        return self.training_inputs(self.kept_inputs(frame))
 
-        return pixel_rows(frame[PIXELS])
-
-    def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        """Each split's 8-bit pixels as (n, channels, size, size) uint8: a quarter of the float32 images, in the
-        data stage and on disk."""
+    def kept_inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        """The 8-bit pixels: a quarter of the float32 images, in the data stage and on disk."""
         from forgeml.data.images import PIXELS, pixel_values
 
-        arrays = {name: pixel_values(frame[PIXELS]) for name, frame in splits.items()}
-        return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+        return pixel_values(frame[PIXELS])
 
     def training_inputs(self, kept: np.ndarray) -> np.ndarray:
         """The kept 8-bit pixels as the models' float32 in [0, 1]."""

@@ -18,7 +18,7 @@ class TorchClassifier:
         self.classes_ = np.asarray(classes)
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        features = np.asarray(features, dtype=np.float32)
+        features = np.ascontiguousarray(features, dtype=np.float32)  # a strided batch would compile again
         outputs = [self._probabilities(features[start:start + self.batch_size])
                    for start in range(0, len(features), self.batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0, len(self.classes_)), np.float32)
