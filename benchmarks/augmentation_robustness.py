@@ -44,7 +44,7 @@ def main() -> None:
     modality, image = modality_of(experiment), experiment["image"]
     noise = yaml.safe_load((ROOT / "conf/base/parameters_evaluate.yml").read_text())["evaluate"]["robustness"]["levels"]["noise"]
     middle = len(noise) // 2 + 1  # index in the curve, whose first point is the clean accuracy
-    table, _ = images_to_table(load_bundled_images("digits"), int(image["size"]), "target")
+    table = images_to_table(load_bundled_images("digits"), int(image["size"]), "target")
     train, val, test = modality.split(table, 0.2, 0.15, seed=42)
     features, labels = modality.inputs(test), test["target"].to_numpy()
     tensors = modality.tensors({"train": train, "val": val})

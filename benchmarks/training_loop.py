@@ -41,7 +41,7 @@ def data(model: str):
     if model == "mlp":
         table, modality = load_bundled("breast_cancer"), modality_of(experiment)
     else:
-        table, _ = images_to_table(load_bundled_images("digits"), 16, "target")
+        table = images_to_table(load_bundled_images("digits"), 16, "target")
         modality = modality_of({**experiment, "modality": "image", "image": {"channels": 1, "size": 16}})
     train, val, _ = modality.split(table, 0.2, 0.15, seed=42)
     arrays = modality.tensors({"train": train, "val": val})

@@ -67,7 +67,7 @@ def setup(model: str, epochs: int):
     base = train_params["candidates"][model]
     base = {**base, "training": {**train_params["defaults"], **base["training"], "epochs": epochs, "progress": False, "device": "cpu"}}
     modality = modality_of({"name": experiment, "target": "target", **read(f"experiments/{experiment}/parameters.yml")["experiment"]})
-    table = modality.ingest(load_bundled_images(experiment))[0] if modality.kind == "image" else load_bundled(experiment)
+    table = modality.ingest(load_bundled_images(experiment)).frame() if modality.kind == "image" else load_bundled(experiment)
     train, val, _ = modality.split(table, 0.2, 0.15, seed=42)
     return base, space, TrainingData(modality, train, val, modality.tensors({"train": train, "val": val}))
 

@@ -44,6 +44,6 @@ def test_scale_script_measures_the_data_stage_of_a_table_and_an_image_folder(tmp
         (run,) = report["results"][kind]
         assert run["size"] == size and run["peak_rss_mb"] > 100
         assert list(run["nodes"]) == ["ingest", "validate_data", "accept_data", "split", "validate_splits",
-                                      "accept_splits", "to_tensors"]
+                                      "accept_splits"]
         assert all(node["seconds"] >= 0 and node["peak_rss_mb"] <= run["peak_rss_mb"] for node in run["nodes"].values())
     assert "| 300 |" in (tmp_path / "scale.md").read_text()

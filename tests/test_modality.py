@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import forgeml
-from forgeml.data.split import content_keys
 from forgeml.errors import ConfigError
 from forgeml.modality import ImageModality, Modality, TableModality, TextModality, modality_of
 
@@ -35,7 +34,6 @@ def test_images_are_a_column_of_8_bit_pixels_the_models_take_as_flat_rows_with_a
     assert kept.shape == (2, 2, 2, 2) and kept.dtype == np.uint8  # the data stage keeps 8 bits a pixel
     np.testing.assert_array_equal(image.training_inputs(kept).reshape(2, 8), image.inputs(frame))  # trained on what is served
     np.testing.assert_array_equal(image.inputs(frame), values.astype(np.float32) / 255)  # served as flat rows in [0, 1]
-    assert image.input_keys(frame).tolist() == content_keys(image.inputs(frame)).tolist()  # keyed as the models see it
     assert image.module_input(torch.zeros(3, 2, 2, 2)).shape == (3, 8)
     table = modality_of({"name": "a", "target": "y"})
     features = pd.DataFrame(values.astype(np.float32), columns=[f"p{i}" for i in range(8)]).assign(y=[0, 1])

@@ -38,7 +38,7 @@ def test_make_viz_shows_every_stage_of_the_pipeline_in_a_browser(tmp_path):
             graph = json.loads(response.read())
         dom = chromium("--dump-dom", f"--screenshot={tmp_path / 'viz.png'}", f"http://127.0.0.1:{port}/").stdout
     nodes = {node["name"] for node in graph["nodes"] if node["type"] == "task"}
-    for node in ("ingest", "validate_data", "to_tensors", "tune", "train_candidates", "compress_candidates",
+    for node in ("ingest", "validate_data", "accept_splits", "tune", "train_candidates", "compress_candidates",
                  "evaluate_candidates", "promote_challenger"):
         assert node in nodes, sorted(nodes)
     assert not any("text" in name or "image" in name for name in nodes), nodes  # one DAG, no twin per kind of data

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forgeml.data.batches import Batches
+from forgeml.data.images import CONTENT_KEY, MANIFEST
 from forgeml.errors import ConfigError, DataError
 from forgeml.new_experiment import Draft, dataset_type, project_path, read_table, require_columns
 
@@ -44,14 +46,27 @@ class Modality(ABC):
     # `forgeml init`: each modality has a classmethod ``draft(project, data, ...)`` that reads the user's data (a file
     # or a folder inside ``project``), with the options its kind of data needs, and returns a ``Draft``.
 
-    # The data stage
+    # The data stage: tables in batches (forgeml.data.batches), so its memory is bounded by the batch
+    key_columns: tuple[str, ...] | None = None  # the columns ``input_keys`` reads (None: all)
+
     @abstractmethod
-    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The table the splits are cut from, and what the expectation suite checks."""
+    def ingest(self, source) -> Batches:
+        """The table the splits are cut from, read a batch at a time."""
+
+    def checked(self, table: Batches) -> pd.DataFrame:
+        """What the expectation suite checks of the ingested ``table``, in memory: here, all of it."""
+        return table.frame()
 
     @abstractmethod
     def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
         """The suite's report on ``checked`` and its summary (forgeml.validation)."""
+
+    def keys(self, table: Batches) -> pd.Series:
+        """``input_keys`` of every row of ``table``, a batch at a time."""
+        return table.column_values(self.input_keys, self.key_columns and [*self.key_columns])
+
+    def labels(self, table: Batches) -> pd.Series:
+        return table.frame(self.target)[self.target]
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""
@@ -74,9 +89,13 @@ class Modality(ABC):
         """The shape of one input as the models take it."""
 
     def tensors(self, splits: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        """Each split as the data stage keeps it for training (``kept_inputs``), shaped ``(n, *input_shape)``."""
-        arrays = {name: self.kept_inputs(frame) for name, frame in splits.items()}
-        return {name: array.reshape(len(array), *self.input_shape(array.shape[1])) for name, array in arrays.items()}
+        """Each split as the data stage keeps it for training (``kept_tensor``)."""
+        return {name: self.kept_tensor(frame) for name, frame in splits.items()}
+
+    def kept_tensor(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows as the data stage keeps them for training (``kept_inputs``), shaped ``(n, *input_shape)``."""
+        array = self.kept_inputs(frame)
+        return array.reshape(len(array), *self.input_shape(array.shape[1]))
 
     def kept_inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """A frame's inputs as flat rows in the form the data stage keeps: the models' inputs, or a compact form
@@ -171,12 +190,10 @@ class TableModality(Modality):
         return Draft({"type": dataset_type(data), "filepath": filepath}, {"modality": cls.kind, "target": target},
                      suggest_suite(frame, target))
 
-    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The table the splits are cut from, and what the expectation suite checks (here: that table)."""
+    def ingest(self, source) -> Batches:
         from forgeml.data import prepare_table
 
-        table = prepare_table(source, self.target, source=SOURCE)
-        return table, table
+        return Batches.of(prepare_table(source, self.target, source=SOURCE))
 
     def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
         from forgeml.validation import validate_table
@@ -253,9 +270,12 @@ class ImageModality(Modality):
             raise ConfigError(f"Experiment {self.name!r} reads images but sets no `experiment.image` (channels and size).")
         return image
 
-    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The pixel table (every image resized to ``image.size``) and the manifest the suite checks, file by file."""
-        from forgeml.data.images import images_to_table
+    key_columns = (CONTENT_KEY,)
+
+    def ingest(self, source) -> Batches:
+        """The image table (forgeml.data.images.image_table): every image decoded and resized to ``image.size`` a
+        batch at a time, each time the table is read."""
+        from forgeml.data.images import image_table
 
         labels = sorted(set(map(str, source.labels)))
         if len(labels) < 2:
@@ -263,7 +283,11 @@ class ImageModality(Modality):
                 f"The image source has {len(labels)} class(es) ({', '.join(labels) or 'none'}); "
                 "a classifier needs at least two. Add a sub-folder of images per class."
             )
-        return images_to_table(source, int(self.image["size"]), self.target)
+        return image_table(source, int(self.image["size"]), self.target)
+
+    def checked(self, table: Batches) -> pd.DataFrame:
+        """The manifest (forgeml.data.images.MANIFEST) and labels: the suite checks images file by file."""
+        return table.frame(*MANIFEST, self.target)
 
     def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
         from forgeml.validation import validate_images
@@ -286,12 +310,8 @@ class ImageModality(Modality):
         return unit_range(kept)
 
     def input_keys(self, frame: pd.DataFrame) -> pd.Series:
-        """The key of the float32 row the models see, as for tables, made one image at a time: keying a table of
-        images holds one image's floats, not the table's."""
-        from forgeml.data.images import PIXELS, unit_range
-        from forgeml.data.split import content_keys
-
-        return content_keys(unit_range(np.frombuffer(pixels, np.uint8)) for pixels in frame[PIXELS])
+        """The key of the float32 row the models see, as for tables: made as each image was decoded, and kept."""
+        return frame[CONTENT_KEY].reset_index(drop=True)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -405,11 +425,10 @@ class TextModality(Modality):
 
         return load_tokenizer(self.text["tokenizer"])
 
-    def ingest(self, source) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def ingest(self, source) -> Batches:
         from forgeml.text.data import prepare_texts
 
-        table = prepare_texts(source, self.text["column"], self.target, source=SOURCE)
-        return table, table
+        return Batches.of(prepare_texts(source, self.text["column"], self.target, source=SOURCE))
 
     def validate(self, checked, suite):
         from forgeml.validation import validate_texts
@@ -435,12 +454,12 @@ class TextModality(Modality):
 
         return {"word_dropout": drop_words}
 
-    def tensors(self, splits):
+    def kept_tensor(self, frame):
         """Token ids and masks with the pretrained model's tokenizer: made once, so training never tokenizes again."""
         from forgeml.text import tokenize
 
-        return {name: tokenize(frame[self.text["column"]], self.tokenizer, int(self.text["max_length"]),
-                               self.text.get("head_tokens")) for name, frame in splits.items()}
+        return tokenize(frame[self.text["column"]], self.tokenizer, int(self.text["max_length"]),
+                        self.text.get("head_tokens"))
 
     def input_layers(self, x_train) -> list:
         return []  # token ids and masks go to the model as they are

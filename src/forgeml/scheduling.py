@@ -127,10 +127,10 @@ def measure_drift(context, champion: str, settings: dict[str, float]) -> dict[st
         raise ConfigError(f"The sample of the champion's training data ({REFERENCE_ARTIFACT} of version {champion}'s run) "
                           f"could not be read: {error.message} A champion registered before ForgeML measured drift has "
                           "none: release a new one with `make run`, or set retrain.trigger: data_changed.") from error
-    table, checked = modality.ingest(context.catalog.load(SOURCE_DATASET))
-    check_passed(modality.validate(checked, suite_for(experiment, context.params["data"]["validation"]))[0],
+    table = modality.ingest(context.catalog.load(SOURCE_DATASET))
+    check_passed(modality.validate(modality.checked(table), suite_for(experiment, context.params["data"]["validation"]))[0],
                  experiment["name"], "data")
-    current = modality.drift_statistics(table)
+    current = modality.drift_statistics(table.frame())
     report = {"experiment": experiment["name"], "champion": champion,
               **drift_report(reference, current, settings["threshold"], settings["significance"])}
     page = drift_html(report, reference, current, f"Drift of {experiment['name']} since champion version {champion}")

@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from forgeml.data.images import PIXELS, images_to_table, load_bundled_images, load_image_folder, pixel_rows, resized
+from forgeml.data import images as images_module
+from forgeml.data.images import (CONTENT_KEY, MANIFEST, PIXELS, image_table, images_to_table, load_bundled_images,
+                                 load_image_folder, pixel_rows, resized)
+from forgeml.data.split import content_keys
 from forgeml.errors import DataError
 
 
@@ -45,10 +48,11 @@ def test_missing_folder_is_named(tmp_path):
         load_image_folder(tmp_path / "nowhere")
 
 
-def test_images_become_a_resized_pixel_table_and_a_manifest(tmp_path):
+def test_images_become_a_resized_pixel_table_with_their_manifest(tmp_path):
     images = load_image_folder(write_folder(tmp_path / "images"), channels=3)
-    table, manifest = images_to_table(images, size=8, target="label")
-    assert list(table.columns) == [PIXELS, "label"]
+    table = images_to_table(images, size=8, target="label")
+    manifest = table[list(MANIFEST)]
+    assert list(table.columns) == [PIXELS, "label", *MANIFEST]
     assert len(table) == 6 and table["label"].tolist() == images.labels
     rows = pixel_rows(table[PIXELS])
     assert rows.shape == (6, 3 * 8 * 8) and rows.dtype == np.float32 and rows.min() >= 0 and rows.max() <= 1
@@ -57,6 +61,19 @@ def test_images_become_a_resized_pixel_table_and_a_manifest(tmp_path):
     assert manifest[["source_height", "source_width", "channels"]].iloc[0].tolist() == [12, 10, 3]
     assert manifest["path"].tolist() == images.paths
     assert rows.min() == pytest.approx(manifest["pixel_min"].min()) and rows.max() == pytest.approx(manifest["pixel_max"].max())
+    assert manifest[CONTENT_KEY].tolist() == content_keys(rows).tolist()  # keyed as the models see them
+
+
+def test_the_image_table_is_decoded_a_batch_at_a_time_each_time_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(images_module, "IMAGES_PER_BATCH", 4)
+    images = load_image_folder(write_folder(tmp_path / "images"), channels=3)
+    decoded = []
+    reader = images.reader
+    images.reader = lambda index, size: decoded.append(index) or reader(index, size)
+    table = image_table(images, size=8, target="label")
+    assert not decoded and len(table) == 6  # nothing decoded until it is read
+    assert [len(batch) for batch in table] == [4, 2] and decoded == list(range(6))
+    assert table.frame("path", "label").columns.tolist() == ["path", "label"] and len(decoded) == 12
 
 
 def test_bundled_digits_are_8x8_grey_in_unit_range():
@@ -64,7 +81,7 @@ def test_bundled_digits_are_8x8_grey_in_unit_range():
     images = [digits.read(index)[0] for index in range(len(digits))]
     assert len(images) == 1797 and images[0].shape == (8, 8, 1)
     assert max(image.max() for image in images) == 1.0
-    table, _ = images_to_table(digits, size=8, target="target")
+    table = images_to_table(digits, size=8, target="target")
     # at its own size an image is not resampled: the table holds the pixels as loaded, at 8 bits
     stored = pixel_rows(table[PIXELS])[5]
     np.testing.assert_allclose(stored, images[5].reshape(-1), atol=0.5 / 255)

@@ -99,3 +99,19 @@ def test_arrays_are_npz_read_without_pickles_and_refused_once_changed(tmp_path, 
     (tmp_path / "data/04_feature/tensors.npz.md5").write_text(file_md5(path))
     with pytest.raises(DatasetError, match="Object arrays cannot be loaded when allow_pickle=False"):
         dataset.load()
+
+
+def test_arrays_made_in_batches_are_written_without_holding_them_whole(tmp_path, monkeypatch):
+    from forgeml.data.batches import ArrayBatches
+    from forgeml.datasets import VerifiedArraysDataset
+
+    monkeypatch.chdir(tmp_path)
+    dataset = VerifiedArraysDataset(filepath="tensors.npz")
+    pixels = np.arange(5 * 2 * 3, dtype=np.uint8).reshape(5, 2, 3)
+    dataset.save({"train": ArrayBatches(5, lambda: iter([pixels[:3], pixels[3:]])), "test": pixels[:1]})
+    loaded = dataset.load()
+    np.testing.assert_array_equal(loaded["train"], pixels)
+    assert loaded["train"].dtype == np.uint8 and loaded["test"].shape == (1, 2, 3)
+    with pytest.raises(DatasetError, match="'train' was to have 6 rows; its batches held 5"):
+        dataset.save({"train": ArrayBatches(6, lambda: iter([pixels]))})
+    np.testing.assert_array_equal(dataset.load()["train"], pixels)  # the failed write left the last good file

@@ -32,7 +32,7 @@ def shipped(path: str) -> dict:
 
 @pytest.fixture(scope="module")
 def splits():
-    table, _ = images_to_table(load_bundled_images("digits"), 8, "target")
+    table = images_to_table(load_bundled_images("digits"), 8, "target")
     modality = modality_of(EXPERIMENT)
     train, val, test = modality.split(table.sample(700, random_state=0), 0.2, 0.2, seed=0)
     return train, val, test, modality.tensors({"train": train, "val": val, "test": test})

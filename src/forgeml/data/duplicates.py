@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from forgeml.errors import ConfigError
@@ -32,23 +33,31 @@ def check_policy(policy: dict[str, Any]) -> dict[str, str]:
 def resolve_duplicates(
     table: pd.DataFrame, keys: pd.Series, target: str, policy: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The table as ``policy`` leaves it, and the counts: rows, exact duplicates, conflicting groups and their
-    rows, and what the policy dropped. Conflicts are resolved first (``majority`` keeps the rows of a group's
-    most frequent label and drops a group whose top labels tie), then exact duplicates (the first copy stays)."""
+    """The table as ``policy`` leaves it (``rows_to_keep``), and the counts."""
+    keep, counts = rows_to_keep(keys, table[target], policy)
+    kept = table if keep.all() else table[keep]  # the default policy keeps every row: no copy of a large table
+    return kept.reset_index(drop=True), counts
+
+
+def rows_to_keep(keys: pd.Series, labels: pd.Series, policy: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Which rows ``policy`` keeps, given each row's content key and label, and the counts: rows, exact
+    duplicates, conflicting groups and their rows, and what the policy dropped. Conflicts are resolved first
+    (``majority`` keeps the rows of a group's most frequent label and drops a group whose top labels tie), then
+    exact duplicates (the first copy stays)."""
     chosen = check_policy(policy)
-    keys = pd.Series(keys.to_numpy(), index=table.index)
-    labels = table[target].astype(str)
+    keys = pd.Series(keys.to_numpy())
+    labels = pd.Series(labels.to_numpy()).astype(str)
     labels_per_key = labels.groupby(keys).transform("nunique")
     conflicting = labels_per_key > 1
     exact = pd.DataFrame({"key": keys, "label": labels}).duplicated()
     counts = {
-        "rows": len(table),
+        "rows": len(keys),
         "exact_duplicate_rows": int(exact.sum()),
         "conflicting_groups": int(keys[conflicting].nunique()),
         "conflicting_rows": int(conflicting.sum()),
         "policy": chosen,
     }
-    keep = pd.Series(True, index=table.index)
+    keep = pd.Series(True, index=keys.index)
     if chosen["conflicting"] == "drop":
         keep &= ~conflicting
     elif chosen["conflicting"] == "majority":
@@ -58,8 +67,12 @@ def resolve_duplicates(
         keep &= ~exact
     counts["dropped"] = {"conflicting": dropped_for_conflicts, "exact": int((~keep).sum()) - dropped_for_conflicts}
     counts["rows_kept"] = int(keep.sum())
-    kept = table if keep.all() else table[keep]  # the default policy keeps every row: no copy of a large table
-    return kept.reset_index(drop=True), counts
+    return keep.to_numpy(), counts
+
+
+def drops_nothing(policy: dict[str, Any]) -> bool:
+    """Whether ``policy`` keeps every row whatever the data (the default): no keys need to be read to apply it."""
+    return all(choice == "keep" for choice in check_policy(policy).values())
 
 
 def _majority(keys: pd.Series, labels: pd.Series) -> pd.Series:

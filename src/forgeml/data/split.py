@@ -37,10 +37,17 @@ def _position(key: str, seed: int) -> float:
 def split_table(
     table: pd.DataFrame, keys: pd.Series, target: str, test_size: float, val_size: float, seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Split ``table`` into train, validation and test by the position of each row's key (``content_keys``).
+    """``table`` as train, validation and test (``split_masks`` of its keys and labels)."""
+    masks = split_masks(keys, table[target], test_size, val_size, seed)
+    return tuple(table[mask].reset_index(drop=True) for mask in masks)
+
+
+def split_masks(keys: pd.Series, labels: pd.Series, test_size: float, val_size: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows are train, validation and test, by the position of each row's key (``content_keys``).
 
     ``test_size`` and ``val_size`` are the expected fractions of the whole table. Raises DataError when a
-    class of the table has no training row."""
+    class of the table (``labels``: a label per row) has no training row."""
     if not 0 < test_size < 1 or not 0 < val_size < 1 or test_size + val_size >= 1:
         raise DataError(
             f"split.test_size ({test_size}) and split.val_size ({val_size}) must be fractions "
@@ -49,9 +56,10 @@ def split_table(
     position = np.array([_position(key, seed) for key in keys])
     test, val = position < test_size, (position >= test_size) & (position < test_size + val_size)
     train = ~(test | val)
-    missing = sorted(set(map(str, table[target])) - set(map(str, table.loc[train, target])))
+    labels = pd.Series(labels).reset_index(drop=True)
+    missing = sorted(set(map(str, labels)) - set(map(str, labels[train])))
     if missing:
-        counts = table[target].value_counts().to_dict()
-        raise DataError(f"No training row of class(es) {', '.join(missing)} in a split of {len(table)} rows "
+        counts = labels.value_counts().to_dict()
+        raise DataError(f"No training row of class(es) {', '.join(missing)} in a split of {len(labels)} rows "
                         f"(class counts {counts}): add rows of those classes, or change data.split.seed.")
-    return tuple(table[mask].reset_index(drop=True) for mask in (train, val, test))
+    return train, val, test

@@ -1,8 +1,9 @@
 """Custom Kedro datasets."""
 
+from forgeml.datasets.batched import BatchedParquetDataset
 from forgeml.datasets.bundled import BundledDataset
 from forgeml.datasets.images import BundledImagesDataset, ImageFolderDataset
 from forgeml.datasets.verified import VerifiedArraysDataset, VerifiedClassifiersDataset
 
-__all__ = ["BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedArraysDataset",
+__all__ = ["BatchedParquetDataset", "BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "VerifiedArraysDataset",
            "VerifiedClassifiersDataset"]

@@ -8,6 +8,7 @@ file changed after it was written.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset
 
+from forgeml.data.batches import ArrayBatches
 from forgeml.data.sources import file_md5
 from forgeml.errors import DataError
 from forgeml.models.files import load_classifier, save_classifier
@@ -92,11 +94,38 @@ class VerifiedArraysDataset(_VerifiedFile):
         with np.load(self._written.path, allow_pickle=False) as arrays:
             return {name: arrays[name] for name in arrays.files}
 
-    def save(self, data: dict[str, np.ndarray]) -> None:
-        self._written.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._written.path.open("wb") as stream:
-            np.savez(stream, **data)
+    def save(self, data: dict[str, np.ndarray | ArrayBatches]) -> None:
+        """Each array whole, or a batch at a time (``ArrayBatches``): as ``numpy.savez`` writes them, one ``.npy``
+        member per name, never holding a whole array that comes in batches."""
+        path = self._written.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")  # moved into place once complete: a failure keeps the last one
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for name, array in data.items():
+                    batches = array if isinstance(array, ArrayBatches) else ArrayBatches(len(array), lambda a=array: iter([a]))
+                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                        _write_npy(member, batches, name)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, path)
         self._written.record()
+
+
+def _write_npy(stream, batches: ArrayBatches, name: str) -> None:
+    """An ``.npy`` of the batches' rows, its header from the first batch's dtype and row shape."""
+    rows, written, header = batches.rows, 0, None
+    for batch in batches:
+        batch = np.ascontiguousarray(batch)
+        if header is None:
+            header = {"descr": np.lib.format.dtype_to_descr(batch.dtype), "fortran_order": False,
+                      "shape": (rows, *batch.shape[1:])}
+            np.lib.format.write_array_header_2_0(stream, header)
+        stream.write(batch.tobytes())
+        written += len(batch)
+    if written != rows:
+        raise DataError(f"The array {name!r} was to have {rows} rows; its batches held {written}.")
 
 
 class VerifiedClassifiersDataset(_VerifiedFile):

@@ -1,57 +1,62 @@
 """Ingest, validate, split and turn into tensors: nothing reaches training unless every expectation holds.
 
 The experiment's modality (forgeml.modality) says how its raw data is read and what its suite checks:
-a table's rows, an image folder's files, a text table's texts.
+a table's rows, an image folder's files, a text table's texts. Tables pass between these nodes as ``Batches``
+(forgeml.data.batches), read a batch at a time: only keys, labels and masks are ever whole in memory.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from forgeml.data.duplicates import resolve_duplicates
+from forgeml.data.batches import ArrayBatches, Batches
+from forgeml.data.duplicates import drops_nothing, rows_to_keep
+from forgeml.data.split import split_masks
 from forgeml.modality import modality_of
 from forgeml.validation import add_duplicate_counts, check_passed, suite_for, validate_splits
 
 
-def ingest(source, experiment: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ingest(source, experiment: dict[str, Any]) -> Batches:
     return modality_of(experiment).ingest(source)
 
 
-def check_data(checked: pd.DataFrame, table: pd.DataFrame, experiment: dict[str, Any], validation: dict[str, Any],
+def check_data(table: Batches, experiment: dict[str, Any], validation: dict[str, Any],
                duplicates: dict[str, Any]) -> tuple[dict, str]:
     """The suite's report and Data Docs, with the table's repeated inputs counted (and what the policy drops)."""
     modality = modality_of(experiment)
+    checked = modality.checked(table)
     report, html = modality.validate(checked, suite_for(experiment, validation))
-    _, counts = resolve_duplicates(table, modality.input_keys(table), experiment["target"], duplicates)
+    _, counts = rows_to_keep(modality.input_keys(checked), checked[modality.target], duplicates)
     return add_duplicate_counts(report, html, counts)
 
 
-def accept_data(table: pd.DataFrame, report: dict, experiment: dict[str, Any], duplicates: dict[str, Any]) -> pd.DataFrame:
+def accept_data(table: Batches, report: dict, experiment: dict[str, Any], duplicates: dict[str, Any]) -> Batches:
     """The table, once its check passed, as the duplicates policy leaves it."""
     check_passed(report, experiment["name"], "data")
+    if drops_nothing(duplicates):
+        return table
     modality = modality_of(experiment)
-    return resolve_duplicates(table, modality.input_keys(table), experiment["target"], duplicates)[0]
+    return table.where(rows_to_keep(modality.keys(table), modality.labels(table), duplicates)[0])
 
 
-def split(table: pd.DataFrame, experiment: dict[str, Any], params: dict[str, Any]):
+def split(table: Batches, experiment: dict[str, Any], params: dict[str, Any]) -> tuple[Batches, Batches, Batches]:
     """Each row's split follows from its input's hash (forgeml.data.split): identical inputs share one."""
-    return modality_of(experiment).split(table, params["test_size"], params["val_size"], params["seed"])
-
-
-def check_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any]):
     modality = modality_of(experiment)
-    return validate_splits({name: modality.input_keys(frame) for name, frame in (("train", train), ("val", val), ("test", test))})
+    masks = split_masks(modality.keys(table), modality.labels(table), params["test_size"], params["val_size"],
+                        params["seed"])
+    return tuple(table.where(mask) for mask in masks)
 
 
-def accept_splits(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, report: dict, experiment: dict[str, Any]):
+def check_splits(train: Batches, val: Batches, test: Batches, experiment: dict[str, Any]):
+    modality = modality_of(experiment)
+    return validate_splits({name: modality.keys(split) for name, split in (("train", train), ("val", val), ("test", test))})
+
+
+def accept_splits(train: Batches, val: Batches, test: Batches, report: dict,
+                  experiment: dict[str, Any]) -> tuple[Batches, Batches, Batches, dict[str, ArrayBatches]]:
+    """The splits, once their check passed, and each as the models' input arrays (features, 8-bit pixels as
+    images, or token ids and masks): made once and persisted, so no training run tokenizes or reshapes again."""
     check_passed(report, experiment["name"], "splits")
-    return train, val, test
-
-
-def to_tensors(train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, experiment: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Each split as the models' input array (features, pixels as images, or token ids and masks): made
-    once and persisted, so no training run tokenizes or reshapes again."""
-    return modality_of(experiment).tensors({"train": train, "val": val, "test": test})
+    modality = modality_of(experiment)
+    splits = {"train": train, "val": val, "test": test}
+    return train, val, test, {name: split.arrays(modality.kept_tensor) for name, split in splits.items()}

@@ -6,9 +6,8 @@ from forgeml.pipelines.data import nodes
 def create_pipeline(**kwargs) -> Pipeline:
     """Validated data is persisted only after its check passes, so a failure leaves earlier data intact."""
     return Pipeline([
-        node(nodes.ingest, ["source", "params:experiment"], ["ingested_table", "ingested_checks"], name="ingest"),
-        node(nodes.check_data, ["ingested_checks", "ingested_table", "params:experiment", "params:data.validation",
-                                "params:data.duplicates"],
+        node(nodes.ingest, ["source", "params:experiment"], "ingested_table", name="ingest"),
+        node(nodes.check_data, ["ingested_table", "params:experiment", "params:data.validation", "params:data.duplicates"],
              ["data_validation", "data_validation_docs"], name="validate_data"),
         node(nodes.accept_data, ["ingested_table", "data_validation", "params:experiment", "params:data.duplicates"],
              "table", name="accept_data"),
@@ -18,6 +17,5 @@ def create_pipeline(**kwargs) -> Pipeline:
              ["splits_validation", "splits_validation_docs"], name="validate_splits"),
         node(nodes.accept_splits,
              ["unchecked_train", "unchecked_val", "unchecked_test", "splits_validation", "params:experiment"],
-             ["train", "val", "test"], name="accept_splits"),
-        node(nodes.to_tensors, ["train", "val", "test", "params:experiment"], "tensors", name="to_tensors"),
+             ["train", "val", "test", "tensors"], name="accept_splits"),
     ])

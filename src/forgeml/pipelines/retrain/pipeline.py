@@ -12,7 +12,8 @@ PARAMETERS = {"params:experiment", "params:data.split", "params:data.duplicates"
 def create_pipeline(**kwargs) -> Pipeline:
     """The data pipeline on the current raw data, the champion's recipe trained on its splits, then the
     evaluate and release steps for that one challenger. Everything between the raw data and the decision
-    lives under the ``retrain`` namespace, in memory (validation reports aside), so the last full run's
+    lives under the ``retrain`` namespace: its table, splits and tensors in ``retrain/`` folders of their own (written
+    a batch at a time, as the data stage's), the rest in memory (validation reports aside), so the last full run's
     splits and candidates stay as they are, and kedro-airflow can run it as one task."""
     steps = data.create_pipeline() + Pipeline([
         node(nodes.retrain_champion_recipe,

@@ -1,0 +1,40 @@
+"""Tables a batch at a time: slices of a frame, rows kept by a mask over the whole table, arrays made per batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forgeml.data.batches import Batches
+
+FRAME = pd.DataFrame({"x": np.arange(10), "y": list("ababababab")})
+
+
+def test_a_frame_is_read_in_slices_and_whole_with_only_the_columns_asked():
+    batches = Batches.of(FRAME, batch_rows=4)
+    assert len(batches) == 10 and [len(batch) for batch in batches] == [4, 4, 2]
+    pd.testing.assert_frame_equal(batches.frame(), FRAME)
+    assert batches.frame("y").columns.tolist() == ["y"]
+    assert batches.column_values(lambda batch: batch["x"] * 2, ["x"]).tolist() == list(range(0, 20, 2))
+
+
+def test_rows_are_kept_by_a_mask_over_the_whole_table_batch_after_batch():
+    keep = np.zeros(10, bool)
+    keep[[1, 2, 9]] = True  # none of the second batch
+    kept = Batches.of(FRAME, batch_rows=4).where(keep)
+    assert len(kept) == 3 and [len(batch) for batch in kept] == [2, 1]  # a batch with no row kept is skipped
+    pd.testing.assert_frame_equal(kept.frame(), FRAME[keep].reset_index(drop=True))
+    none = Batches.of(FRAME, batch_rows=4).where(np.zeros(10, bool))
+    assert len(none) == 0 and none.frame().columns.tolist() == ["x", "y"]  # no row, its columns still
+    with pytest.raises(ValueError, match="A mask of 3 rows for a table of 10"):
+        Batches.of(FRAME).where(np.ones(3, bool))
+
+
+def test_each_batch_becomes_an_array_and_the_batches_are_read_again_on_each_pass():
+    reads = []
+    batches = Batches(10, lambda columns: reads.append(columns) or iter([FRAME.iloc[:6], FRAME.iloc[6:]]))
+    arrays = batches.arrays(lambda batch: batch[["x"]].to_numpy(np.float32))
+    assert arrays.rows == 10 and [len(array) for array in arrays] == [6, 4]
+    np.testing.assert_array_equal(arrays.whole()[:, 0], np.arange(10, dtype=np.float32))
+    assert reads == [None, None]
