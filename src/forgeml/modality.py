@@ -4,7 +4,7 @@ The pipelines never look at which keys an experiment has: they ask its modality 
 and checked, what the models take as tensors, what a registered model takes as input, which model
 families and compression methods fit, and how robustness is probed. ``Modality`` holds what the three
 share (splitting by content, checking families, references, robustness curves) and declares what each
-must say; tables, images (pixels stored as columns) and texts (one column of strings, fed as token ids
+must say; tables, images (8-bit pixels and a manifest per row) and texts (one column of strings, fed as token ids
 and masks) each say it, none inheriting another's.
 """
 

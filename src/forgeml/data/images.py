@@ -1,11 +1,12 @@
-"""Images: loading a class-per-folder tree or a bundled set, and turning images into a pixel table.
+"""Images: loading a class-per-folder tree or a bundled set, and turning images into an image table.
 
-An image experiment keeps its images as a table: one row per image, its 8-bit pixel values (channel by row by
-column, as an image file holds them) as the bytes of one column ``pixels``, and the label column. Every later
-stage (split, train, evaluate) asks the modality for the rows' inputs (``pixel_rows``: float32 in [0, 1]);
-image models reshape them to (channels, height, width) as their first layer. One column of bytes, not one
-float32 column per pixel: a quarter of the memory, and Parquet files with two columns instead of 49,153 at
-128 px. A registered image model takes the encoded image (forgeml.registry.pyfunc.ImageClassifierModel) and
+An image experiment keeps its images as a table (``image_table``): one row per image, its 8-bit pixel values
+(channel by row by column, as an image file holds them) as the bytes of one column ``pixels``, the label column,
+and its manifest (``MANIFEST``: path, source size, channels, pixel range, content key). The table is made a batch
+of images at a time each time it is read, so the data stage never holds a folder's pixels whole; the check reads
+the manifest, the split the content keys. Every later stage (train, evaluate) asks the modality for the rows'
+inputs (``pixel_rows``: float32 in [0, 1]); image models reshape them to (channels, height, width) as their first
+layer. A registered image model takes the encoded image (forgeml.registry.pyfunc.ImageClassifierModel) and
 decodes and resizes it here, as the data stage did, so a PNG of a test row scores as that row did.
 """
 
