@@ -63,9 +63,10 @@ class Modality(ABC):
 
     def keys(self, table: Batches) -> pd.Series:
         """``input_keys`` of every row of ``table``, a batch at a time."""
-        return table.column_values(self.input_keys, self.key_columns and [*self.key_columns])
+        return table.column_values(self.input_keys, self.key_columns)
 
     def labels(self, table: Batches) -> pd.Series:
+        """The label of every row of ``table``, its label column alone read."""
         return table.frame(self.target)[self.target]
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
@@ -235,6 +236,7 @@ class ImageModality(Modality):
     references = TableModality.references
     preview_images = 8
     grey_modes = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L"}  # Pillow's modes of one channel
+    key_columns = (CONTENT_KEY,)  # each image's key is kept in its manifest: keys read no pixel
 
     @classmethod
     def draft(cls, project: Path, data: Path, *, size: int | None = None, flips: bool = False) -> Draft:
@@ -269,8 +271,6 @@ class ImageModality(Modality):
         if not image:
             raise ConfigError(f"Experiment {self.name!r} reads images but sets no `experiment.image` (channels and size).")
         return image
-
-    key_columns = (CONTENT_KEY,)
 
     def ingest(self, source) -> Batches:
         """The image table (forgeml.data.images.image_table): every image decoded and resized to ``image.size`` a

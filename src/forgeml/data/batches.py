@@ -7,7 +7,7 @@ mask over the whole table, still a batch at a time; ``arrays`` turns each batch 
 models take), which forgeml.datasets.VerifiedArraysDataset writes without holding the whole array.
 
 Only what is small stays whole: a column of labels, a content key per row, a mask. A reader for data no single
-machine holds (a Spark or Ray Data scan) would plug in as another ``read``; see docs/scale-out.md.
+machine holds (a Spark or Ray Data scan) would plug in as another ``read``; see docs/data-at-scale.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 BATCH_ROWS = 65_536  # rows of a table per batch: 8 MB of 30 float32 features; images come 256 at a time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: a table is not its rows
 class Batches:
     """``rows`` rows, read by ``read(columns)`` as DataFrames a batch at a time (only ``columns`` when given)."""
 
@@ -54,7 +54,7 @@ class Batches:
                       columns: Sequence[str] | None = None) -> pd.Series:
         """``per_batch`` of every batch (a value per row, such as a content key), as one Series; the batches hold
         only ``columns`` when given."""
-        parts = [pd.Series(per_batch(batch), dtype=object) for batch in self.read(columns)]
+        parts = [pd.Series(per_batch(batch), dtype=object) for batch in self.read(list(columns) if columns else None)]
         return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=object)
 
     def where(self, keep: np.ndarray) -> "Batches":
