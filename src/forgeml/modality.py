@@ -61,13 +61,12 @@ class Modality(ABC):
     def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
         """The suite's report on ``checked`` and its summary (forgeml.validation)."""
 
-    def keys(self, table: Batches) -> pd.Series:
-        """``input_keys`` of every row of ``table``, a batch at a time."""
-        return table.column_values(self.input_keys, self.key_columns)
-
-    def labels(self, table: Batches) -> pd.Series:
-        """The label of every row of ``table``, its label column alone read."""
-        return table.frame(self.target)[self.target]
+    def keys_and_labels(self, table: Batches) -> tuple[pd.Series, pd.Series]:
+        """``input_keys`` and the label of every row of ``table``, in one read of it, a batch at a time (a table of
+        images is decoded as it is read)."""
+        columns = [*self.key_columns, self.target] if self.key_columns else None
+        parts = [(self.input_keys(batch), batch[self.target]) for batch in table.read(columns)]
+        return tuple(pd.concat([part[i] for part in parts], ignore_index=True) for i in (0, 1))
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""

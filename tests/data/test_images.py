@@ -7,6 +7,7 @@ from forgeml.data.images import (CONTENT_KEY, MANIFEST, PIXELS, image_table, ima
                                  load_image_folder, pixel_rows, resized)
 from forgeml.data.split import content_keys
 from forgeml.errors import DataError
+from forgeml.modality import modality_of
 
 
 def write_folder(root, classes=("cat", "dog"), per_class=3, size=(12, 10)):
@@ -74,6 +75,10 @@ def test_the_image_table_is_decoded_a_batch_at_a_time_each_time_it_is_read(tmp_p
     assert not decoded and len(table) == 6  # nothing decoded until it is read
     assert [len(batch) for batch in table] == [4, 2] and decoded == list(range(6))
     assert table.frame("path", "label").columns.tolist() == ["path", "label"] and len(decoded) == 12
+    experiment = {"name": "a", "target": "label", "modality": "image", "image": {"channels": 3, "size": 8}}
+    keys, labels = modality_of(experiment).keys_and_labels(table)  # what the split and a duplicates policy need
+    assert len(decoded) == 18 and labels.tolist() == images.labels  # one more read, not one each
+    assert keys.tolist() == table.frame(CONTENT_KEY)[CONTENT_KEY].tolist()
 
 
 def test_bundled_digits_are_8x8_grey_in_unit_range():

@@ -50,13 +50,6 @@ class Batches:
             return self.held[list(columns)] if columns else self.held
         return pd.concat(list(self.read(list(columns) if columns else None)), ignore_index=True)
 
-    def column_values(self, per_batch: Callable[[pd.DataFrame], Sequence],
-                      columns: Sequence[str] | None = None) -> pd.Series:
-        """``per_batch`` of every batch (a value per row, such as a content key), as one Series; the batches hold
-        only ``columns`` when given."""
-        parts = [pd.Series(per_batch(batch), dtype=object) for batch in self.read(list(columns) if columns else None)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=object)
-
     def where(self, keep: np.ndarray) -> "Batches":
         """The rows where ``keep`` (a mask over the whole table) is true, renumbered from 0."""
         keep = np.asarray(keep, dtype=bool)

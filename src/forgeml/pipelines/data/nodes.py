@@ -35,21 +35,20 @@ def accept_data(table: Batches, report: dict, experiment: dict[str, Any], duplic
     check_passed(report, experiment["name"], "data")
     if drops_nothing(duplicates):
         return table
-    modality = modality_of(experiment)
-    return table.where(rows_to_keep(modality.keys(table), modality.labels(table), duplicates)[0])
+    return table.where(rows_to_keep(*modality_of(experiment).keys_and_labels(table), duplicates)[0])
 
 
 def split(table: Batches, experiment: dict[str, Any], params: dict[str, Any]) -> tuple[Batches, Batches, Batches]:
     """Each row's split follows from its input's hash (forgeml.data.split): identical inputs share one."""
-    modality = modality_of(experiment)
-    masks = split_masks(modality.keys(table), modality.labels(table), params["test_size"], params["val_size"],
-                        params["seed"])
+    keys, labels = modality_of(experiment).keys_and_labels(table)
+    masks = split_masks(keys, labels, params["test_size"], params["val_size"], params["seed"])
     return tuple(table.where(mask) for mask in masks)
 
 
 def check_splits(train: Batches, val: Batches, test: Batches, experiment: dict[str, Any]):
     modality = modality_of(experiment)
-    return validate_splits({name: modality.keys(split) for name, split in (("train", train), ("val", val), ("test", test))})
+    splits = {"train": train, "val": val, "test": test}
+    return validate_splits({name: modality.keys_and_labels(split)[0] for name, split in splits.items()})
 
 
 def accept_splits(train: Batches, val: Batches, test: Batches, report: dict,
