@@ -36,5 +36,5 @@ def test_each_batch_becomes_an_array_and_the_batches_are_read_again_on_each_pass
     batches = Batches(10, lambda columns: reads.append(columns) or iter([FRAME.iloc[:6], FRAME.iloc[6:]]))
     arrays = batches.arrays(lambda batch: batch[["x"]].to_numpy(np.float32))
     assert arrays.rows == 10 and [len(array) for array in arrays] == [6, 4]
-    np.testing.assert_array_equal(arrays.whole()[:, 0], np.arange(10, dtype=np.float32))
+    np.testing.assert_array_equal(np.concatenate(list(arrays))[:, 0], np.arange(10, dtype=np.float32))
     assert reads == [None, None]

@@ -84,6 +84,3 @@ class ArrayBatches:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.make()
-
-    def whole(self) -> np.ndarray:
-        return np.concatenate(list(self))

@@ -236,8 +236,7 @@ def image_table(images: ImageSet, size: int, target: str) -> Batches:
     suite checks and which splits it without reading a pixel."""
     if not len(images):
         raise DataError("The image source holds no images.")
-    reserved = {PIXELS, *MANIFEST} & {target}
-    if reserved:
+    if target in (PIXELS, *MANIFEST):
         raise DataError(f"An image experiment's `target` cannot be {target!r}: the image table keeps its own column there.")
 
     def read(columns):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset
 
 from forgeml.data.batches import Batches
+from forgeml.datasets.replaced import replaced_when_complete
 
 
 class BatchedParquetDataset(AbstractDataset[Batches | pd.DataFrame, Batches | pd.DataFrame]):
@@ -46,15 +46,8 @@ class BatchedParquetDataset(AbstractDataset[Batches | pd.DataFrame, Batches | pd
         return Batches(rows, read)
 
     def save(self, data: Batches | pd.DataFrame) -> None:
-        path = Path(self._filepath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        try:
+        with replaced_when_complete(Path(self._filepath)) as partial:
             _write(data if isinstance(data, Batches) else Batches.of(data), partial)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, path)
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "batches": self._batches}

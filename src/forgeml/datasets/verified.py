@@ -8,7 +8,6 @@ file changed after it was written.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from kedro.io import AbstractDataset
 
 from forgeml.data.batches import ArrayBatches
 from forgeml.data.sources import file_md5
+from forgeml.datasets.replaced import replaced_when_complete
 from forgeml.errors import DataError
 from forgeml.models.files import load_classifier, save_classifier
 
@@ -97,19 +97,12 @@ class VerifiedArraysDataset(_VerifiedFile):
     def save(self, data: dict[str, np.ndarray | ArrayBatches]) -> None:
         """Each array whole, or a batch at a time (``ArrayBatches``): as ``numpy.savez`` writes them, one ``.npy``
         member per name, never holding a whole array that comes in batches."""
-        path = self._written.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")  # moved into place once complete: a failure keeps the last one
-        try:
-            with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                for name, array in data.items():
-                    batches = array if isinstance(array, ArrayBatches) else ArrayBatches(len(array), lambda a=array: iter([a]))
-                    with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                        _write_npy(member, batches, name)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, path)
+        with replaced_when_complete(self._written.path) as partial, \
+                zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in data.items():
+                batches = array if isinstance(array, ArrayBatches) else ArrayBatches(len(array), lambda a=array: iter([a]))
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    _write_npy(member, batches, name)
         self._written.record()
 
 
