@@ -120,9 +120,9 @@ class Modality(ABC):
             )
 
     @abstractmethod
-    def input_layers(self, x_train) -> list:
-        """The layers a model starts with, fitted on the training inputs ``x_train`` (a tensor shaped
-        ``(n, *input_shape)``): they take what the registry serves to what the model family takes."""
+    def input_layers(self, moments) -> list:
+        """The layers a model starts with, fitted on the training inputs' ``moments`` (forgeml.training.data.Moments,
+        per position of an ``input_shape`` row): they take what the registry serves to what the model family takes."""
 
     @abstractmethod
     def augmentation(self, policy: dict[str, Any] | None, shape: tuple[int, ...], seed: int):
@@ -209,11 +209,11 @@ class TableModality(Modality):
 
         return {"noise": feature_noise}
 
-    def input_layers(self, x_train) -> list:
+    def input_layers(self, moments) -> list:
         """Standardized per feature."""
         from forgeml.models import Standardize
 
-        return [Standardize(x_train.mean(0, keepdim=True)[0], x_train.std(0, keepdim=True)[0])]
+        return [Standardize(*moments.pooled())]
 
     def augmentation(self, policy, shape, seed):
         """Noise on the features (forgeml.data.augmentation.TableAugmentation); None without a policy."""
@@ -326,12 +326,11 @@ class ImageModality(Modality):
             )
         return shape
 
-    def input_layers(self, x_train) -> list:
+    def input_layers(self, moments) -> list:
         """Flat pixel rows to images, then standardized per channel."""
         from forgeml.models import Standardize, ToImage
 
-        mean, std = x_train.mean((0, 2, 3), keepdim=True)[0], x_train.std((0, 2, 3), keepdim=True)[0]
-        return [ToImage(self.image_shape), Standardize(mean, std)]
+        return [ToImage(self.image_shape), Standardize(*moments.pooled((1, 2)))]
 
     def augmentation(self, policy, shape, seed):
         from forgeml.data.augmentation import build_augmentation
@@ -460,7 +459,7 @@ class TextModality(Modality):
         return tokenize(frame[self.text["column"]], self.tokenizer, int(self.text["max_length"]),
                         self.text.get("head_tokens"))
 
-    def input_layers(self, x_train) -> list:
+    def input_layers(self, moments) -> list:
         return []  # token ids and masks go to the model as they are
 
     def augmentation(self, policy, shape, seed):

@@ -8,7 +8,7 @@ import torch
 from forgeml.modality import ImageModality, TableModality
 from forgeml.models import build_model
 from forgeml.training import TrainConfig
-from forgeml.training.data import TensorSplits, fit_on
+from forgeml.training.data import ResidentSplit, TensorSplits, fit_on
 
 
 def _splits(features, labels, shape) -> TensorSplits:
@@ -16,8 +16,8 @@ def _splits(features, labels, shape) -> TensorSplits:
     order = torch.randperm(len(labels), generator=generator)
     features, labels = features[order].reshape(-1, *shape), labels[order]
     cut = int(0.8 * len(labels))
-    return TensorSplits(features[:cut], labels[:cut], features[cut:], labels[cut:], labels.unique().numpy(), shape,
-                        torch.device("cpu"))
+    return TensorSplits(ResidentSplit(features[:cut], labels[:cut]), ResidentSplit(features[cut:], labels[cut:]),
+                        labels.unique().numpy(), shape, torch.device("cpu"))
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +42,14 @@ DIGITS = ImageModality({"name": "digits", "target": "label", "image": {"channels
 
 def train(spec: dict, data: TensorSplits, modality, epochs: int, seed: int = 0, **fit_options) -> torch.nn.Module:
     torch.manual_seed(seed)
-    module = build_model(spec, data.shape, len(data.classes), modality.input_layers(data.x_train))
+    module = build_model(spec, data.shape, len(data.classes), modality.input_layers(data.train.moments()))
     fit_on(module, data, TrainConfig(epochs=epochs, lr=3e-3, patience=epochs, progress=False, seed=seed), **fit_options)
     return module.eval()
 
 
 def accuracy(module, data: TensorSplits) -> float:
     with torch.no_grad():
-        return float((module(data.x_val).argmax(1) == data.y_val).float().mean())
+        return float((module(data.val.inputs).argmax(1) == data.val.labels).float().mean())
 
 
 MLP = {"family": "mlp", "hidden": [64, 32], "activation": "relu", "dropout": 0.1, "batch_norm": True}

@@ -41,14 +41,14 @@ def test_a_sparsity_outside_zero_one_fails_before_any_work(cancer_mlp, bad):
 def test_structured_pruning_removes_channels_and_flops_and_keeps_the_classes(digits, digits_resnet):
     module, calls = copy.deepcopy(digits_resnet), []
     flops_before = count_flops(module, digits.shape)
-    report = prune_structured(module, digits.x_train[:2], 0.4, steps=2, fine_tune=fine_tuner(digits, calls))
+    report = prune_structured(module, digits.train.inputs[:2], 0.4, steps=2, fine_tune=fine_tuner(digits, calls))
     assert len(calls) == 2
     assert report["parameters_after"] < 0.6 * report["parameters_before"]
     assert count_flops(module, digits.shape) <= 0.7 * flops_before
-    assert module(digits.x_val[:3]).shape == (3, 10)
+    assert module(digits.val.inputs[:3]).shape == (3, 10)
     assert accuracy(module, digits) >= accuracy(digits_resnet, digits) - 0.05
 
 
 def test_structured_pruning_checks_the_ratio(digits, digits_resnet):
     with pytest.raises(ConfigError, match="channel_ratio"):
-        prune_structured(copy.deepcopy(digits_resnet), digits.x_train[:2], 1.0, steps=1, fine_tune=lambda m: None)
+        prune_structured(copy.deepcopy(digits_resnet), digits.train.inputs[:2], 1.0, steps=1, fine_tune=lambda m: None)

@@ -17,8 +17,8 @@ from forgeml.models.program import ProgramModule
 @pytest.fixture(scope="module")
 def static_int8(cancer, cancer_mlp):
     """Quantized for any batch size, as texts are, and first called at a batch of one, as latency is measured."""
-    model = quantize(cancer_mlp, QuantizationPlan("static"), cancer.x_train, dynamic_shapes=True)
-    model(cancer.x_val[:1])
+    model = quantize(cancer_mlp, QuantizationPlan("static"), cancer.train.inputs, dynamic_shapes=True)
+    model(cancer.val.inputs[:1])
     return model
 
 
@@ -32,14 +32,14 @@ def test_static_int8_is_a_quarter_the_size_and_as_accurate(cancer, cancer_mlp, s
 
 def test_a_model_for_any_batch_first_called_with_one_row_compiles_no_more(cancer, static_int8):
     compiled = counters["stats"]["unique_graphs"]
-    for rows in (7, 64, len(cancer.x_val)):
-        static_int8(cancer.x_val[:rows])
+    for rows in (7, 64, len(cancer.val.inputs)):
+        static_int8(cancer.val.inputs[:rows])
     assert counters["stats"]["unique_graphs"] == compiled
 
 
 def test_dynamic_int8_with_layers_left_in_fp32(cancer, cancer_mlp):
     layers = quantizable_layers(cancer_mlp)
-    model = quantize(cancer_mlp, QuantizationPlan("dynamic", "per_tensor", (layers[0],)), cancer.x_train)
+    model = quantize(cancer_mlp, QuantizationPlan("dynamic", "per_tensor", (layers[0],)), cancer.train.inputs)
     assert model.report["fp32_layers"] == [layers[0]]
     assert model.report["int8_layers"] == layers[1:]
     assert accuracy(model, cancer) >= accuracy(cancer_mlp, cancer) - 0.02
@@ -47,8 +47,8 @@ def test_dynamic_int8_with_layers_left_in_fp32(cancer, cancer_mlp):
 
 def test_the_quantized_model_loads_and_predicts_in_a_fresh_process(tmp_path, cancer, static_int8):
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(static_int8))
-    torch.save(cancer.x_val[:20], tmp_path / "inputs.pt")
-    expected = static_int8(cancer.x_val[:20]).argmax(1)
+    torch.save(cancer.val.inputs[:20], tmp_path / "inputs.pt")
+    expected = static_int8(cancer.val.inputs[:20]).argmax(1)
     script = (
         "import pickle, sys, torch; model = pickle.load(open(sys.argv[1], 'rb'));"
         "print(model(torch.load(sys.argv[2])).argmax(1).tolist())"
@@ -63,16 +63,16 @@ def test_batch_norms_before_convolutions_become_a_scale_and_shift_that_computes_
     scale and shift they apply, with the statistics each has; the model's logits stay those of FP32."""
     torch.manual_seed(0)
     spec = {"family": "densenet", "growth_rate": 4, "block_config": [1, 1], "bn_size": 2, "compression": 0.5, "dropout": 0.0}
-    densenet = build_model(spec, digits.shape, 10, DIGITS.input_layers(digits.x_train)).eval()
+    densenet = build_model(spec, digits.shape, 10, DIGITS.input_layers(digits.train.moments())).eval()
     for norm in (m for m in densenet.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)):
         norm.running_mean.uniform_(-0.5, 0.5), norm.running_var.uniform_(0.5, 2.0)
         norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.5, 0.5)
-    model = quantize(densenet, QuantizationPlan("static"), digits.x_train[:256])
+    model = quantize(densenet, QuantizationPlan("static"), digits.train.inputs[:256])
     program = ProgramModule(model.program)  # eagerly: what is computed, not how fast
     calls = [str(node.target) for node in program._runtime().graph.nodes if node.op == "call_function"]
     assert not [call for call in calls if "batch_norm" in call]
     with torch.no_grad():
-        fp32, int8 = densenet(digits.x_val[:64]), program(digits.x_val[:64])
+        fp32, int8 = densenet(digits.val.inputs[:64]), program(digits.val.inputs[:64])
     assert ((int8 - fp32).norm() / fp32.norm()) < 0.1
 
 
@@ -84,7 +84,7 @@ def test_batch_norms_before_convolutions_become_a_scale_and_shift_that_computes_
 ])
 def test_a_plan_inc_cannot_apply_fails_before_any_work(cancer, cancer_mlp, plan, message):
     with pytest.raises(ConfigError, match=message):
-        quantize(cancer_mlp, plan, cancer.x_train)
+        quantize(cancer_mlp, plan, cancer.train.inputs)
 
 
 def test_unknown_settings_are_named():

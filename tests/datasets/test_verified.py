@@ -15,6 +15,7 @@ from forgeml.data.sources import file_md5
 from forgeml.datasets import VerifiedClassifiersDataset
 from forgeml.modality import TableModality
 from forgeml.models import TorchClassifier, build_model
+from forgeml.training.data import Moments
 
 ROWS = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
 
@@ -24,7 +25,7 @@ def candidates():
     from sklearn.linear_model import LogisticRegression
 
     torch.manual_seed(0)
-    layers = TableModality({"name": "verified", "target": "label"}).input_layers(ROWS)
+    layers = TableModality({"name": "verified", "target": "label"}).input_layers(Moments.of([torch.as_tensor(ROWS)]))
     mlp = TorchClassifier(build_model({"family": "mlp", "hidden": [5]}, (4,), 2, layers), np.array(["no", "yes"]))
     return {"mlp": mlp, "reference": LogisticRegression().fit(ROWS.numpy(), mlp.predict(ROWS.numpy()))}
 
@@ -97,7 +98,7 @@ def test_arrays_are_npz_read_without_pickles_and_refused_once_changed(tmp_path, 
         dataset.load()
     np.savez(path, objects=np.array([{"code": "runs"}], dtype=object))  # a pickle inside, recorded as if written here
     (tmp_path / "data/04_feature/tensors.npz.md5").write_text(file_md5(path))
-    with pytest.raises(DatasetError, match="Object arrays cannot be loaded when allow_pickle=False"):
+    with pytest.raises(DatasetError, match="holds Python objects, which are not loaded"):
         dataset.load()
 
 

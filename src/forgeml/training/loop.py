@@ -55,6 +55,8 @@ class TrainConfig:
     memory_format: str = "auto"  # image batches: "auto" (channels_last on CUDA), "channels_last" or "contiguous"
     compile: bool = False  # torch.compile the training step (CUDA graphs on CUDA): for the models that gain
     processes: int | str = 1  # data-parallel processes (forgeml.training.distributed), or "auto": one per GPU
+    resident_mb: float = 1024  # train and val inputs up to this size sit on the device whole; larger ones are loaded
+    loader_workers: int = 0  # processes that make the batches of a split too large to sit on the device (0: this one)
     progress: bool = True
 
     def __post_init__(self):
@@ -70,7 +72,9 @@ class TrainConfig:
             _check_whole(option, getattr(self, option))
         if self.processes != "auto":
             _check_whole("processes", self.processes, "or `auto`")
-        for option in ("lr", "weight_decay", "l1", "l2", "warmup_ratio"):
+        if isinstance(self.loader_workers, bool) or not isinstance(self.loader_workers, int) or self.loader_workers < 0:
+            raise ConfigError(f"Training option `loader_workers` must be a whole number of at least 0, not {self.loader_workers!r}.")
+        for option in ("lr", "weight_decay", "l1", "l2", "warmup_ratio", "resident_mb"):
             value = getattr(self, option)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ConfigError(f"Training option `{option}` must be a number of at least 0, not {value!r}.")
