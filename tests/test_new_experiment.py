@@ -45,7 +45,7 @@ def test_a_table_gets_the_references_a_study_compression_its_suite_and_its_card(
     assert result.exit_code == 0, result.output
     assert "make run EXPERIMENT=tumours" in result.output
     files = written(project, "tumours")
-    assert files["catalog.yml"]["source"] == {"type": "pandas.CSVDataset", "filepath": "data/01_raw/tumours.csv"}
+    assert files["catalog.yml"]["source"] == {"type": "forgeml.datasets.TableFileDataset", "filepath": "data/01_raw/tumours.csv"}
     params = composed(project, "tumours")
     assert params["experiment"] == {"name": "tumours", "modality": "table", "target": "diagnosis"}
     assert set(params["train"]["candidates"]) == {"logreg", "mlp", "sklearn_logreg", "sklearn_hgb"}
@@ -70,7 +70,7 @@ def test_texts_get_tfidf_and_minilm_with_a_text_suite_and_the_reviews_int8_and_s
     assert all(methods[name] == reviews[name] for name in methods)  # the shipped recipe, not a weaker one
     suite = params["data"]["validation"]["suites"]["tickets"]
     assert suite["labels"] == ["accounts", "hardware"] and suite["min_rows_per_class"] == 5
-    assert written(project, "tickets")["catalog.yml"]["source"]["type"] == "pandas.ParquetDataset"
+    assert written(project, "tickets")["catalog.yml"]["source"]["type"] == "forgeml.datasets.TableFileDataset"
 
 
 def test_images_get_a_resnet_without_flips_unless_asked(project):

@@ -13,15 +13,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from forgeml.data.batches import Batches
+from forgeml.data.batches import Batches, as_batches
 from forgeml.data.images import CONTENT_KEY, MANIFEST
 from forgeml.errors import ConfigError, DataError
-from forgeml.new_experiment import Draft, dataset_type, project_path, read_table, require_columns
+from forgeml.new_experiment import SOURCE_TYPE, Draft, project_path, read_table, require_columns
+from forgeml.validation.expectations import CHECK_ROWS
 
 SOURCE = "the catalog entry `source`"
 
@@ -53,20 +54,27 @@ class Modality(ABC):
     def ingest(self, source) -> Batches:
         """The table the splits are cut from, read a batch at a time."""
 
-    def checked(self, table: Batches) -> pd.DataFrame:
-        """What the expectation suite checks of the ingested ``table``, in memory: here, all of it."""
-        return table.frame()
+    def checked(self, table: Batches) -> Iterator[pd.DataFrame]:
+        """What the expectation suite checks of the ingested ``table``, in pieces of ``CHECK_ROWS``: here, every
+        column."""
+        return table.frames(rows=CHECK_ROWS)
 
     @abstractmethod
-    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
-        """The suite's report on ``checked`` and its summary (forgeml.validation)."""
+    def validate(self, checked: Iterable[pd.DataFrame], suite: dict[str, Any]) -> tuple[dict, str]:
+        """The suite's report on the pieces ``checked`` and its Data Docs page (forgeml.validation)."""
 
-    def keys_and_labels(self, table: Batches) -> tuple[pd.Series, pd.Series]:
-        """``input_keys`` and the label of every row of ``table``, in one read of it, a batch at a time (a table of
-        images is decoded as it is read)."""
+    def keys_by_batch(self, table: Batches) -> Iterator[tuple[pd.Series, pd.Series]]:
+        """``input_keys`` and the labels of ``table``, a batch at a time, in one read of it (a table of images is
+        decoded as it is read)."""
         columns = [*self.key_columns, self.target] if self.key_columns else None
-        parts = [(self.input_keys(batch), batch[self.target]) for batch in table.read(columns)]
-        return tuple(pd.concat([part[i] for part in parts], ignore_index=True) for i in (0, 1))
+        return ((self.input_keys(batch), batch[self.target]) for batch in table.read(columns))
+
+    def digests_and_labels(self, table: Batches) -> tuple[np.ndarray, pd.Series]:
+        """Every row's key digest and label, compact (forgeml.data.split.digests_and_labels): what the duplicates
+        policy and the leakage check compare."""
+        from forgeml.data.split import digests_and_labels
+
+        return digests_and_labels(self.keys_by_batch(table))
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""
@@ -186,16 +194,16 @@ class TableModality(Modality):
 
         filepath, frame = project_path(project, data), read_table(data)
         require_columns(data, frame, [target])
-        frame = prepare_table(frame, target, source=str(data))  # names a non-numeric column, or no rows
-        return Draft({"type": dataset_type(data), "filepath": filepath}, {"modality": cls.kind, "target": target},
+        frame = prepare_table(Batches.of(frame), target, source=str(data)).frame()  # names a non-numeric column, or no rows
+        return Draft({"type": SOURCE_TYPE, "filepath": filepath}, {"modality": cls.kind, "target": target},
                      suggest_suite(frame, target))
 
     def ingest(self, source) -> Batches:
         from forgeml.data import prepare_table
 
-        return Batches.of(prepare_table(source, self.target, source=SOURCE))
+        return prepare_table(as_batches(source), self.target, source=SOURCE)
 
-    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
+    def validate(self, checked: Iterable[pd.DataFrame], suite: dict[str, Any]) -> tuple[dict, str]:
         from forgeml.validation import validate_table
 
         return validate_table(checked, suite, self.target)
@@ -284,11 +292,11 @@ class ImageModality(Modality):
             )
         return image_table(source, int(self.image["size"]), self.target)
 
-    def checked(self, table: Batches) -> pd.DataFrame:
+    def checked(self, table: Batches) -> Iterator[pd.DataFrame]:
         """The manifest (forgeml.data.images.MANIFEST) and labels: the suite checks images file by file."""
-        return table.frame(*MANIFEST, self.target)
+        return table.frames(*MANIFEST, self.target, rows=CHECK_ROWS)
 
-    def validate(self, checked: pd.DataFrame, suite: dict[str, Any]) -> tuple[dict, str]:
+    def validate(self, checked: Iterable[pd.DataFrame], suite: dict[str, Any]) -> tuple[dict, str]:
         from forgeml.validation import validate_images
 
         return validate_images(checked, suite, self.target)
@@ -405,7 +413,7 @@ class TextModality(Modality):
         frame = prepare_texts(read_table(data), text_column, target, source=str(data))  # names a missing column
         longest = int(frame[text_column].str.len().max())
         suite = {"text": {"min_chars": 1, "max_chars": max(2 * longest, 1000)}, **suggest_labels(frame[target])}
-        return Draft({"type": dataset_type(data), "filepath": filepath},
+        return Draft({"type": SOURCE_TYPE, "filepath": filepath},
                      {"modality": cls.kind, "target": target,
                       "text": {"column": text_column, "tokenizer": cls.drafted_tokenizer, "max_length": 128}}, suite)
 
@@ -426,7 +434,7 @@ class TextModality(Modality):
     def ingest(self, source) -> Batches:
         from forgeml.text.data import prepare_texts
 
-        return Batches.of(prepare_texts(source, self.text["column"], self.target, source=SOURCE))
+        return Batches.of(prepare_texts(as_batches(source).frame(), self.text["column"], self.target, source=SOURCE))
 
     def validate(self, checked, suite):
         from forgeml.validation import validate_texts

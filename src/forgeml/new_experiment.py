@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from forgeml.data.sources import read_errors
 from forgeml.errors import ConfigError, DataError
 
 
@@ -45,20 +46,13 @@ def project_path(project: Path, data: Path) -> str:
 
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV (UTF-8, with a header row) or Parquet table; a DataError naming the file when it cannot be read."""
-    if not Path(path).is_file():
-        raise DataError(f"{path} does not exist.")
-    try:
+    with read_errors(path):
+        if not Path(path).is_file():
+            raise FileNotFoundError(path)
         return pd.read_parquet(path) if Path(path).suffix == ".parquet" else pd.read_csv(path)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not UTF-8 text ({error.reason}): save it as UTF-8.") from None
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        kind = "Parquet" if Path(path).suffix == ".parquet" else "CSV"
-        raise DataError(f"{path} cannot be read as a {kind} table: {error}") from None
 
 
-def dataset_type(data: Path) -> str:
-    """The catalog's dataset type for a CSV or Parquet file."""
-    return "pandas.ParquetDataset" if Path(data).suffix == ".parquet" else "pandas.CSVDataset"
+SOURCE_TYPE = "forgeml.datasets.TableFileDataset"  # what a drafted catalog reads a CSV or Parquet source with
 
 
 def require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:

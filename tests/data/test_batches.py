@@ -19,6 +19,16 @@ def test_a_frame_is_read_in_slices_and_whole_with_only_the_columns_asked():
     assert [batch.columns.tolist() for batch in batches.read(["x"])] == [["x"]] * 3
 
 
+def test_batches_are_joined_into_frames_of_the_rows_asked_and_changed_as_they_are_read():
+    batches = Batches.of(FRAME, batch_rows=3)
+    frames = list(batches.frames("x", rows=4))
+    assert [len(frame) for frame in frames] == [4, 4, 2] and frames[0].columns.tolist() == ["x"]
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), FRAME[["x"]])
+    assert [len(frame) for frame in Batches.of(FRAME.iloc[:0]).frames(rows=4)] == [0]  # an empty table: one empty frame
+    doubled = batches.map(lambda batch: batch.assign(x=batch["x"] * 2))
+    assert len(doubled) == 10 and doubled.frame()["x"].tolist() == [2 * x for x in range(10)]
+
+
 def test_rows_are_kept_by_a_mask_over_the_whole_table_batch_after_batch():
     keep = np.zeros(10, bool)
     keep[[1, 2, 9]] = True  # none of the second batch

@@ -35,3 +35,14 @@ def test_a_tie_under_majority_drops_the_group():
 def test_an_unknown_policy_is_named():
     with pytest.raises(ConfigError, match="data.duplicates.conflicting must be one of keep, drop, majority, not 'vote'"):
         resolve_duplicates(TABLE, KEYS, "y", {"conflicting": "vote"})
+
+
+def test_digests_and_text_labels_count_as_the_keys_and_labels_do():
+    from forgeml.data.duplicates import rows_to_keep
+    from forgeml.data.split import digests_and_labels
+
+    digests, labels = digests_and_labels([(KEYS.map(lambda x: f"{int(x):016x}" + "0" * 24), TABLE["y"])])
+    for policy in ({}, {"exact": "drop"}, {"conflicting": "majority", "exact": "drop"}):
+        keep, counts = rows_to_keep(digests, labels, policy)
+        expected_keep, expected = rows_to_keep(KEYS, TABLE["y"], policy)
+        assert keep.tolist() == expected_keep.tolist() and counts == expected

@@ -5,7 +5,7 @@ from PIL import Image
 from forgeml.data import images as images_module
 from forgeml.data.images import (CONTENT_KEY, MANIFEST, PIXELS, image_table, images_to_table, load_bundled_images,
                                  load_image_folder, pixel_rows, resized)
-from forgeml.data.split import content_keys
+from forgeml.data.split import content_keys, key_digests
 from forgeml.errors import DataError
 from forgeml.modality import modality_of
 
@@ -76,9 +76,9 @@ def test_the_image_table_is_decoded_a_batch_at_a_time_each_time_it_is_read(tmp_p
     assert [len(batch) for batch in table] == [4, 2] and decoded == list(range(6))
     assert table.frame("path", "label").columns.tolist() == ["path", "label"] and len(decoded) == 12
     experiment = {"name": "a", "target": "label", "modality": "image", "image": {"channels": 3, "size": 8}}
-    keys, labels = modality_of(experiment).keys_and_labels(table)  # what the split and a duplicates policy need
-    assert len(decoded) == 18 and labels.tolist() == images.labels  # one more read, not one each
-    assert keys.tolist() == table.frame(CONTENT_KEY)[CONTENT_KEY].tolist()
+    digests, labels = modality_of(experiment).digests_and_labels(table)  # what a duplicates policy needs
+    assert len(decoded) == 18 and labels.tolist() == list(map(str, images.labels))  # one more read, not one each
+    assert digests.tolist() == key_digests(table.frame(CONTENT_KEY)[CONTENT_KEY]).tolist()
 
 
 def test_bundled_digits_are_8x8_grey_in_unit_range():

@@ -58,3 +58,12 @@ def test_fractions_and_missing_training_classes_are_refused(breast_cancer):
             assert "No training row of class(es) b" in str(error) and "data.split.seed" in str(error)
             outcomes.append("refused")
     assert {"trained", "refused"} <= set(outcomes)
+
+
+def test_digests_are_the_keys_first_64_bits_and_labels_from_batches_of_any_type_become_one_text_column():
+    from forgeml.data.split import digests_and_labels
+
+    keys = pd.Series(["ff" * 20, "0123456789abcdef" + "0" * 24])
+    digests, labels = digests_and_labels([(keys[:1], pd.Series([1])), (keys[1:], pd.Series(["b"]))])
+    assert digests.dtype == np.uint64 and digests.tolist() == [2**64 - 1, 0x0123456789ABCDEF]
+    assert labels.tolist() == ["1", "b"] and isinstance(labels.dtype, pd.CategoricalDtype)

@@ -82,3 +82,25 @@ def test_what_the_duplicates_policy_drops_is_counted_and_gone_from_the_splits(tm
     kept = pd.concat(frames.values(), ignore_index=True)
     assert len(kept) == 40 and not kept.duplicated().any()
     assert sum(len(array) for array in tensors.values()) == 40 and tensors["train"].dtype == np.float32
+
+
+def test_a_table_file_is_read_and_checked_a_batch_at_a_time_as_the_whole_table_would_be(tmp_path, monkeypatch):
+    from forgeml import modality as modality_module
+    from forgeml.datasets import TableFileDataset
+    from forgeml.datasets import tables as tables_module
+
+    monkeypatch.setattr(tables_module, "BATCH_ROWS", 7)  # batches of 7 rows, checked in pieces of 16
+    monkeypatch.setattr(modality_module, "CHECK_ROWS", 16)
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"]).assign(y=["no ", "yes"] * 25)
+    table.to_csv(tmp_path / "source.csv", index=False)
+    experiment = {"name": "tiny_table", "target": "y"}
+    suite = {"columns": {name: [-10, 10] for name in "abc"}, "labels": ["no", "yes"], "min_rows_per_class": 1}
+    report, frames, tensors = data_stage(TableFileDataset(filepath=str(tmp_path / "source.csv")).load(), experiment,
+                                         suite, tmp_path)
+    assert report["success"] and report["rows"] == 50 and report["duplicates"]["rows"] == 50
+    whole = modality_of(experiment).split(table.assign(y=table["y"].str.strip()), SPLIT["test_size"], SPLIT["val_size"],
+                                          SPLIT["seed"])
+    for name, expected in zip(("train", "val", "test"), whole):
+        pd.testing.assert_frame_equal(frames[name], expected, check_dtype=False)
+        np.testing.assert_array_equal(tensors[name], expected[["a", "b", "c"]].to_numpy(np.float32))

@@ -97,8 +97,8 @@ def test_bad_tables_stop_with_exit_2_naming_the_file_or_column_and_keep_the_cham
     accepted = (own_table / "data/02_intermediate/tumours/table.parquet").read_bytes()
     (own_table / "data/01_raw" / name).write_bytes(damage(breast_cancer.rename(columns={"target": "diagnosis"})))
     env = f"bad_{case.replace('-', '_')}"
-    dataset = "pandas.ParquetDataset" if name.endswith(".parquet") else "pandas.CSVDataset"
-    override_conf(own_table, env, "catalog.yml", {"source": {"type": dataset, "filepath": f"data/01_raw/{name}"}})
+    override_conf(own_table, env, "catalog.yml", {"source": {"type": "forgeml.datasets.TableFileDataset",
+                                                            "filepath": f"data/01_raw/{name}"}})
 
     result = kedro_here(own_table, "--pipelines", "data,train,evaluate,release", env=env, experiment="tumours")
 

@@ -60,11 +60,11 @@ def test_validation_names_the_broken_expectation_and_column(reviews, case, expec
         table.loc[3, "review"] = ""
     else:
         table.loc[3, "score"] = "terrible"
-    report, _ = validate_texts(table, SUITE, "review", "score")
+    report, _ = validate_texts([table], SUITE, "review", "score")
     assert not report["success"]
     failed = [f for f in report["failures"] if f["expectation"] == expectation]
     assert failed and failed[0]["column"] in ("review", "score")
-    assert validate_texts(reviews.head(400), SUITE, "review", "score")[0]["success"]
+    assert validate_texts([reviews.head(400)], SUITE, "review", "score")[0]["success"]
 
 
 def test_a_model_folder_that_does_not_exist_is_named(tmp_path):

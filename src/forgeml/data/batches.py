@@ -50,6 +50,24 @@ class Batches:
             return self.held[list(columns)] if columns else self.held
         return pd.concat(list(self.read(list(columns) if columns else None)), ignore_index=True)
 
+    def frames(self, *columns: str, rows: int) -> Iterator[pd.DataFrame]:
+        """The table (only ``columns`` when given) as frames of ``rows`` rows, the last one shorter: for work with a
+        cost per call (a Great Expectations run), on fewer, larger pieces than the batches."""
+        pending, held = [], 0
+        for batch in self.read(list(columns) if columns else None):
+            pending.append(batch)
+            held += len(batch)
+            while held >= rows:
+                joined = pd.concat(pending, ignore_index=True)
+                yield joined.iloc[:rows]
+                pending, held = [joined.iloc[rows:]], held - rows
+        if held or not self.rows:
+            yield pd.concat(pending, ignore_index=True)
+
+    def map(self, per_batch: Callable[[pd.DataFrame], pd.DataFrame]) -> "Batches":
+        """Each batch as ``per_batch`` changes it, row for row (checked, renamed, cleaned), when it is read."""
+        return Batches(self.rows, lambda columns: (per_batch(batch) for batch in self.read(columns)))
+
     def where(self, keep: np.ndarray) -> "Batches":
         """The rows where ``keep`` (a mask over the whole table) is true, renumbered from 0."""
         keep = np.asarray(keep, dtype=bool)
@@ -73,6 +91,12 @@ class Batches:
     def arrays(self, per_batch: Callable[[pd.DataFrame], np.ndarray]) -> "ArrayBatches":
         """Each batch as the array ``per_batch`` makes of it, a row per row."""
         return ArrayBatches(self.rows, lambda: (per_batch(batch) for batch in self))
+
+
+def as_batches(source: "Batches | pd.DataFrame") -> Batches:
+    """A source dataset's table as ``Batches``: as it is when read in batches (forgeml.datasets.TableFileDataset), in
+    slices when it is a frame in memory (a bundled data set, Kedro's pandas datasets)."""
+    return source if isinstance(source, Batches) else Batches.of(source)
 
 
 @dataclass(frozen=True)

@@ -39,14 +39,16 @@ def resolve_duplicates(
     return kept.reset_index(drop=True), counts
 
 
-def rows_to_keep(keys: pd.Series, labels: pd.Series, policy: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Which rows ``policy`` keeps, given each row's content key and label, and the counts: rows, exact
+def rows_to_keep(keys, labels: pd.Series, policy: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Which rows ``policy`` keeps, given each row's content key (or its digest) and label, and the counts: rows, exact
     duplicates, conflicting groups and their rows, and what the policy dropped. Conflicts are resolved first
     (``majority`` keeps the rows of a group's most frequent label and drops a group whose top labels tie), then
     exact duplicates (the first copy stays)."""
     chosen = check_policy(policy)
-    keys = pd.Series(keys.to_numpy())
-    labels = pd.Series(labels.to_numpy()).astype(str)
+    keys = pd.Series(np.asarray(keys))
+    labels = pd.Series(labels, copy=False).reset_index(drop=True)
+    if not isinstance(labels.dtype, pd.CategoricalDtype):  # a categorical comes as text (split.digests_and_labels)
+        labels = labels.astype(str)
     labels_per_key = labels.groupby(keys).transform("nunique")
     conflicting = labels_per_key > 1
     exact = pd.DataFrame({"key": keys, "label": labels}).duplicated()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
+from forgeml.data.batches import Batches
 from forgeml.errors import ConfigError, DataError
 
 
@@ -49,23 +52,37 @@ def load_bundled(name: str) -> pd.DataFrame:
     return BUNDLED[name]()
 
 
-def prepare_table(table: pd.DataFrame, target: str, source: str = "the source table") -> pd.DataFrame:
+def prepare_table(table: Batches, target: str, source: str = "the source table") -> Batches:
     """Check that ``table`` can train a classifier and return it, every row kept (forgeml.data.duplicates
-    counts repeated rows and applies the experiment's policy).
+    counts repeated rows and applies the experiment's policy), a batch at a time: column names as text, labels
+    stripped of surrounding blanks (counted once, here).
 
-    Raises DataError naming the column to fix: a missing target, a non-numeric feature,
-    a target with fewer than two classes.
+    Raises DataError naming the column to fix: a missing target, a target with fewer than two classes, and, as
+    each batch is read, a non-numeric feature.
     """
-    if table.empty:
-        raise DataError(f"{source} has no rows (columns: {', '.join(map(str, table.columns)) or 'none'}): "
-                        "point it at a file with data.")
-    if target not in table.columns:
+    first = next(iter(table))
+    columns = [str(c) for c in first.columns]
+    if not table.rows:
+        raise DataError(f"{source} has no rows (columns: {', '.join(columns) or 'none'}): point it at a file with data.")
+    if target not in columns:
         raise DataError(
-            f"The target column {target!r} is not in {source}. Its columns are: "
-            f"{', '.join(map(str, table.columns))}. Set `experiment.target` in the experiment's "
-            "parameters.yml (conf/experiments/<name>/parameters.yml) to the column that holds the labels."
+            f"The target column {target!r} is not in {source}. Its columns are: {', '.join(columns)}. Set "
+            "`experiment.target` in the experiment's parameters.yml (conf/experiments/<name>/parameters.yml) to the "
+            "column that holds the labels."
         )
-    features = table.drop(columns=[target])
+    labels = table.frame(target)[target]
+    n_classes = labels.nunique(dropna=True)
+    if n_classes < 2:
+        raise DataError(f"The target column {target!r} of {source} has {n_classes} distinct label(s); "
+                        "a classifier needs at least two.")
+    strip_labels(labels, source)  # counted and reported once; each batch strips its own
+    _prepared_batch(first, target, source)  # a non-numeric column fails here, before any node reads the table
+    return table.map(lambda batch: _prepared_batch(batch, target, source))
+
+
+def _prepared_batch(batch: pd.DataFrame, target: str, source: str) -> pd.DataFrame:
+    batch = batch.reset_index(drop=True).rename(columns=str)
+    features = batch.drop(columns=[target], errors="ignore")
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
         examples = {c: features[c].dropna().astype(str).head(3).tolist() for c in non_numeric[:3]}
@@ -73,27 +90,34 @@ def prepare_table(table: pd.DataFrame, target: str, source: str = "the source ta
             f"{source} has non-numeric feature columns: {', '.join(non_numeric)} (for example {examples}). "
             "Tabular models need numbers: encode these columns, or drop them, before ingestion."
         )
-    n_classes = table[target].nunique(dropna=True)
-    if n_classes < 2:
-        raise DataError(
-            f"The target column {target!r} of {source} has {n_classes} distinct label(s); "
-            "a classifier needs at least two."
-        )
-    table = table.reset_index(drop=True)
-    table.columns = [str(c) for c in table.columns]
-    table[target] = strip_labels(table[target], source)
-    return table
+    if target in batch.columns:
+        batch[target] = strip_labels(batch[target], source, report=False)
+    return batch
 
 
-def strip_labels(labels: pd.Series, source: str = "the source table") -> pd.Series:
+def strip_labels(labels: pd.Series, source: str = "the source table", report: bool = True) -> pd.Series:
     """Text labels without surrounding blanks: ``"great "`` is the label ``"great"`` (spreadsheets and
     hand-typed files add them). Any other text, emoji or accents included, is kept as it is; a warning
-    counts the labels changed."""
+    counts the labels changed (unless ``report`` is off: a batch of a table whose labels were counted whole)."""
     stripped = labels.map(lambda label: label.strip() if isinstance(label, str) else label)
-    changed = int((stripped != labels).sum())
+    changed = int((stripped != labels).sum()) if report else 0
     if changed:
         logger.warning("%d label(s) of %s had surrounding blanks; they were stripped.", changed, source)
     return stripped
+
+
+@contextmanager
+def read_errors(path: Path) -> Iterator[None]:
+    """A file that cannot be read as a table becomes a DataError naming it and what to do."""
+    kind = "Parquet" if Path(path).suffix == ".parquet" else "CSV"
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist.") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path} is not UTF-8 text ({error.reason}): save it as UTF-8.") from None
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"{path} cannot be read as a {kind} table: {error}") from None
 
 
 def file_md5(path: Path) -> str:

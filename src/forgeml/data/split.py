@@ -14,10 +14,11 @@ The price is that splits are not stratified: each split's class mix is the table
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from forgeml.errors import DataError
 
@@ -34,17 +35,49 @@ def _position(key: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def split_positions(keys: Sequence[str], seed: int) -> np.ndarray:
+    """Each content key's position in [0, 1) for ``seed``: what ``split_masks`` cuts."""
+    return np.fromiter((_position(key, seed) for key in keys), dtype=np.float64, count=len(keys))
+
+
+def key_digests(keys: Sequence[str]) -> np.ndarray:
+    """The first 64 bits of each content key, as uint64: what the duplicates and leakage checks compare, 8 bytes a row
+    where the key's text takes about 90. Two different inputs share a digest with a chance below one in a million at
+    five million inputs (the birthday bound, n² / 2⁶⁵)."""
+    return np.fromiter((int(key[:16], 16) for key in keys), dtype=np.uint64, count=len(keys))
+
+
+def labels_as_text(labels: pd.Series) -> pd.Categorical:
+    """A batch's labels in their common form, text (whatever the batch's type), as a categorical: a byte or two a row."""
+    return pd.Categorical(pd.Series(labels).astype(str))
+
+
+def joined_labels(parts: Sequence[pd.Categorical]) -> pd.Series:
+    """The batches' ``labels_as_text`` as one column."""
+    return pd.Series(union_categoricals(list(parts)), copy=False)
+
+
+def digests_and_labels(batches: Iterable[tuple[Sequence[str], pd.Series]]) -> tuple[np.ndarray, pd.Series]:
+    """From (content keys, labels) a batch at a time, every row's key digest and its label as text: about nine bytes a
+    row in all, whatever the table's width."""
+    digests, labels = [], []
+    for keys, batch_labels in batches:
+        digests.append(key_digests(keys))
+        labels.append(labels_as_text(batch_labels))
+    return np.concatenate(digests), joined_labels(labels)
+
+
 def split_table(
     table: pd.DataFrame, keys: pd.Series, target: str, test_size: float, val_size: float, seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``table`` as train, validation and test (``split_masks`` of its keys and labels)."""
-    masks = split_masks(keys, table[target], test_size, val_size, seed)
+    """``table`` as train, validation and test (``split_masks`` of its keys' positions and its labels)."""
+    masks = split_masks(split_positions(keys, seed), table[target], test_size, val_size)
     return tuple(table[mask].reset_index(drop=True) for mask in masks)
 
 
-def split_masks(keys: pd.Series, labels: pd.Series, test_size: float, val_size: float,
-                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which rows are train, validation and test, by the position of each row's key (``content_keys``).
+def split_masks(position: np.ndarray, labels: pd.Series, test_size: float,
+                val_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which rows are train, validation and test, by each row's key's ``split_positions``.
 
     ``test_size`` and ``val_size`` are the expected fractions of the whole table. Raises DataError when a
     class of the table (``labels``: a label per row) has no training row."""
@@ -53,11 +86,10 @@ def split_masks(keys: pd.Series, labels: pd.Series, test_size: float, val_size: 
             f"split.test_size ({test_size}) and split.val_size ({val_size}) must be fractions "
             "in (0, 1) that add up to less than 1."
         )
-    position = np.array([_position(key, seed) for key in keys])
     test, val = position < test_size, (position >= test_size) & (position < test_size + val_size)
     train = ~(test | val)
     labels = pd.Series(labels).reset_index(drop=True)
-    missing = sorted(set(map(str, labels)) - set(map(str, labels[train])))
+    missing = sorted(set(map(str, labels.unique())) - set(map(str, labels[train].unique())))
     if missing:
         counts = labels.value_counts().to_dict()
         raise DataError(f"No training row of class(es) {', '.join(missing)} in a split of {len(labels)} rows "

@@ -13,7 +13,7 @@ Every column (features and target) must also be free of nulls. Each check return
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ ROW_HASH = "__row_hash"
 IN_TRAIN = "input_in_train"
 EXAMPLE_CHARS = 80  # longer example values (texts) are cut in reports and errors
 REQUIRED_SUITE_KEYS = ("columns", "labels", "min_rows_per_class")
+CHECK_ROWS = 262_144  # rows per Great Expectations run: its memory is bounded by this, its cost per run is paid per piece
 
 
 def _expectations_for(suite: dict[str, Any], target: str) -> list:
@@ -44,15 +45,17 @@ def _expectations_for(suite: dict[str, Any], target: str) -> list:
     return expectations
 
 
-def _run(name: str, frame: pd.DataFrame, expectations: list, index_column: str | None = None) -> tuple[dict, str]:
-    """Validate ``frame`` in an ephemeral GX context; return the report and the Data Docs HTML.
+def _run(name: str, frames: Iterable[pd.DataFrame], expectations: list, index_column: str | None = None,
+         label_column: str | None = None) -> tuple[dict, str, pd.Series]:
+    """Validate each of ``frames`` (the pieces of one table) in an ephemeral GX context; return the report over all
+    of them, the Data Docs HTML and the rows per value of ``label_column`` (empty without one).
 
+    A failure's unexpected rows are summed over the pieces, its examples taken from the first; the Data Docs page
+    is the first piece that failed (else the first piece), and says so when there were several.
     With ``index_column``, each failure lists that column's value for the failing rows (an image's path).
     """
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -62,18 +65,54 @@ def _run(name: str, frame: pd.DataFrame, expectations: list, index_column: str |
     result_format = {"result_format": "SUMMARY"}
     if index_column:
         result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": [index_column]}
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
-    failures = [_describe_failure(r, index_column) for r in result.results if not r.success]
+    failures, rows, pieces, shown, labels = {}, 0, 0, None, pd.Series(dtype="int64")
+    for frame in frames:
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+        for failed in (r for r in result.results if not r.success):
+            _add_failure(failures, _describe_failure(failed, index_column))
+        if shown is None or (shown.success and not result.success):
+            shown = result
+        if label_column is not None:
+            labels = labels.add(frame[label_column].value_counts(), fill_value=0).astype("int64")
+        rows, pieces = rows + len(frame), pieces + 1
+    for failure in failures.values():
+        if isinstance(failure["observed"], dict) and "unexpected_count" in failure["observed"]:
+            failure["observed"]["unexpected_percent"] = round(100 * failure["observed"]["unexpected_count"] / max(rows, 1), 2)
     report = {
         "name": name,
-        "success": bool(result.success),
-        "evaluated_expectations": len(result.results),
+        "success": not failures,
+        "evaluated_expectations": len(expectations),
         "failed_expectations": len(failures),
-        "rows": len(frame),
-        "failures": failures,
+        "rows": rows,
+        "failures": list(failures.values()),
     }
+    return report, _data_docs(shown, pieces, rows), labels
+
+
+def _add_failure(failures: dict, failure: dict) -> None:
+    """``failure`` (of one piece) into ``failures`` (by expectation and column): unexpected rows summed, the first
+    pieces' examples kept up to five."""
+    key = (failure["expectation"], failure["column"], str(failure["expected"]))
+    known = failures.setdefault(key, failure)
+    if known is failure or not (isinstance(failure["observed"], dict) and "unexpected_count" in failure["observed"]):
+        return
+    for field, value in failure["observed"].items():
+        if field == "unexpected_count":
+            known["observed"][field] += value
+        elif isinstance(value, list):
+            known["observed"][field] = (known["observed"].get(field) or []) + value[: 5 - len(known["observed"].get(field) or [])]
+
+
+def _data_docs(result, pieces: int, rows: int) -> str:
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
     html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
-    return report, html
+    if pieces > 1:
+        note = (f"<p id=\"forgeml-pieces\">Checked in {pieces} pieces of up to {CHECK_ROWS:,} rows ({rows:,} rows in all): "
+                "this page shows the first piece that failed, or the first; the report counts every row.</p>")
+        html = html.replace("</body>", note + "</body>", 1) if "</body>" in html else html + note
+    return html
 
 
 def _describe_failure(result, index_column: str | None = None) -> dict:
@@ -122,9 +161,8 @@ def _short(value):
     return value
 
 
-def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int, labels: list) -> list[dict]:
+def _class_count_failures(counts: pd.Series, target: str, minimum: int, labels: list) -> list[dict]:
     """Classes (declared or present) with fewer than ``minimum`` rows; a declared class with none counts 0."""
-    counts = frame[target].value_counts()
     counts = pd.concat([counts, pd.Series(0, index=[label for label in labels if label not in counts.index])])
     small = {str(label): int(n) for label, n in counts.items() if n < minimum}
     if not small:
@@ -137,9 +175,10 @@ def _class_count_failures(frame: pd.DataFrame, target: str, minimum: int, labels
     }]
 
 
-def _add_class_count_check(report: dict, frame: pd.DataFrame, target: str, suite: dict[str, Any]) -> dict:
-    """The GX report with the minimum-rows-per-class check (a declared class with no rows counts 0) added."""
-    failures = _class_count_failures(frame, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
+def _add_class_count_check(report: dict, counts: pd.Series, target: str, suite: dict[str, Any]) -> dict:
+    """The GX report with the minimum-rows-per-class check on ``counts`` (rows per label; a declared class with no
+    rows counts 0) added."""
+    failures = _class_count_failures(counts, target, int(suite["min_rows_per_class"]), list(suite["labels"]))
     if failures:
         report["failures"] += failures
         report["failed_expectations"] += len(failures)
@@ -147,17 +186,17 @@ def _add_class_count_check(report: dict, frame: pd.DataFrame, target: str, suite
     return report
 
 
-def validate_table(table: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
-    """Run the declared suite on the whole table, plus the minimum-rows-per-class check."""
-    report, html = _run("table", table, _expectations_for(suite, target))
-    return _add_class_count_check(report, table, target, suite), html
+def validate_table(frames: Iterable[pd.DataFrame], suite: dict[str, Any], target: str) -> tuple[dict, str]:
+    """Run the declared suite on every row of the table (given in ``frames``), plus the minimum-rows-per-class check."""
+    report, html, counts = _run("table", frames, _expectations_for(suite, target), label_column=target)
+    return _add_class_count_check(report, counts, target, suite), html
 
 
 IMAGE_SUITE_KEYS = ("images", "labels", "min_rows_per_class")
 
 
-def validate_images(manifest: pd.DataFrame, suite: dict[str, Any], target: str) -> tuple[dict, str]:
-    """Check every image of an image experiment (one manifest row each); failures name the files.
+def validate_images(manifest: Iterable[pd.DataFrame], suite: dict[str, Any], target: str) -> tuple[dict, str]:
+    """Check every image of an image experiment (one manifest row each, in frames); failures name the files.
 
     The suite declares the source images' channels and allowed side lengths, the label set and
     the minimum images per class::
@@ -184,15 +223,16 @@ def validate_images(manifest: pd.DataFrame, suite: dict[str, Any], target: str) 
         gxe.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=0.0, max_value=1.0),
         gxe.ExpectColumnValuesToBeBetween(column="pixel_max", min_value=0.0, max_value=1.0),
     ]
-    report, html = _run("images", manifest, expectations, index_column="path")
-    return _add_class_count_check(report, manifest, target, suite), html
+    report, html, counts = _run("images", manifest, expectations, index_column="path", label_column=target)
+    return _add_class_count_check(report, counts, target, suite), html
 
 
 TEXT_SUITE_KEYS = ("text", "labels", "min_rows_per_class")
 
 
-def validate_texts(table: pd.DataFrame, suite: dict[str, Any], text_column: str, target: str) -> tuple[dict, str]:
-    """Check a text table: no empty or over-long text, the label set, and the minimum rows per class::
+def validate_texts(frames: Iterable[pd.DataFrame], suite: dict[str, Any], text_column: str,
+                   target: str) -> tuple[dict, str]:
+    """Check a text table (in ``frames``): no empty or over-long text, the label set, and the minimum rows per class::
 
         text: {min_chars: 1, max_chars: 5000}
         labels: [great, other]
@@ -212,28 +252,33 @@ def validate_texts(table: pd.DataFrame, suite: dict[str, Any], text_column: str,
         gxe.ExpectColumnValuesToNotBeNull(column=target),
         gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(suite["labels"])),
     ]
-    report, html = _run("texts", table, expectations)
-    return _add_class_count_check(report, table, target, suite), html
+    report, html, counts = _run("texts", frames, expectations, label_column=target)
+    return _add_class_count_check(report, counts, target, suite), html
 
 
-def validate_splits(keys: dict[str, pd.Series]) -> tuple[dict, str]:
+def validate_splits(keys: dict[str, Any]) -> tuple[dict, str]:
     """The check the platform always runs: no input of the test or validation split is in train.
 
-    ``keys`` holds each split's content keys (forgeml.data.split.content_keys: identical inputs share one). Whether
-    a held-out key is in train is a hash lookup made here; Great Expectations checks that column, so the report
-    and its Data Docs read like every other check's and name the shared inputs' keys. (Handing it the training
-    keys as a value set took a minute at a million rows.)"""
+    ``keys`` holds each split's content keys (forgeml.data.split.content_keys: identical inputs share one), or their
+    64-bit digests (forgeml.data.split.key_digests), which the report shows as the keys' first 16 hex digits.
+    Whether a held-out key is in train is a hash lookup made here; Great Expectations checks that column, so the
+    report and its Data Docs read like every other check's and name the shared inputs' keys. (Handing it the
+    training keys as a value set took a minute at a million rows.)"""
     import great_expectations.expectations as gxe
 
-    held_out_keys = pd.concat([keys["test"], keys["val"]], ignore_index=True)
+    held_out_keys = pd.Series(np.concatenate([np.asarray(keys["test"]), np.asarray(keys["val"])]))
     held_out = pd.DataFrame({ROW_HASH: held_out_keys,
-                             "split": ["test"] * len(keys["test"]) + ["val"] * len(keys["val"]),
-                             IN_TRAIN: held_out_keys.isin(pd.Index(keys["train"]))})
+                             "split": pd.Categorical.from_codes(np.repeat([0, 1], [len(keys["test"]), len(keys["val"])]),
+                                                                ["test", "val"]),
+                             IN_TRAIN: held_out_keys.isin(pd.Index(np.asarray(keys["train"])))})
     expectation = gxe.ExpectColumnValuesToBeInSet(column=IN_TRAIN, value_set=[False])
-    report, html = _run("splits", held_out, [expectation], index_column=ROW_HASH)
+    report, html, _ = _run("splits", [held_out], [expectation], index_column=ROW_HASH)
+    digests = held_out_keys.dtype == np.uint64
     for failure in report["failures"]:
         failure["expectation"] += " (inputs shared between train and held-out splits)"
         failure.pop("expected", None)
+        if digests:
+            failure["observed"][ROW_HASH] = [f"{int(key):016x}" for key in failure["observed"][ROW_HASH]]
     return report, html
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from forgeml.data.batches import ArrayBatches, Batches
 from forgeml.data.duplicates import drops_nothing, rows_to_keep
-from forgeml.data.split import split_masks
+from forgeml.data.split import digests_and_labels, joined_labels, labels_as_text, split_masks, split_positions
 from forgeml.modality import modality_of
 from forgeml.validation import add_duplicate_counts, check_passed, suite_for, validate_splits
 
@@ -24,9 +26,15 @@ def check_data(table: Batches, experiment: dict[str, Any], validation: dict[str,
                duplicates: dict[str, Any]) -> tuple[dict, str]:
     """The suite's report and Data Docs, with the table's repeated inputs counted (and what the policy drops)."""
     modality = modality_of(experiment)
-    checked = modality.checked(table)
-    report, html = modality.validate(checked, suite_for(experiment, validation))
-    _, counts = rows_to_keep(modality.input_keys(checked), checked[modality.target], duplicates)
+    keys = []
+
+    def noting_keys(pieces):  # the keys come from the pieces the suite checks: one read (one decode of images)
+        for piece in pieces:
+            keys.append((modality.input_keys(piece), piece[modality.target]))
+            yield piece
+
+    report, html = modality.validate(noting_keys(modality.checked(table)), suite_for(experiment, validation))
+    _, counts = rows_to_keep(*digests_and_labels(keys), duplicates)
     return add_duplicate_counts(report, html, counts)
 
 
@@ -35,20 +43,23 @@ def accept_data(table: Batches, report: dict, experiment: dict[str, Any], duplic
     check_passed(report, experiment["name"], "data")
     if drops_nothing(duplicates):
         return table
-    return table.where(rows_to_keep(*modality_of(experiment).keys_and_labels(table), duplicates)[0])
+    return table.where(rows_to_keep(*modality_of(experiment).digests_and_labels(table), duplicates)[0])
 
 
 def split(table: Batches, experiment: dict[str, Any], params: dict[str, Any]) -> tuple[Batches, Batches, Batches]:
     """Each row's split follows from its input's hash (forgeml.data.split): identical inputs share one."""
-    keys, labels = modality_of(experiment).keys_and_labels(table)
-    masks = split_masks(keys, labels, params["test_size"], params["val_size"], params["seed"])
+    positions, labels = [], []
+    for keys, batch_labels in modality_of(experiment).keys_by_batch(table):
+        positions.append(split_positions(keys, params["seed"]))
+        labels.append(labels_as_text(batch_labels))
+    masks = split_masks(np.concatenate(positions), joined_labels(labels), params["test_size"], params["val_size"])
     return tuple(table.where(mask) for mask in masks)
 
 
 def check_splits(train: Batches, val: Batches, test: Batches, experiment: dict[str, Any]):
     modality = modality_of(experiment)
     splits = {"train": train, "val": val, "test": test}
-    return validate_splits({name: modality.keys_and_labels(split)[0] for name, split in splits.items()})
+    return validate_splits({name: modality.digests_and_labels(split)[0] for name, split in splits.items()})
 
 
 def accept_splits(train: Batches, val: Batches, test: Batches, report: dict,
