@@ -74,7 +74,7 @@ class Modality(ABC):
         policy and the leakage check compare."""
         from forgeml.data.split import digests_and_labels
 
-        return digests_and_labels(self.keys_by_batch(table))
+        return digests_and_labels(table.rows, self.keys_by_batch(table))
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """What a classifier's ``predict_proba`` takes: the feature columns as float32."""

@@ -41,8 +41,15 @@ def test_digests_and_text_labels_count_as_the_keys_and_labels_do():
     from forgeml.data.duplicates import rows_to_keep
     from forgeml.data.split import digests_and_labels
 
-    digests, labels = digests_and_labels([(KEYS.map(lambda x: f"{int(x):016x}" + "0" * 24), TABLE["y"])])
+    digests, labels = digests_and_labels(len(KEYS), [(KEYS.map(lambda x: f"{int(x):016x}" + "0" * 24), TABLE["y"])])
     for policy in ({}, {"exact": "drop"}, {"conflicting": "majority", "exact": "drop"}):
         keep, counts = rows_to_keep(digests, labels, policy)
         expected_keep, expected = rows_to_keep(KEYS, TABLE["y"], policy)
         assert keep.tolist() == expected_keep.tolist() and counts == expected
+
+
+def test_the_first_copy_in_the_table_s_order_is_the_one_kept_wherever_the_copies_sit():
+    shuffled = TABLE.sample(frac=1, random_state=3).reset_index(drop=True)
+    table, counts = resolve_duplicates(shuffled, shuffled["x"].astype(str), "y", {"exact": "drop"})
+    assert table.to_numpy().tolist() == shuffled.drop_duplicates().to_numpy().tolist()
+    assert counts["exact_duplicate_rows"] == 3 and counts["conflicting_groups"] == 2

@@ -64,6 +64,6 @@ def test_digests_are_the_keys_first_64_bits_and_labels_from_batches_of_any_type_
     from forgeml.data.split import digests_and_labels
 
     keys = pd.Series(["ff" * 20, "0123456789abcdef" + "0" * 24])
-    digests, labels = digests_and_labels([(keys[:1], pd.Series([1])), (keys[1:], pd.Series(["b"]))])
+    digests, labels = digests_and_labels(2, [(keys[:1], pd.Series([1])), (keys[1:], pd.Series(["b"]))])
     assert digests.dtype == np.uint64 and digests.tolist() == [2**64 - 1, 0x0123456789ABCDEF]
     assert labels.tolist() == ["1", "b"] and isinstance(labels.dtype, pd.CategoricalDtype)

@@ -99,6 +99,8 @@ def strip_labels(labels: pd.Series, source: str = "the source table", report: bo
     """Text labels without surrounding blanks: ``"great "`` is the label ``"great"`` (spreadsheets and
     hand-typed files add them). Any other text, emoji or accents included, is kept as it is; a warning
     counts the labels changed (unless ``report`` is off: a batch of a table whose labels were counted whole)."""
+    if pd.api.types.is_numeric_dtype(labels):  # numbers and booleans have no blanks
+        return labels
     stripped = labels.map(lambda label: label.strip() if isinstance(label, str) else label)
     changed = int((stripped != labels).sum()) if report else 0
     if changed:

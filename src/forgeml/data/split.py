@@ -57,14 +57,30 @@ def joined_labels(parts: Sequence[pd.Categorical]) -> pd.Series:
     return pd.Series(union_categoricals(list(parts)), copy=False)
 
 
-def digests_and_labels(batches: Iterable[tuple[Sequence[str], pd.Series]]) -> tuple[np.ndarray, pd.Series]:
-    """From (content keys, labels) a batch at a time, every row's key digest and its label as text: about nine bytes a
-    row in all, whatever the table's width."""
-    digests, labels = [], []
-    for keys, batch_labels in batches:
-        digests.append(key_digests(keys))
-        labels.append(labels_as_text(batch_labels))
-    return np.concatenate(digests), joined_labels(labels)
+class DigestsAndLabels:
+    """Every row of a table of ``rows`` rows, its key digest and its label as text, added a batch at a time: about
+    nine bytes a row in all, whatever the table's width (a batch's keys are let go once digested)."""
+
+    def __init__(self, rows: int):
+        self.digests, self.filled, self.labels = np.empty(rows, np.uint64), 0, []
+
+    def add(self, keys: Sequence[str], labels: pd.Series) -> None:
+        self.digests[self.filled:self.filled + len(keys)] = key_digests(keys)
+        self.filled += len(keys)
+        self.labels.append(labels_as_text(labels))
+
+    def joined(self) -> tuple[np.ndarray, pd.Series]:
+        if self.filled != len(self.digests):
+            raise ValueError(f"{self.filled} rows given for a table of {len(self.digests)}.")
+        return self.digests, joined_labels(self.labels)
+
+
+def digests_and_labels(rows: int, batches: Iterable[tuple[Sequence[str], pd.Series]]) -> tuple[np.ndarray, pd.Series]:
+    """``DigestsAndLabels`` of ``rows`` rows, from (content keys, labels) a batch at a time."""
+    rows = DigestsAndLabels(rows)
+    for keys, labels in batches:
+        rows.add(keys, labels)
+    return rows.joined()
 
 
 def split_table(

@@ -48,7 +48,8 @@ class TableFileDataset(AbstractDataset[pd.DataFrame, Batches]):
 
 
 def _parquet_batches(path: Path, columns) -> Iterator[pd.DataFrame]:
-    with read_errors(path), pq.ParquetFile(path) as file:
+    # pre_buffer (pyarrow's default) reads ahead every row group's columns and holds them: the whole file by the end
+    with read_errors(path), pq.ParquetFile(path, pre_buffer=False) as file:
         if not file.metadata.num_rows:  # no batch to yield: its columns, no rows
             yield file.schema_arrow.empty_table().select(columns or file.schema_arrow.names).to_pandas()
         for batch in file.iter_batches(batch_size=BATCH_ROWS, columns=columns):

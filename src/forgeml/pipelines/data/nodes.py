@@ -13,7 +13,7 @@ import numpy as np
 
 from forgeml.data.batches import ArrayBatches, Batches
 from forgeml.data.duplicates import drops_nothing, rows_to_keep
-from forgeml.data.split import digests_and_labels, joined_labels, labels_as_text, split_masks, split_positions
+from forgeml.data.split import DigestsAndLabels, joined_labels, labels_as_text, split_masks, split_positions
 from forgeml.modality import modality_of
 from forgeml.validation import add_duplicate_counts, check_passed, suite_for, validate_splits
 
@@ -26,15 +26,15 @@ def check_data(table: Batches, experiment: dict[str, Any], validation: dict[str,
                duplicates: dict[str, Any]) -> tuple[dict, str]:
     """The suite's report and Data Docs, with the table's repeated inputs counted (and what the policy drops)."""
     modality = modality_of(experiment)
-    keys = []
+    rows = DigestsAndLabels(table.rows)
 
     def noting_keys(pieces):  # the keys come from the pieces the suite checks: one read (one decode of images)
         for piece in pieces:
-            keys.append((modality.input_keys(piece), piece[modality.target]))
+            rows.add(modality.input_keys(piece), piece[modality.target])
             yield piece
 
     report, html = modality.validate(noting_keys(modality.checked(table)), suite_for(experiment, validation))
-    _, counts = rows_to_keep(*digests_and_labels(keys), duplicates)
+    _, counts = rows_to_keep(*rows.joined(), duplicates)
     return add_duplicate_counts(report, html, counts)
 
 
