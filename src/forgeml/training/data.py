@@ -85,6 +85,19 @@ class Moments:
         return mean.float(), variance.sqrt().float()
 
 
+@dataclass(frozen=True)
+class WholeMoments:
+    """The statistics of ``inputs`` held whole, as torch computes them in one pass: the numbers a split on the device
+    was always standardized with, so a small experiment trains exactly as before the loader existed."""
+
+    inputs: torch.Tensor
+
+    def pooled(self, dims: tuple[int, ...] = ()) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``Moments.pooled``."""
+        over = (0, *(dim + 1 for dim in dims))
+        return self.inputs.mean(over, keepdim=True)[0], self.inputs.std(over, keepdim=True)[0]
+
+
 class ResidentSplit:
     """A split's inputs and label indices whole on the training device."""
 
@@ -102,8 +115,8 @@ class ResidentSplit:
         """The inputs of the first ``rows`` rows (a calibration set, a sample input), on the device."""
         return self.inputs[:rows]
 
-    def moments(self) -> Moments:
-        return Moments.of(self.inputs.split(STATISTICS_BATCH))
+    def moments(self) -> WholeMoments:
+        return WholeMoments(self.inputs)
 
 
 class _KeptRows(Dataset):
