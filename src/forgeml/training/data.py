@@ -41,9 +41,8 @@ class TrainingData:
     def on(self, config: TrainConfig) -> "TensorSplits":
         """The splits on ``config``'s device, whole if their training inputs fit ``config.resident_mb``."""
         device = resolve_device(config.device)
-        classes = np.unique(self.labels("train"))
-        to_index = {label: i for i, label in enumerate(classes)}
-        labels = {split: np.array([to_index[v] for v in self.labels(split)], dtype=np.int64) for split in ("train", "val")}
+        classes = np.unique(self.labels("train"))  # sorted: a label's index is where it sorts among them
+        labels = {split: np.searchsorted(classes, self.labels(split)).astype(np.int64) for split in ("train", "val")}
         kept = {split: self.tensors[split] for split in ("train", "val")}
         to_inputs = self.modality.training_inputs
         shape = tuple(kept["train"].shape[1:])
