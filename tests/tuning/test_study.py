@@ -198,10 +198,12 @@ def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed_after_th
     assert {t.number: t.state.name for t in study.trials} == {dead.number: "FAIL", alive.number: "RUNNING"}
 
 
-@pytest.mark.parametrize(("pgcode", "joined"), [("42P07", True), ("42601", False)], ids=["duplicate-table", "syntax"])
+@pytest.mark.parametrize(("pgcode", "joined"), [("42P07", True), ("42710", True), ("42601", False)],
+                         ids=["duplicate-table", "duplicate-type", "syntax"])
 def test_a_schema_another_machine_created_at_the_same_moment_is_joined(tmp_path, monkeypatch, pgcode, joined):
-    """Two clones tuning against a new PostgreSQL database race to create Optuna's tables; the loser sees the table
-    already there (42P07) and joins. The race is injected: the first connection fails as PostgreSQL's would."""
+    """Two clones tuning against a new PostgreSQL database race to create Optuna's tables and enum types; the loser
+    sees a table (42P07) or a type (42710: `type "studydirection" already exists`, seen in CI) already there and
+    joins. The race is injected: the first connection fails as PostgreSQL's would."""
     import optuna
     import sqlalchemy.exc
 

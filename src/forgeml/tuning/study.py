@@ -110,7 +110,10 @@ def _pruner(settings: TuneSettings, max_epochs: int):
                                        n_warmup_steps=settings.pruner_warmup_epochs)
 
 
-DUPLICATE_TABLE = "42P07"  # PostgreSQL's error code
+# PostgreSQL's codes for a schema object another connection created first: a table (42P07), or a type such as
+# Optuna's enums (42710)
+ALREADY_CREATED = frozenset({"42P07", "42710"})
+SCHEMA_RACE_TRIES = 5
 
 
 def _storage(url: str, grace_s: float):
@@ -128,15 +131,18 @@ def _storage(url: str, grace_s: float):
             engine_kwargs={"pool_pre_ping": True},
         )
 
-    try:
-        storage = connect()
-    except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as error:
-        # Two machines created the schema of a new database at once: it is there now. PostgreSQL reports that race
-        # as a unique violation or as a table that already exists (42P07); any other error stands.
-        if isinstance(error, sqlalchemy.exc.ProgrammingError) and getattr(error.orig, "pgcode", None) != DUPLICATE_TABLE:
-            raise
-        time.sleep(1)
-        storage = connect()
+    for attempt in range(1, SCHEMA_RACE_TRIES + 1):
+        try:
+            storage = connect()
+            break
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as error:
+            # Two machines created the schema of a new database at once: the loser sees a unique violation or an
+            # object that already exists, and joins once the winner is done. Any other error stands.
+            lost_race = (isinstance(error, sqlalchemy.exc.IntegrityError)
+                         or getattr(error.orig, "pgcode", None) in ALREADY_CREATED)
+            if not lost_race or attempt == SCHEMA_RACE_TRIES:
+                raise
+            time.sleep(attempt)
     if storage.engine.name == "sqlite":
         _write_ahead(storage.engine)
     return storage
