@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -41,6 +39,7 @@ import yaml
 
 from forgeml.data import load_bundled
 from forgeml.data.images import load_bundled_images
+from forgeml.evaluate.footprint import cpu
 from forgeml.modality import modality_of
 from forgeml.training import Candidate, TrainingData, train_candidate
 from forgeml.tuning import SearchSpace, TuneSettings, apply_overrides, run_study
@@ -313,9 +312,8 @@ def logging(args) -> dict:
 
 def cpu_name() -> str:
     """The CPU model and whether it has AVX-512: timings differ 2-4x between the machines these run on."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), platform.machine())
-    return f"{model}, {os.cpu_count()} cores, {'AVX-512' if 'avx512f' in info else 'no AVX-512'}"
+    name, cores, flags = cpu()
+    return f"{name}, {cores} cores, {'AVX-512' if 'avx512f' in flags else 'no AVX-512'}"
 
 
 def main() -> None:

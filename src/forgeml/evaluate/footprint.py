@@ -8,9 +8,11 @@ per-pair ratio stays stable where block timings do not.
 from __future__ import annotations
 
 import io
+import os
 import platform
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -18,15 +20,29 @@ import numpy as np
 INSTRUCTION_SETS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "avx_vnni", "fma")
 
 
+def cpu() -> tuple[str, int, set[str]]:
+    """This machine's CPU: its name, logical cores and instruction-set flags. On Linux, as /proc/cpuinfo lists
+    them; elsewhere from py-cpuinfo, which starts a process that probes CPUID and times the clock (a second a
+    call: every evaluate stage would pay it)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import cpuinfo
+
+        info = cpuinfo.get_cpu_info()
+        return info.get("brand_raw", platform.processor()), info.get("count", os.cpu_count()), set(info.get("flags", []))
+    first = dict(line.split(":", 1) for line in text.split("\n\n", 1)[0].splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in first.items()}
+    return fields.get("model name", platform.machine()), os.cpu_count(), set(fields.get("flags", "").split())
+
+
 def measurement_environment(threads: int) -> dict[str, Any]:
     """The machine latencies were measured on: without it, a latency ratio means little."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import cpuinfo
     import torch
 
-    info = cpuinfo.get_cpu_info()
-    flags = set(info.get("flags", []))
+    name, cores, flags = cpu()
 
     def installed(package: str) -> str:
         try:
@@ -35,12 +51,11 @@ def measurement_environment(threads: int) -> dict[str, Any]:
             return "not installed"
 
     return {
-        "cpu": info.get("brand_raw", platform.processor()), "cores": info.get("count"),
+        "cpu": name, "cores": cores,
         "instruction_sets": [name for name in INSTRUCTION_SETS if name in flags], "threads": threads,
         "torch": torch.__version__, "neural_compressor": installed("neural-compressor-pt"),
         "torch_pruning": installed("torch-pruning"), "python": platform.python_version(),
     }
-
 
 
 def serialized_size(model) -> int:
