@@ -94,69 +94,91 @@ def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "tes
     return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
 
 
-@pytest.fixture
-def command_here(monkeypatch):
-    """``command_here(project, group, *args, experiment=...)``: a ForgeML command (``forgeml.cli.cli`` is what
-    ``kedro`` runs, ``forgeml.cli.main`` the ``forgeml`` command) in this process, for runs that stop early
-    (bad data, bad settings), where a subprocess would spend most of its time importing. The error handler,
-    exit code and message are the command's own; returns what ``run`` does.
-
-    What a command leaves in the process, a process's exit would clear: its output goes to buffers of its own
-    (a logger created meanwhile keeps writing there, not to a closed capture), and MLflow's active run, URIs
-    and experiment are reset afterwards."""
-    import contextlib
-    import io
-
-    import click
+def _reset_mlflow(inherited: set[str]) -> None:
+    """What a command leaves in MLflow's module state, a process's exit would clear: its active run, the URIs and
+    experiment it exported, and its stores' cached engines."""
     import mlflow
-    from kedro.framework.startup import bootstrap_project
     from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistrySqlStore
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingSqlStore
     from mlflow.tracking._model_registry.registry import ModelRegistryStoreRegistry
     from mlflow.tracking._tracking_service.registry import TrackingStoreRegistry
 
+    while mlflow.active_run():
+        mlflow.end_run("FAILED")  # a run the stopped command left open; its process would have ended it
+    for key in [key for key in os.environ if key.startswith("MLFLOW_") and key not in inherited]:
+        del os.environ[key]  # the experiment and URIs MLflow exported for the command's project
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+    # Stores and their engines are cached by URI, and a project's `sqlite:///mlruns/mlflow.db` is relative:
+    # the next project's command would write to this one's database.
+    for registry in (TrackingStoreRegistry, ModelRegistryStoreRegistry):
+        registry._get_store_with_resolved_uri.cache_clear()
+    for store in (TrackingSqlStore, RegistrySqlStore):
+        for engine in store._engine_map.values():
+            engine.dispose()
+        store._engine_map.clear()
+
+
+def run_here(patch: pytest.MonkeyPatch, project: Path, group, *args: str,
+             experiment: str | None = None) -> subprocess.CompletedProcess:
+    """A ForgeML command (``forgeml.cli.cli`` is what ``kedro`` runs, ``forgeml.cli.main`` the ``forgeml`` command)
+    in this process, where a subprocess would spend seconds importing before its work. The error handler, exit
+    code and message are the command's own; returns what ``run`` does. ``patch`` undoes the directory and
+    environment when its test or fixture ends.
+
+    What a command leaves in the process, a process's exit would clear: its output goes to buffers of its own
+    (a logger created meanwhile keeps writing there, not to a closed capture), and MLflow's state is reset
+    before and after."""
+    import contextlib
+    import io
+
+    import click
+    from kedro.framework.startup import bootstrap_project
+
     inherited = {key for key in os.environ if key.startswith("MLFLOW_")}
+    patch.chdir(project)
+    patch.delenv("KEDRO_ENV", raising=False)
+    if experiment:
+        patch.setenv("FORGEML_EXPERIMENT", experiment)
+    else:
+        patch.delenv("FORGEML_EXPERIMENT", raising=False)
+    _reset_mlflow(inherited)
+    bootstrap_project(project)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            group.main(list(args), prog_name=group.name, standalone_mode=False)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code
+        except click.ClickException as stop:  # what standalone mode would print and exit with
+            stop.show()
+            code = stop.exit_code
+    _reset_mlflow(inherited)
+    return subprocess.CompletedProcess([group.name, *args], code, out.getvalue(), err.getvalue())
 
-    def reset_mlflow() -> None:
-        while mlflow.active_run():
-            mlflow.end_run("FAILED")  # a run the stopped command left open; its process would have ended it
-        for key in [key for key in os.environ if key.startswith("MLFLOW_") and key not in inherited]:
-            del os.environ[key]  # the experiment and URIs MLflow exported for the command's project
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-        # Stores and their engines are cached by URI, and a project's `sqlite:///mlruns/mlflow.db` is relative:
-        # the next project's command would write to this one's database.
-        for registry in (TrackingStoreRegistry, ModelRegistryStoreRegistry):
-            registry._get_store_with_resolved_uri.cache_clear()
-        for store in (TrackingSqlStore, RegistrySqlStore):
-            for engine in store._engine_map.values():
-                engine.dispose()
-            store._engine_map.clear()
 
+def kedro_run_here(project: Path, *args: str, env: str = "test", experiment: str | None = None,
+                   check: bool = True) -> subprocess.CompletedProcess:
+    """``kedro run`` in this process (run_here), for a fixture that builds a project: its directory and
+    environment are restored when it returns."""
+    from forgeml.cli import cli
+
+    with pytest.MonkeyPatch.context() as patch:
+        result = run_here(patch, project, cli, "run", "--env", env, *args, experiment=experiment)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kedro run {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-5000:]}")
+    return result
+
+
+@pytest.fixture
+def command_here(monkeypatch):
+    """``command_here(project, group, *args, experiment=...)``: run_here, undone when the test ends."""
     def invoke(project: Path, group, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
-        monkeypatch.chdir(project)
-        monkeypatch.delenv("KEDRO_ENV", raising=False)
-        if experiment:
-            monkeypatch.setenv("FORGEML_EXPERIMENT", experiment)
-        else:
-            monkeypatch.delenv("FORGEML_EXPERIMENT", raising=False)
-        reset_mlflow()
-        bootstrap_project(project)
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                group.main(list(args), prog_name=group.name, standalone_mode=False)
-                code = 0
-            except SystemExit as stop:
-                code = stop.code
-            except click.ClickException as stop:  # what standalone mode would print and exit with
-                stop.show()
-                code = stop.exit_code
-        reset_mlflow()
-        return subprocess.CompletedProcess([group.name, *args], code, out.getvalue(), err.getvalue())
+        return run_here(monkeypatch, project, group, *args, experiment=experiment)
 
-    yield invoke
-    reset_mlflow()
+    return invoke
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import yaml
 
 from forgeml.registry.audit import read_records
 from forgeml.scheduling import retrain_lock, retrain_lock_path
-from tests.pipelines.conftest import kedro, make_project, project_env
+from tests.pipelines.conftest import kedro_run_here, make_project, project_env
 
 MODEL = "breast_cancer"
 RAW = "data/01_raw/breast_cancer.csv"
@@ -37,7 +37,7 @@ def retrain_project(tmp_path_factory, breast_cancer):
     project = make_project(tmp_path_factory.mktemp("retrain"))
     _quick(project)
     breast_cancer.iloc[:-NEW_ROWS].to_csv(project / RAW, index=False)
-    kedro(project)
+    kedro_run_here(project)
     return project
 
 
@@ -160,11 +160,12 @@ def test_an_unshifted_append_under_the_drift_trigger_writes_the_report_and_retra
     assert {a.path for a in client.list_artifacts(checks[0].info.run_id, "drift")} == {"drift/drift.json", "drift/drift.html"}
 
 
-def test_one_shifted_feature_under_the_drift_trigger_is_named_and_retrains_through_the_gate(retrain_project, client, drift_trigger):
+def test_one_shifted_feature_under_the_drift_trigger_is_named_and_retrains_through_the_gate(retrain_project, client, drift_trigger,
+                                                                                          forgeml_here):
     before = versions(client)
     _append_resampled(retrain_project, rows=250, seed=2, shift=("mean radius", 2.0))  # inside the suite's bounds
 
-    code, output = finish(retrain(retrain_project))
+    code, output = retrain_here(forgeml_here, retrain_project)
 
     assert code == 0 and "Drift in mean radius." in output and "Retrained as version" in output, output[-3000:]
     report = json.loads((retrain_project / "data/08_reporting/breast_cancer/drift/drift.json").read_text())
@@ -176,17 +177,18 @@ def test_one_shifted_feature_under_the_drift_trigger_is_named_and_retrains_throu
     assert gate["version"] == new  # it went through the gate
 
 
-def test_an_int8_champion_is_retrained_as_the_int8_of_the_retrained_base(retrain_project, client):
+def test_an_int8_champion_is_retrained_as_the_int8_of_the_retrained_base(retrain_project, client, forgeml_here):
     import pandas as pd
 
     int8 = next(v for v in client.search_model_versions(f"name = '{MODEL}'") if v.tags["forgeml.candidate"] == "int8_dynamic")
-    subprocess.run(["forgeml", "promote", "--model", MODEL, "--version", str(int8.version), "--reason", "an INT8 champion"],
-                   cwd=retrain_project, env=project_env(), check=True, capture_output=True)
+    promoted = forgeml_here(retrain_project, "promote", "--model", MODEL, "--version", str(int8.version),
+                            "--reason", "an INT8 champion")
+    assert promoted.returncode == 0, promoted.stderr[-3000:]
     before = set(versions(client))
     raw = retrain_project / RAW
     pd.concat([pd.read_csv(raw), pd.read_csv(raw).tail(5).assign(**{"mean radius": lambda f: f["mean radius"] * 1.01})]
               ).to_csv(raw, index=False)  # five new rows
-    code, output = finish(retrain(retrain_project))
+    code, output = retrain_here(forgeml_here, retrain_project)
     assert code == 0 and "Retrained as version" in output, output[-3000:]
 
     (new,) = set(versions(client)) - before

