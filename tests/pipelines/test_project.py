@@ -84,11 +84,12 @@ def test_runs_carry_lineage_tags_and_epoch_curves(trained_project, mlflow_client
     assert "test_accuracy" in children["mlp"].data.metrics
 
 
-def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_client):
+def test_rerun_with_nothing_changed_keeps_the_champion(trained_project, mlflow_client, kedro_here):
     before = champion(mlflow_client)
     # The release again, over the same candidates and evaluation (training them again from the same data and
     # seeds would give the same models): each is registered as a new version, and none replaces the champion.
-    kedro(trained_project, "--pipelines", "release")
+    released = kedro_here(trained_project, "--pipelines", "release")
+    assert released.returncode == 0, released.stderr[-3000:]
     promotion = read_json(trained_project, "data/08_reporting/breast_cancer/promotion.json")
     assert not promotion["promoted"]
     # the same models on the same test rows never beat the champion by the margin and significantly at once
