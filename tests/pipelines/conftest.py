@@ -94,7 +94,7 @@ def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "tes
     return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
 
 
-def _reset_mlflow(inherited: set[str]) -> None:
+def _reset_mlflow() -> None:
     """What a command leaves in MLflow's module state, a process's exit would clear: its active run, the URIs and
     experiment it exported, and its stores' cached engines."""
     import mlflow
@@ -105,7 +105,7 @@ def _reset_mlflow(inherited: set[str]) -> None:
 
     while mlflow.active_run():
         mlflow.end_run("FAILED")  # a run the stopped command left open; its process would have ended it
-    for key in [key for key in os.environ if key.startswith("MLFLOW_") and key not in inherited]:
+    for key in [key for key in os.environ if key.startswith("MLFLOW_")]:
         del os.environ[key]  # the experiment and URIs MLflow exported for the command's project
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
@@ -126,35 +126,39 @@ def run_here(patch: pytest.MonkeyPatch, project: Path, group, *args: str,
     code and message are the command's own; returns what ``run`` does. ``patch`` undoes the directory and
     environment when its test or fixture ends.
 
-    What a command leaves in the process, a process's exit would clear: its output goes to buffers of its own
-    (a logger created meanwhile keeps writing there, not to a closed capture), and MLflow's state is reset
-    before and after."""
+    The command sees the environment a project command gets (project_env): no MLflow variable a test or an earlier
+    command set, which would point it at another store. What it leaves in the process, a process's exit would
+    clear: its output goes to buffers of its own (a logger created meanwhile keeps writing there, not to a closed
+    capture), and MLflow's state is reset before and after; the test's MLflow variables are then put back."""
     import contextlib
     import io
 
     import click
     from kedro.framework.startup import bootstrap_project
 
-    inherited = {key for key in os.environ if key.startswith("MLFLOW_")}
     patch.chdir(project)
     patch.delenv("KEDRO_ENV", raising=False)
     if experiment:
         patch.setenv("FORGEML_EXPERIMENT", experiment)
     else:
         patch.delenv("FORGEML_EXPERIMENT", raising=False)
-    _reset_mlflow(inherited)
+    tests_mlflow = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
+    _reset_mlflow()
     bootstrap_project(project)
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             group.main(list(args), prog_name=group.name, standalone_mode=False)
             code = 0
-        except SystemExit as stop:
-            code = stop.code
-        except click.ClickException as stop:  # what standalone mode would print and exit with
+    except SystemExit as stop:
+        code = stop.code
+    except click.ClickException as stop:  # what standalone mode would print and exit with
+        with contextlib.redirect_stderr(err):
             stop.show()
-            code = stop.exit_code
-    _reset_mlflow(inherited)
+        code = stop.exit_code
+    finally:
+        _reset_mlflow()
+        os.environ.update(tests_mlflow)
     return subprocess.CompletedProcess([group.name, *args], code, out.getvalue(), err.getvalue())
 
 
