@@ -16,7 +16,7 @@ import pytest
 
 from forgeml.registry.promotion import mcnemar_p_value
 from tests.pipelines.conftest import REPO, init_repo, kedro, make_project, make_run, override_conf, project_env, run
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_group
 
 PG = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
@@ -124,8 +124,7 @@ def mlflow_server(postgres_databases, tmp_path):
                 raise RuntimeError("the MLflow server did not start")
             time.sleep(0.5)
     yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
+    stop_group(server)
 
 
 def git(project, *args):
