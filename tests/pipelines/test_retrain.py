@@ -52,7 +52,8 @@ def finish(process: subprocess.Popen) -> tuple[int, str]:
 
 
 def retrain_here(forgeml_here, project) -> tuple[int, str]:
-    """``forgeml retrain`` in this process, for a retrain that stops before it trains: its exit code and output."""
+    """``forgeml retrain`` in this process: its exit code and output. The lock and the two retrains started together
+    take processes of their own (``retrain``), as a scheduler starts them."""
     result = forgeml_here(project, "retrain", "--env", "test")
     return result.returncode, result.stdout + result.stderr
 

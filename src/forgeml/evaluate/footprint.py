@@ -42,7 +42,7 @@ def measurement_environment(threads: int) -> dict[str, Any]:
 
     import torch
 
-    name, cores, flags = cpu()
+    cpu_name, cores, flags = cpu()
 
     def installed(package: str) -> str:
         try:
@@ -51,7 +51,7 @@ def measurement_environment(threads: int) -> dict[str, Any]:
             return "not installed"
 
     return {
-        "cpu": name, "cores": cores,
+        "cpu": cpu_name, "cores": cores,
         "instruction_sets": [name for name in INSTRUCTION_SETS if name in flags], "threads": threads,
         "torch": torch.__version__, "neural_compressor": installed("neural-compressor-pt"),
         "torch_pruning": installed("torch-pruning"), "python": platform.python_version(),
