@@ -84,16 +84,6 @@ def kedro(project: Path, *args: str, check: bool = True) -> subprocess.Completed
     return run(project, "kedro", "run", "--env", "test", *args, check=check)
 
 
-def kedro_env(project: Path, env: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(project, "kedro", "run", "--env", env, *args, check=check)
-
-
-def kedro_experiment(project: Path, experiment: str, *args: str, env: str = "test",
-                     check: bool = True) -> subprocess.CompletedProcess:
-    """``kedro run`` of ``experiment`` (a folder under conf/experiments) in ``env``."""
-    return run(project, "kedro", "run", "--experiment", experiment, "--env", env, *args, check=check)
-
-
 def _reset_mlflow() -> None:
     """What a command leaves in MLflow's module state, a process's exit would clear: its active run, the URIs and
     experiment it exported, and its stores' cached engines."""
