@@ -20,6 +20,7 @@ import pandas as pd
 
 from forgeml.data.batches import Batches, as_batches
 from forgeml.data.images import CONTENT_KEY, MANIFEST
+from forgeml.data.split import digests_and_labels
 from forgeml.errors import ConfigError, DataError
 from forgeml.new_experiment import SOURCE_TYPE, Draft, project_path, read_table, require_columns
 from forgeml.validation.expectations import CHECK_ROWS
@@ -72,8 +73,6 @@ class Modality(ABC):
     def digests_and_labels(self, table: Batches) -> tuple[np.ndarray, pd.Series]:
         """Every row's key digest and label, compact (forgeml.data.split.digests_and_labels): what the duplicates
         policy and the leakage check compare."""
-        from forgeml.data.split import digests_and_labels
-
         return digests_and_labels(table.rows, self.keys_by_batch(table))
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -109,12 +110,11 @@ def _reset_mlflow() -> None:
         store._engine_map.clear()
 
 
-def run_here(patch: pytest.MonkeyPatch, project: Path, group, *args: str,
-             experiment: str | None = None) -> subprocess.CompletedProcess:
+def run_here(project: Path, group, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
     """A ForgeML command (``forgeml.cli.cli`` is what ``kedro`` runs, ``forgeml.cli.main`` the ``forgeml`` command)
     in this process, where a subprocess would spend seconds importing before its work. The error handler, exit
-    code and message are the command's own; returns what ``run`` does. ``patch`` undoes the directory and
-    environment when its test or fixture ends.
+    code and message are the command's own; returns what ``run`` does. The working directory and environment are
+    the test's again when it returns.
 
     The command sees the environment a project command gets (project_env): no MLflow variable a test or an earlier
     command set, which would point it at another store. What it leaves in the process, a process's exit would
@@ -126,40 +126,39 @@ def run_here(patch: pytest.MonkeyPatch, project: Path, group, *args: str,
     import click
     from kedro.framework.startup import bootstrap_project
 
-    patch.chdir(project)
-    patch.delenv("KEDRO_ENV", raising=False)
-    if experiment:
-        patch.setenv("FORGEML_EXPERIMENT", experiment)
-    else:
-        patch.delenv("FORGEML_EXPERIMENT", raising=False)
-    tests_mlflow = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
-    _reset_mlflow()
-    bootstrap_project(project)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            group.main(list(args), prog_name=group.name, standalone_mode=False)
-            code = 0
-    except SystemExit as stop:
-        code = stop.code
-    except click.ClickException as stop:  # what standalone mode would print and exit with
-        with contextlib.redirect_stderr(err):
-            stop.show()
-        code = stop.exit_code
-    finally:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.delenv("KEDRO_ENV", raising=False)
+        if experiment:
+            patch.setenv("FORGEML_EXPERIMENT", experiment)
+        else:
+            patch.delenv("FORGEML_EXPERIMENT", raising=False)
+        tests_mlflow = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
         _reset_mlflow()
-        os.environ.update(tests_mlflow)
+        bootstrap_project(project)
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                group.main(list(args), prog_name=group.name, standalone_mode=False)
+                code = 0
+        except SystemExit as stop:
+            code = stop.code
+        except click.ClickException as stop:  # what standalone mode would print and exit with
+            with contextlib.redirect_stderr(err):
+                stop.show()
+            code = stop.exit_code
+        finally:
+            _reset_mlflow()
+            os.environ.update(tests_mlflow)
     return subprocess.CompletedProcess([group.name, *args], code, out.getvalue(), err.getvalue())
 
 
 def kedro_run_here(project: Path, *args: str, env: str = "test", experiment: str | None = None,
                    check: bool = True) -> subprocess.CompletedProcess:
-    """``kedro run`` in this process (run_here), for a fixture that builds a project: its directory and
-    environment are restored when it returns."""
+    """``kedro run`` in this process (run_here); with ``check``, an exit other than 0 fails the caller."""
     from forgeml.cli import cli
 
-    with pytest.MonkeyPatch.context() as patch:
-        result = run_here(patch, project, cli, "run", "--env", env, *args, experiment=experiment)
+    result = run_here(project, cli, "run", "--env", env, *args, experiment=experiment)
     if check and result.returncode != 0:
         raise AssertionError(f"kedro run {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
                              f"{result.stderr[-5000:]}")
@@ -167,32 +166,18 @@ def kedro_run_here(project: Path, *args: str, env: str = "test", experiment: str
 
 
 @pytest.fixture
-def command_here(monkeypatch):
-    """``command_here(project, group, *args, experiment=...)``: run_here, undone when the test ends."""
-    def invoke(project: Path, group, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
-        return run_here(monkeypatch, project, group, *args, experiment=experiment)
-
-    return invoke
+def kedro_here():
+    """``kedro_here(project, *args, env="test", experiment=None)``: kedro_run_here, its exit code for the test to check."""
+    return functools.partial(kedro_run_here, check=False)
 
 
 @pytest.fixture
-def kedro_here(command_here):
-    """``kedro_here(project, *args, env="test", experiment=None)``: ``kedro run`` in this process (command_here)."""
-    from forgeml.cli import cli
-
-    def kedro_run(project: Path, *args: str, env: str = "test", experiment: str | None = None):
-        return command_here(project, cli, "run", "--env", env, *args, experiment=experiment)
-
-    return kedro_run
-
-
-@pytest.fixture
-def forgeml_here(command_here):
-    """``forgeml_here(project, *args, experiment=None)``: the ``forgeml`` command in this process (command_here)."""
+def forgeml_here():
+    """``forgeml_here(project, *args, experiment=None)``: the ``forgeml`` command in this process (run_here)."""
     from forgeml.cli import main
 
-    def forgeml(project: Path, *args: str, experiment: str | None = None):
-        return command_here(project, main, *args, experiment=experiment)
+    def forgeml(project: Path, *args: str, experiment: str | None = None) -> subprocess.CompletedProcess:
+        return run_here(project, main, *args, experiment=experiment)
 
     return forgeml
 

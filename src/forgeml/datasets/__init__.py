@@ -7,5 +7,4 @@ from forgeml.datasets.tables import TableFileDataset
 from forgeml.datasets.verified import VerifiedArraysDataset, VerifiedClassifiersDataset
 
 __all__ = ["BatchedParquetDataset", "BundledDataset", "BundledImagesDataset", "ImageFolderDataset", "TableFileDataset",
-           "VerifiedArraysDataset",
-           "VerifiedClassifiersDataset"]
+           "VerifiedArraysDataset", "VerifiedClassifiersDataset"]
