@@ -59,9 +59,8 @@ $(TEST_STAMP): $(STAMP)
 ##      through every pipeline as DVC stages in ENV (local by default; test, postgres), then its candidates;
 ##      STAGE=data (tune, train, compress, evaluate) stops after that stage
 run: install .dvc/config
-	@# in step with the pipelines, catalog and experiments first, so a changed data path is never skipped
-	forgeml dvc
-	@# `dvc repro` does the same, one process per stage; this runs them in one (kedro, torch, MLflow start once)
+	@# dvc.yaml in step with the pipelines, catalog and experiments first, then what `dvc repro` does with one
+	@# process per stage, in one (kedro, torch, MLflow start once)
 	forgeml repro $(EXPERIMENT)-$(STAGE)
 	@[ "$(STAGE)" != release ] || forgeml report --experiment $(EXPERIMENT)
 

@@ -1,4 +1,5 @@
-"""forgeml.dvc_stages.reproduce on a real two-stage DVC repo: what runs, what is committed, what a failure leaves."""
+"""forgeml.dvc_stages: dvc.yaml written from the pipelines; reproduce on a real two-stage DVC repo: what runs, what
+is committed, what a failure leaves."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ import sys
 import pytest
 import yaml
 
-from forgeml.dvc_stages import reproduce
+from forgeml.dvc_stages import render_dvc_yaml, reproduce, write_dvc_yaml
+from tests.pipelines.conftest import make_project
+
+
+def test_dvc_yaml_is_written_only_when_the_pipelines_catalog_or_experiments_changed(tmp_path):
+    make_project(tmp_path)
+    written = (tmp_path / "dvc.yaml").stat().st_mtime_ns
+    assert not write_dvc_yaml(tmp_path)  # the committed one is what the pipelines generate: left as it is
+    assert (tmp_path / "dvc.yaml").stat().st_mtime_ns == written
+    (tmp_path / "conf/experiments/breast_cancer/catalog.yml").write_text(  # the bundled table moved to a file
+        yaml.safe_dump({"source": {"type": "pandas.CSVDataset", "filepath": "data/01_raw/tumours_2027.csv"}}))
+    assert write_dvc_yaml(tmp_path)
+    assert (tmp_path / "dvc.yaml").read_text() == render_dvc_yaml(tmp_path)
+    assert "data/01_raw/tumours_2027.csv" in yaml.safe_load((tmp_path / "dvc.yaml").read_text())["stages"][
+        "breast_cancer-data"]["deps"]
 
 
 @pytest.fixture

@@ -141,19 +141,17 @@ def report(experiment: str, reporting_dir: Path) -> None:
 @click.option("--check", is_flag=True, help="Exit 1 if dvc.yaml differs from what the pipelines generate.")
 def dvc_yaml(check: bool) -> None:
     """Write dvc.yaml from the Kedro pipelines and catalog (per experiment, one stage per pipeline)."""
-    from forgeml.dvc_stages import render_dvc_yaml
+    from forgeml.dvc_stages import render_dvc_yaml, write_dvc_yaml
 
-    generated, path = render_dvc_yaml(Path.cwd()), Path("dvc.yaml")
     if check:
-        if not path.exists() or path.read_text() != generated:
+        path = Path("dvc.yaml")
+        if not path.exists() or path.read_text() != render_dvc_yaml(Path.cwd()):
             raise click.ClickException("dvc.yaml is out of date with the Kedro pipelines: run `forgeml dvc`.")
         click.echo("dvc.yaml matches the Kedro pipelines.")
-        return
-    if path.exists() and path.read_text() == generated:  # unchanged: its timestamp stays too
+    elif write_dvc_yaml(Path.cwd()):
+        click.echo("Wrote dvc.yaml.")
+    else:
         click.echo("dvc.yaml is up to date with the Kedro pipelines, catalog and experiments.")
-        return
-    path.write_text(generated)
-    click.echo("Wrote dvc.yaml.")
 
 
 @main.command()
@@ -161,13 +159,17 @@ def dvc_yaml(check: bool) -> None:
 def repro(target: str) -> None:
     """Bring TARGET (a stage, e.g. breast_cancer-release) and the stages before it up to date, as `dvc repro`
     does, in this one process: kedro, MLflow and torch start once, not once per stage. `make run` uses it;
-    each stage still gets its own MLflow run and its dvc.lock entry, so `dvc repro` afterwards runs nothing."""
+    each stage still gets its own MLflow run and its dvc.lock entry, so `dvc repro` afterwards runs nothing.
+    dvc.yaml is brought in step with the pipelines, catalog and experiments first (`forgeml dvc`), so a
+    changed data path is never skipped."""
     from kedro.framework.startup import bootstrap_project
 
     from forgeml.collector import freeze_before_exit
-    from forgeml.dvc_stages import reproduce
+    from forgeml.dvc_stages import reproduce, write_dvc_yaml
 
     bootstrap_project(Path.cwd())
+    if write_dvc_yaml(Path.cwd()):
+        click.echo("Wrote dvc.yaml: the pipelines, catalog or experiments changed.")
     try:
         if not reproduce(target, run_in_process):
             click.echo("Data and pipelines are up to date.")

@@ -131,6 +131,16 @@ def render_dvc_yaml(project: Path) -> str:
     return header + yaml.safe_dump(build_stages(project), sort_keys=False, width=120)
 
 
+def write_dvc_yaml(project: Path) -> bool:
+    """Write ``project``'s dvc.yaml from its pipelines, catalog and experiments; False if it already matched
+    (then its timestamp stays too)."""
+    generated, path = render_dvc_yaml(project), project / "dvc.yaml"
+    if path.exists() and path.read_text() == generated:
+        return False
+    path.write_text(generated)
+    return True
+
+
 PREVIOUS = ".forgeml-previous"  # the suffix of an output set aside while its stage runs
 
 
