@@ -74,11 +74,16 @@ def override_conf(project: Path, layer: str, file: str, changes: dict) -> None:
     path.write_text(yaml.safe_dump(merge(yaml.safe_load(path.read_text()) if path.exists() else {}, changes)))
 
 
-def run(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(args, cwd=project, env=project_env(), capture_output=True, text=True)
+def checked(result: subprocess.CompletedProcess, check: bool = True) -> subprocess.CompletedProcess:
+    """``result``; with ``check``, an exit other than 0 fails the caller, with the command's output."""
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise AssertionError(f"{' '.join(result.args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
+                             f"{result.stderr[-5000:]}")
     return result
+
+
+def run(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return checked(subprocess.run(args, cwd=project, env=project_env(), capture_output=True, text=True), check)
 
 
 def kedro(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -158,11 +163,7 @@ def kedro_run_here(project: Path, *args: str, env: str = "test", experiment: str
     """``kedro run`` in this process (run_here); with ``check``, an exit other than 0 fails the caller."""
     from forgeml.cli import cli
 
-    result = run_here(project, cli, "run", "--env", env, *args, experiment=experiment)
-    if check and result.returncode != 0:
-        raise AssertionError(f"kedro run {' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n"
-                             f"{result.stderr[-5000:]}")
-    return result
+    return checked(run_here(project, cli, "run", "--env", env, *args, experiment=experiment), check)
 
 
 @pytest.fixture
